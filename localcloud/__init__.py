@@ -1,0 +1,6 @@
+"""Local stand-ins for Azure, for development and tests only; never deployed.
+
+- ``localcloud.arm``: an ARM emulator the real Azure SDK clients talk to over loopback.
+- ``localcloud.clock``: the one simulation clock shared by everything that runs in one process.
+- ``localcloud.httpserver``: the small threaded HTTP server both emulators are built on.
+"""

@@ -1,0 +1,210 @@
+"""The emulator's resources: plain dataclasses, rendered to ARM JSON by ``views``.
+
+A scale-set instance is a :class:`Vm` with ``scale_set`` and ``instance_id`` set, so allocation, eviction and
+power transitions are written once for both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+Json = dict[str, Any]
+
+
+class Power(StrEnum):
+    """The PowerState/<code> values of the instance view."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    DEALLOCATING = "deallocating"
+    DEALLOCATED = "deallocated"
+
+    @property
+    def display(self) -> str:
+        return {
+            "starting": "VM starting",
+            "running": "VM running",
+            "stopping": "VM stopping",
+            "stopped": "VM stopped",
+            "deallocating": "VM deallocating",
+            "deallocated": "VM deallocated",
+        }[self.value]
+
+
+class Provisioning(StrEnum):
+    CREATING = "Creating"
+    UPDATING = "Updating"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    DELETING = "Deleting"
+
+
+@dataclass
+class Vm:
+    subscription: str
+    resource_group: str
+    name: str
+    location: str
+    size: str
+    priority: str  # Regular | Spot | Low (legacy)
+    eviction_policy: str | None
+    max_price: float | None
+    zones: list[str]
+    tags: dict[str, str]
+    properties: Json  # the stored model (storage/os/network profiles) echoed back on GET
+    time_created: datetime
+    vm_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    provisioning: Provisioning = Provisioning.CREATING
+    power: Power = Power.STARTING
+    status_time: datetime | None = None
+    slot: str | None = None  # capacity zone held while allocated ("" for a regional pool)
+    busy_op: str | None = None  # name of the operation in flight (one at a time, as CRP enforces)
+    nics: list[str] = field(default_factory=list)
+    disks: list[str] = field(default_factory=list)
+    scale_set: str | None = None
+    instance_id: str | None = None
+    evicted_at: datetime | None = None  # last platform eviction
+    eviction_due: datetime | None = None  # a Preempt notice is out; eviction happens at this time
+    failure: Json | None = None  # error of the last failed provisioning, shown in the instance view
+
+    @property
+    def is_spot(self) -> bool:
+        return self.priority in ("Spot", "Low")
+
+    @property
+    def allocated(self) -> bool:
+        return self.slot is not None
+
+    @property
+    def id(self) -> str:
+        base = f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/Microsoft.Compute"
+        if self.scale_set is not None:
+            return f"{base}/virtualMachineScaleSets/{self.scale_set}/virtualMachines/{self.instance_id}"
+        return f"{base}/virtualMachines/{self.name}"
+
+    @property
+    def key(self) -> str:
+        return self.id.lower()
+
+
+@dataclass
+class ScaleSet:
+    subscription: str
+    resource_group: str
+    name: str
+    location: str
+    size: str
+    capacity: int
+    priority: str
+    eviction_policy: str | None
+    max_price: float | None
+    zones: list[str]
+    tags: dict[str, str]
+    profile: Json  # virtualMachineProfile as stored
+    properties: Json  # the other stored properties (upgradePolicy, ...)
+    time_created: datetime
+    unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    provisioning: Provisioning = Provisioning.SUCCEEDED
+    next_instance: int = 0
+
+    @property
+    def id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Compute/virtualMachineScaleSets/{self.name}"
+        )
+
+    @property
+    def key(self) -> str:
+        return self.id.lower()
+
+    @property
+    def is_spot(self) -> bool:
+        return self.priority in ("Spot", "Low")
+
+
+@dataclass
+class Operation:
+    """An ARM async operation, polled through Azure-AsyncOperation and Location."""
+
+    op_id: str
+    subscription: str
+    location: str
+    name: str  # e.g. "start", "create"
+    resource_id: str
+    start_time: datetime
+    status: str = "InProgress"  # InProgress | Succeeded | Failed | Canceled
+    end_time: datetime | None = None
+    error: Json | None = None
+    # Body the Location URL returns on success (None: 200 with no body, as for POST actions).
+    result_of: str | None = None  # resource key to render on success (PUT/PATCH)
+
+
+@dataclass
+class ActivityRecord:
+    """One Activity Log event (Administrative category), as alerts and the AzureActivity table see it."""
+
+    event_data_id: str
+    correlation_id: str
+    operation_name: str  # e.g. Microsoft.Compute/virtualMachines/start/action
+    status: str  # Started | Accepted | Succeeded | Failed
+    caller: str
+    resource_id: str
+    subscription: str
+    resource_group: str
+    timestamp: datetime
+    level: str = "Informational"
+    category: str = "Administrative"
+    sub_status: str = ""
+    properties: Json = field(default_factory=dict)
+
+
+@dataclass
+class ScheduledEvent:
+    event_id: str
+    event_type: str  # Preempt
+    resources: list[str]
+    not_before: datetime
+    vm_key: str
+    reason: str = "capacity"
+    source: str = "Platform"
+    approved: bool = False
+
+
+@dataclass
+class Disk:
+    id: str
+    name: str
+    vm_key: str
+    delete_with_vm: bool
+
+
+@dataclass
+class Nic:
+    id: str
+    name: str
+    location: str
+    subnet_id: str
+    vm_key: str | None
+    delete_with_vm: bool
+
+
+@dataclass
+class AllocationFault:
+    """An injected failure for the next ``remaining`` allocations that match (control API ``faults``)."""
+
+    code: str
+    remaining: int = 1
+    region: str | None = None
+    size: str | None = None
+
+    def matches(self, vm: Vm) -> bool:
+        return (self.region is None or self.region == vm.location) and (
+            self.size is None or self.size.lower() == vm.size.lower()
+        )

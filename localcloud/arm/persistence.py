@@ -1,0 +1,53 @@
+"""``--state FILE``: keep the emulator's world across restarts.
+
+What is saved is the settled world: resource groups, subnets, VMs, scale sets, capacity, prices, quotas,
+restrictions, eviction rates, and the Activity Log. Work in flight (an LRO, a Preempt notice, a queued alert)
+is not: on load a VM that was starting is running, one that was stopping or deallocating has finished doing so,
+and a VM under a Preempt notice keeps running with the notice withdrawn. Tests that need in-flight work use one
+process.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+from localcloud.arm.backend import World
+from localcloud.arm.models import Power, Provisioning
+from localcloud.arm.server import ArmEmulator
+
+_SETTLE = {
+    Power.STARTING: Power.RUNNING,
+    Power.STOPPING: Power.STOPPED,
+    Power.DEALLOCATING: Power.DEALLOCATED,
+}
+
+
+def save(arm: ArmEmulator, path: Path) -> None:
+    with arm.backend.lock:
+        world = arm.backend.world
+        for vm in world.vms.values():
+            vm.power = _SETTLE.get(vm.power, vm.power)
+            if vm.power == Power.DEALLOCATED:
+                vm.slot = None
+            if vm.provisioning in (Provisioning.CREATING, Provisioning.UPDATING):
+                vm.provisioning = Provisioning.SUCCEEDED
+            vm.busy_op, vm.eviction_due = None, None
+        world.scheduled_events.clear()
+        world.operations.clear()
+        data = pickle.dumps(world)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def load_if_present(arm: ArmEmulator, path: Path) -> bool:
+    if not path.exists():
+        return False
+    world = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by save() above
+    if not isinstance(world, World):
+        raise TypeError(f"{path} is not a localcloud ARM state file")
+    with arm.backend.lock:
+        arm.backend.world = world
+    return True

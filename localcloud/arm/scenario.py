@@ -1,0 +1,278 @@
+"""Scenarios: the world the emulator starts in and what happens to it over time, from a JSON document.
+
+```json
+{
+  "seed": 7,
+  "subscriptions": {"<subscription id>": {"resourceGroups": ["respot-demo"]}},
+  "subnets": [{"id": "/subscriptions/.../virtualNetworks/vnet-eastus/subnets/default", "region": "eastus"}],
+  "capacity": [{"region": "eastus", "size": "Standard_D2s_v5", "zone": "1", "available": 3}],
+  "prices": [{"region": "eastus", "size": "Standard_D2s_v5", "price": 0.02}],
+  "evictionRates": [{"region": "eastus", "size": "Standard_D2s_v5", "rate": "5-10"}],
+  "quotas": [{"region": "eastus", "name": "lowPriorityCores", "limit": 20}],
+  "restrictions": [{"region": "westus", "size": "Standard_E2s_v5"}],
+  "durations": {"create": 40, "start": 25, "preempt_notice": 30},
+  "throttling": true,
+  "actionGroups": [{"name": "respot", "url": "http://127.0.0.1:7071/api/alerts", "kind": "activityLogAlert", "delay_seconds": 60}],
+  "timeline": [{"at": "PT10M", "capacity": {"region": "eastus", "size": "Standard_D2s_v5", "available": 0}},
+               {"at": 3600, "price": {"region": "eastus", "size": "Standard_D2s_v5", "price": 0.05}}],
+  "traces": [{"file": "us-west-2a_v100_1.json", "region": "eastus", "zone": "1", "size": "Standard_NC6s_v3", "slots": 2}]
+}
+```
+
+Trace mapping (``../shared/data/spot-traces``, FORMAT.md): tick ``i`` happens at ``startTick`` offset
+``(i - startTick) * gap_seconds`` of simulated time. In a 1-node trace, 1 means spot could NOT be had, so the
+pool's capacity becomes 0 (recalling whatever runs there); 0 means it could, so the capacity becomes ``slots``.
+Multi-node traces hold counts, which become the capacity directly. With ``"usePrices": true`` a preemption
+trace's ``prices`` set the spot price of the (region, size) at each tick.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from localcloud.arm import catalog, evictions
+from localcloud.arm.backend import Backend, Durations
+from localcloud.arm.models import AllocationFault, Json
+
+DEFAULT_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
+DEFAULT_RESOURCE_GROUP = "respot-demo"
+
+
+SERVICE_KEYS = {"throttling", "actionGroups", "faults"}  # applied by the emulator's services, not the backend
+
+
+class ScenarioError(ValueError):
+    pass
+
+
+def default_subnet(sub: str, rg: str, region: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks/vnet-{region}/subnets/default"
+
+
+def default_scenario() -> Json:
+    """One subscription, one resource group, a default subnet in every region, Azure-like defaults otherwise."""
+    return {
+        "subscriptions": {DEFAULT_SUBSCRIPTION: {"resourceGroups": [DEFAULT_RESOURCE_GROUP]}},
+        "subnets": [
+            {"id": default_subnet(DEFAULT_SUBSCRIPTION, DEFAULT_RESOURCE_GROUP, r), "region": r}
+            for r in catalog.REGIONS
+        ],
+    }
+
+
+def parse_at(value: Any, where: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if isinstance(value, str):
+        m = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", value.upper())
+        if m and any(m.groups()):
+            d, h, mi, s = (float(x) if x else 0.0 for x in m.groups())
+            return timedelta(days=d, hours=h, minutes=mi, seconds=s).total_seconds()
+    raise ScenarioError(f"{where}: 'at' must be seconds or an ISO 8601 duration like PT10M, not {value!r}")
+
+
+def _req(obj: Any, key: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise ScenarioError(f"{where}: missing '{key}'")
+    value = obj[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ScenarioError(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+    return value
+
+
+def _size(obj: Any, where: str) -> str:
+    size = _req(obj, "size", where)
+    if catalog.size_of(size) is None:
+        raise ScenarioError(f"{where}.size: unknown VM size {size!r}")
+    return catalog.canonical_size(size)
+
+
+def _region(b: Backend, obj: Any, where: str) -> str:
+    region = str(_req(obj, "region", where)).lower()
+    if region not in b.world.regions:
+        raise ScenarioError(f"{where}.region: unknown region {region!r}")
+    return region
+
+
+def set_capacity(b: Backend, spec: Json, where: str = "capacity") -> list[str]:
+    region, size = _region(b, spec, where), _size(spec, where)
+    available = _req(spec, "available", where, int)
+    if available < 0:
+        raise ScenarioError(f"{where}.available: must be >= 0")
+    zone = spec.get("zone")
+    slots = [str(zone)] if zone not in (None, "") else list(b.slots_of(region))
+    evicted: list[str] = []
+    for slot in slots:
+        if slot not in b.slots_of(region):
+            raise ScenarioError(f"{where}.zone: region {region} has no zone {slot!r}")
+        b.world.capacity[(region, slot, size.lower())] = available
+        evicted += evictions.on_capacity_change(b, region, slot, size)
+    return evicted
+
+
+def set_price(b: Backend, spec: Json, where: str = "price") -> list[str]:
+    region, size = _region(b, spec, where), _size(spec, where)
+    price = _req(spec, "price", where, (int, float))
+    if price <= 0:
+        raise ScenarioError(f"{where}.price: must be > 0")
+    b.world.prices[(region, size.lower())] = float(price)
+    b.world.price_history.append((b.now(), region, size.lower(), float(price)))
+    return evictions.on_price_change(b, region, size)
+
+
+def apply(b: Backend, doc: Any, *, base_dir: Path | None = None) -> None:
+    """Apply a scenario document (merging into the current world). Raises :class:`ScenarioError`."""
+    if not isinstance(doc, dict):
+        raise ScenarioError("a scenario is a JSON object")
+    unknown = set(doc) - set(_SECTIONS) - SERVICE_KEYS - {"seed", "speed", "start", "$schema", "description"}
+    if unknown:
+        raise ScenarioError(f"unknown scenario keys: {', '.join(sorted(unknown))}")
+    for key, fn in _SECTIONS.items():
+        if key in doc:
+            fn(b, doc[key], base_dir or Path.cwd())
+
+
+def _subscriptions(b: Backend, value: Any, _: Path) -> None:
+    if not isinstance(value, dict):
+        raise ScenarioError("subscriptions: expected an object of subscription id -> {resourceGroups: [...]}")
+    for sub, spec in value.items():
+        b.world.subscriptions.add(sub.lower())
+        for rg in (spec or {}).get("resourceGroups", []):
+            b.world.resource_groups[(sub.lower(), str(rg).lower())] = str(rg)
+
+
+def _subnets(b: Backend, value: Any, _: Path) -> None:
+    for i, spec in enumerate(_list(value, "subnets")):
+        b.world.subnets[str(_req(spec, "id", f"subnets[{i}]")).lower()] = _region(b, spec, f"subnets[{i}]")
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ScenarioError(f"{where}: expected a list")
+    return value
+
+
+def _each(fn: Callable[[Backend, Json, str], object], key: str) -> Callable[[Backend, Any, Path], None]:
+    def run(b: Backend, value: Any, _: Path) -> None:
+        for i, spec in enumerate(_list(value, key)):
+            fn(b, spec, f"{key}[{i}]")
+
+    return run
+
+
+def _eviction_rate(b: Backend, spec: Json, where: str) -> None:
+    rate = _req(spec, "rate", where)
+    if rate not in ("0-5", "5-10", "10-15", "15-20", "20+"):
+        raise ScenarioError(f"{where}.rate: one of 0-5, 5-10, 10-15, 15-20, 20+")
+    b.world.eviction_rates[(_region(b, spec, where), _size(spec, where).lower())] = rate
+
+
+def set_quota(b: Backend, spec: Json, where: str = "quota") -> None:
+    region = _region(b, spec, where)
+    limit = _req(spec, "limit", where, int)
+    sub = str(spec.get("subscription") or next(iter(sorted(b.world.subscriptions)), DEFAULT_SUBSCRIPTION)).lower()
+    b.world.quotas[(sub, region, _req(spec, "name", where))] = limit
+
+
+def _restriction(b: Backend, spec: Json, where: str) -> None:
+    b.world.restrictions.add((_region(b, spec, where), str(spec.get("zone") or ""), _size(spec, where).lower()))
+
+
+def _durations(b: Backend, value: Any, _: Path) -> None:
+    if not isinstance(value, dict):
+        raise ScenarioError("durations: expected an object")
+    for key, seconds in value.items():
+        if not hasattr(b.durations, key):
+            raise ScenarioError(f"durations.{key}: unknown (known: {', '.join(Durations.__dataclass_fields__)})")
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise ScenarioError(f"durations.{key}: expected seconds >= 0")
+        setattr(b.durations, key, float(seconds))
+
+
+def _timeline(b: Backend, value: Any, _: Path) -> None:
+    for i, step in enumerate(_list(value, "timeline")):
+        where = f"timeline[{i}]"
+        at = parse_at(_req(step, "at", where, (int, float, str)), where)
+        actions = {k: v for k, v in step.items() if k != "at"}
+        if len(actions) != 1 or next(iter(actions)) not in ("capacity", "price", "evict"):
+            raise ScenarioError(f"{where}: exactly one of capacity, price, evict")
+        kind, spec = next(iter(actions.items()))
+        _validate_step(b, kind, spec, where)
+        b.schedule(at - b.clock.elapsed(), f"{where} {kind}", _step(b, kind, spec))
+
+
+def _validate_step(b: Backend, kind: str, spec: Any, where: str) -> None:
+    if kind in ("capacity", "price"):
+        _region(b, spec, f"{where}.{kind}")
+        _size(spec, f"{where}.{kind}")
+    elif not isinstance(spec, str):
+        raise ScenarioError(f"{where}.evict: expected a VM resource id")
+
+
+def _step(b: Backend, kind: str, spec: Any) -> Callable[[], None]:
+    def run() -> None:
+        if kind == "capacity":
+            set_capacity(b, spec)
+        elif kind == "price":
+            set_price(b, spec)
+        else:
+            vm = b.world.vms.get(str(spec).lower())
+            if vm is not None:
+                evictions.schedule_eviction(b, vm, reason="capacity")
+
+    return run
+
+
+def _traces(b: Backend, value: Any, base_dir: Path) -> None:
+    for i, spec in enumerate(_list(value, "traces")):
+        where = f"traces[{i}]"
+        path = Path(_req(spec, "file", where))
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            trace = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ScenarioError(f"{where}.file: cannot read {path}: {exc}") from None
+        region, size = _region(b, spec, where), _size(spec, where)
+        zone = str(spec.get("zone") or "")
+        slots = int(spec.get("slots", 1))
+        gap = float(spec.get("gapSeconds") or trace.get("metadata", {}).get("gap_seconds", 600))
+        start = int(spec.get("startTick", 0))
+        ticks = trace.get("data") or []
+        one_node = all(v in (0, 1) for v in ticks)
+        prices = trace.get("prices") if spec.get("usePrices") else None
+        previous = None
+        for tick in range(start, len(ticks)):
+            cap = (0 if ticks[tick] == 1 else slots) if one_node else int(ticks[tick])
+            at = (tick - start) * gap
+            if cap != previous:
+                step = {"region": region, "size": size, "available": cap, **({"zone": zone} if zone else {})}
+                b.schedule(at - b.clock.elapsed(), f"{where} tick {tick}", _step(b, "capacity", step))
+                previous = cap
+            if prices and tick < len(prices):
+                step = {"region": region, "size": size, "price": float(prices[tick])}
+                b.schedule(at - b.clock.elapsed(), f"{where} price {tick}", _step(b, "price", step))
+
+
+def add_allocation_fault(b: Backend, spec: Json) -> None:
+    code = _req(spec, "code", "faults.allocation")
+    count = int(spec.get("count", 1))
+    b.allocation_faults.append(AllocationFault(code, count, spec.get("region"), spec.get("size")))
+
+
+_SECTIONS: dict[str, Callable[[Backend, Any, Path], None]] = {
+    "subscriptions": _subscriptions,
+    "subnets": _subnets,
+    "capacity": _each(set_capacity, "capacity"),
+    "prices": _each(set_price, "prices"),
+    "evictionRates": _each(_eviction_rate, "evictionRates"),
+    "quotas": _each(set_quota, "quotas"),
+    "restrictions": _each(_restriction, "restrictions"),
+    "durations": _durations,
+    "timeline": _timeline,
+    "traces": _traces,
+}

@@ -1,0 +1,130 @@
+"""The ARM emulator as one object: build it, start it on a port, point the real SDK at ``.url``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from localcloud.arm import urls
+from localcloud.arm.backend import Backend
+from localcloud.arm.control import Services
+from localcloud.arm.faults import Faults
+from localcloud.arm.models import Json
+from localcloud.arm.notifications import Notifier
+from localcloud.arm.pipeline import Pipeline
+from localcloud.arm.scenario import DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION, default_scenario
+from localcloud.arm.throttling import Throttler
+from localcloud.clock import Clock
+from localcloud.httpserver import LocalHTTPServer
+
+log = logging.getLogger(__name__)
+
+
+class ArmEmulator:
+    """ARM on loopback. ``with ArmEmulator(speed=60) as arm: client = arm.compute_client()``.
+
+    ``clock`` may be shared with the local Functions host so that durable timers and ARM agree on the time.
+    """
+
+    subscription = DEFAULT_SUBSCRIPTION
+    resource_group = DEFAULT_RESOURCE_GROUP
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        speed: float = 1.0,
+        seed: int = 0,
+        scenario: Json | None = None,
+        clock: Clock | None = None,
+        throttling: bool = True,
+        base_dir: Path | None = None,
+    ) -> None:
+        self.clock = clock or Clock(speed=speed)
+        self.backend = Backend(self.clock, seed=seed)
+        self.throttler = Throttler(self.clock, enabled=throttling)
+        self.faults = Faults(seed)
+        self.notifier = Notifier(self.backend)
+        start = default_scenario()
+        if scenario:
+            start = _merge(start, scenario)
+        self.services = Services(self.backend, self.notifier, self.throttler, self.faults, start_scenario=start)
+        self.base_dir = base_dir
+        self.services.apply(start)
+        self.pipeline = Pipeline(
+            self.backend, urls.routes(self.services), self.throttler, self.faults, self.services.requests
+        )
+        self._server = LocalHTTPServer(host, port, self.pipeline)
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._run_ticker, name="localcloud-arm-ticker", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def start(self) -> ArmEmulator:
+        self._server.start()
+        self._ticker.start()
+        log.info("ARM emulator listening on %s (speed %sx)", self.url, self.clock.speed)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.clock.wake()
+        self._server.stop()
+        self._ticker.join(timeout=5)
+        self.notifier.close()
+
+    def __enter__(self) -> ArmEmulator:  # noqa: PYI034
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _run_ticker(self) -> None:
+        """Move the world on without requests: evictions, LRO completions and alerts happen on time."""
+        while not self._stop.is_set():
+            due = self.backend.next_due()
+            horizon = self.clock.now() + timedelta(seconds=max(self.clock.speed, 1.0))
+            self.clock.wait_until(min(due, horizon) if due else horizon, self._stop)
+            self.backend.tick()
+
+    # --- helpers for tests and the CLI ----------------------------------------------------------------------
+
+    def compute_client(self, subscription: str | None = None, **kwargs: Any) -> Any:
+        from localcloud.arm.clients import compute_client
+
+        return compute_client(self.url, subscription or self.subscription, **kwargs)
+
+    def logs_client(self, **kwargs: Any) -> Any:
+        from localcloud.arm.clients import logs_client
+
+        return logs_client(self.url, **kwargs)
+
+    def apply(self, doc: Json) -> None:
+        self.services.apply(doc)
+
+
+def _merge(base: Json, extra: Json) -> Json:
+    out = dict(base)
+    for key, value in extra.items():
+        if key == "subscriptions" and isinstance(value, dict):
+            out[key] = {**base.get(key, {}), **value}
+        elif key == "subnets" and isinstance(value, list):
+            out[key] = [*base.get(key, []), *value]
+        else:
+            out[key] = value
+    return out
+
+
+def load_scenario(path: Path) -> Json:
+    doc = json.loads(path.read_text())
+    if not isinstance(doc, dict):
+        raise TypeError(f"{path}: a scenario is a JSON object")
+    return doc

@@ -1,0 +1,1 @@
+"""Thin activity functions: dict in, one port call, dict out."""

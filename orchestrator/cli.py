@@ -1,0 +1,23 @@
+"""The ``respot`` command: the composition root for local runs (the one module allowed to import localcloud)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="respot", description="respot: keep Azure Spot VM capacity alive.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    arm = sub.add_parser("arm", help="run the local ARM emulator (same flags as python -m localcloud.arm)")
+    arm.add_argument("args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.command == "arm":
+        from localcloud.arm.__main__ import main as arm_main
+
+        return arm_main(args.args)
+    parser.error(f"unknown command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

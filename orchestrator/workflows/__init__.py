@@ -1,0 +1,1 @@
+"""Durable orchestrator bodies: deterministic generators that only yield durable tasks."""
