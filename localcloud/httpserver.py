@@ -140,7 +140,7 @@ class LocalHTTPServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         """Serve on a daemon thread (in-process use from tests and the CLI)."""
-        self._thread = threading.Thread(target=self.serve_forever, name="localcloud-http", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="localcloud-http", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

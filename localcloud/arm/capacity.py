@@ -50,10 +50,9 @@ def check_admission(backend: Backend, vm: Vm, operation: str) -> None:
         ArmError: SkuNotAvailable, SpotPriceGreaterThanProvidedMaxPrice or OperationNotAllowed (quota).
     """
     region, lsize = vm.location, vm.size.lower()
-    zones = vm.zones or [""]
-    if (region, "", lsize) in backend.world.restrictions or all(
-        (region, z, lsize) in backend.world.restrictions for z in zones if z
-    ):
+    restricted = backend.world.restrictions
+    zonal_block = bool(vm.zones) and all((region, z, lsize) in restricted for z in vm.zones)
+    if (region, "", lsize) in restricted or zonal_block:
         raise errors.sku_not_available(vm.size, region, vm.subscription)
     if vm.is_spot and vm.max_price is not None and vm.max_price != -1:
         price = backend.price(region, vm.size)

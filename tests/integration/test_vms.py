@@ -1,0 +1,127 @@
+"""Virtual machines through the real azure-mgmt-compute client: every operation and both LRO outcomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+from localcloud.arm import ArmEmulator
+from tests.integration.helpers import control, power_state, vm_body
+
+pytestmark = pytest.mark.integration
+
+
+def create(arm: ArmEmulator, compute: Any, name: str, **kwargs: Any) -> Any:
+    return compute.virtual_machines.begin_create_or_update(arm.resource_group, name, vm_body(arm, **kwargs)).result()
+
+
+def test_create_is_an_lro_that_ends_running_with_spot_settings(arm: ArmEmulator, compute: Any) -> None:
+    poller = compute.virtual_machines.begin_create_or_update(arm.resource_group, "vm1", vm_body(arm, zones=["2"]))
+    assert poller.status().lower() in ("inprogress", "creating", "succeeded")
+    vm = poller.result()
+    assert vm.provisioning_state == "Succeeded"
+    assert (vm.priority, vm.eviction_policy, vm.billing_profile.max_price) == ("Spot", "Deallocate", -1)
+    assert vm.zones == ["2"]
+    assert vm.os_profile.admin_password is None  # secrets never come back
+    assert power_state(compute, arm.resource_group, "vm1") == "PowerState/running"
+
+
+def test_get_with_instance_view_and_the_instance_view_agree(arm: ArmEmulator, compute: Any) -> None:
+    create(arm, compute, "vm1")
+    expanded = compute.virtual_machines.get(arm.resource_group, "vm1", expand="instanceView")
+    codes = [s.code for s in expanded.instance_view.statuses]
+    assert codes == ["ProvisioningState/succeeded", "PowerState/running"]
+    assert [s.code for s in compute.virtual_machines.instance_view(arm.resource_group, "vm1").statuses] == codes
+
+
+def test_deallocate_start_and_power_off_move_the_power_state(arm: ArmEmulator, compute: Any) -> None:
+    rg = arm.resource_group
+    create(arm, compute, "vm1")
+    compute.virtual_machines.begin_deallocate(rg, "vm1").result()
+    assert power_state(compute, rg, "vm1") == "PowerState/deallocated"
+    compute.virtual_machines.begin_start(rg, "vm1").result()
+    assert power_state(compute, rg, "vm1") == "PowerState/running"
+    compute.virtual_machines.begin_power_off(rg, "vm1").result()
+    assert power_state(compute, rg, "vm1") == "PowerState/stopped"
+    compute.virtual_machines.begin_start(rg, "vm1").result()
+    assert power_state(compute, rg, "vm1") == "PowerState/running"
+
+
+def test_lists_by_resource_group_subscription_and_location(arm: ArmEmulator, compute: Any) -> None:
+    create(arm, compute, "a", region="eastus")
+    create(arm, compute, "b", region="westus2")
+    assert sorted(v.name for v in compute.virtual_machines.list(arm.resource_group)) == ["a", "b"]
+    assert sorted(v.name for v in compute.virtual_machines.list_all()) == ["a", "b"]
+    assert [v.name for v in compute.virtual_machines.list_by_location("westus2")] == ["b"]
+
+
+def test_delete_removes_the_vm_and_deleting_again_is_harmless(arm: ArmEmulator, compute: Any) -> None:
+    rg = arm.resource_group
+    create(arm, compute, "vm1")
+    compute.virtual_machines.begin_delete(rg, "vm1").result()
+    with pytest.raises(ResourceNotFoundError) as err:
+        compute.virtual_machines.get(rg, "vm1")
+    assert err.value.error.code == "ResourceNotFound"
+    compute.virtual_machines.begin_delete(rg, "vm1").result()  # 204: nothing to delete
+
+
+def test_create_failure_arrives_through_the_lro_and_leaves_a_failed_vm(arm: ArmEmulator, compute: Any) -> None:
+    control(arm, "/capacity", {"region": "eastus", "size": "Standard_D2s_v5", "available": 0})
+    with pytest.raises(HttpResponseError) as err:
+        create(arm, compute, "vm1")
+    assert err.value.error.code == "AllocationFailed"
+    assert "sufficient capacity" in err.value.error.message
+    vm = compute.virtual_machines.get(arm.resource_group, "vm1", expand="instanceView")
+    assert vm.provisioning_state == "Failed"
+    assert vm.instance_view.statuses[0].code == "ProvisioningState/failed/AllocationFailed"
+
+
+def test_start_fails_zonally_when_the_zone_has_no_capacity_then_succeeds_when_it_returns(
+    arm: ArmEmulator, compute: Any
+) -> None:
+    rg = arm.resource_group
+    create(arm, compute, "vm1", zones=["1"])
+    compute.virtual_machines.begin_deallocate(rg, "vm1").result()
+    control(arm, "/capacity", {"region": "eastus", "zone": "1", "size": "Standard_D2s_v5", "available": 0})
+    with pytest.raises(HttpResponseError) as err:
+        compute.virtual_machines.begin_start(rg, "vm1").result()
+    assert err.value.error.code == "ZonalAllocationFailed"
+    assert power_state(compute, rg, "vm1") == "PowerState/deallocated"
+    control(arm, "/capacity", {"region": "eastus", "zone": "1", "size": "Standard_D2s_v5", "available": 1})
+    compute.virtual_machines.begin_start(rg, "vm1").result()
+    assert power_state(compute, rg, "vm1") == "PowerState/running"
+
+
+def test_a_second_operation_while_one_runs_is_refused(arm: ArmEmulator, compute: Any) -> None:
+    create(arm, compute, "vm1")
+    control(arm, "/clock", {"speed": 0})  # freeze time so the deallocate stays in flight
+    compute.virtual_machines.begin_deallocate(arm.resource_group, "vm1")
+    with pytest.raises(HttpResponseError) as err:
+        compute.virtual_machines.begin_start(arm.resource_group, "vm1")
+    assert err.value.status_code == 409
+    assert err.value.error.code == "OperationNotAllowed"
+
+
+def test_max_price_can_be_raised_while_deallocated_but_not_while_running(arm: ArmEmulator, compute: Any) -> None:
+    rg = arm.resource_group
+    create(arm, compute, "vm1", max_price=0.05)
+    patch = {"properties": {"billingProfile": {"maxPrice": 0.08}}}
+    with pytest.raises(HttpResponseError) as err:
+        compute.virtual_machines.begin_update(rg, "vm1", patch).result()
+    assert err.value.error.code == "MaxPriceChangeNotAllowedForAllocatedVMs"
+    compute.virtual_machines.begin_deallocate(rg, "vm1").result()
+    vm = compute.virtual_machines.begin_update(rg, "vm1", patch).result()
+    assert vm.billing_profile.max_price == 0.08
+
+
+def test_tags_update_through_put_and_the_activity_log_names_the_caller(arm: ArmEmulator, compute: Any) -> None:
+    create(arm, compute, "vm1")
+    body = vm_body(arm, tags={"respot:ignore": "true"})
+    vm = compute.virtual_machines.begin_create_or_update(arm.resource_group, "vm1", body).result()
+    assert vm.tags == {"respot:ignore": "true"}
+    records = control(arm, "/activity-log")["value"]
+    writes = [r for r in records if r["operation_name"].endswith("virtualMachines/write")]
+    assert {r["status"] for r in writes} == {"Started", "Succeeded"}
+    assert {r["caller"] for r in writes} == {"respot@localcloud"}
