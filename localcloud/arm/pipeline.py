@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from localcloud.arm import errors
 from localcloud.arm.backend import Backend
@@ -127,7 +128,9 @@ class Pipeline:
         else:
             assert not isinstance(match, str)
             handler, params = match
-            req = Request(req.method, req.path, req.query, req.headers, req.body, params, req.client)
+            # Route on the raw path, then decode each segment: a name cannot smuggle a '/' into another route.
+            decoded = {k: unquote(v) for k, v in params.items()}
+            req = Request(req.method, req.path, req.query, req.headers, req.body, decoded, req.client)
             resp = handler(req)
             op = resp.headers.pop("x-localcloud-operation", "Unknown")
         request_id = str(uuid.uuid4())
