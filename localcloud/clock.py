@@ -30,6 +30,7 @@ class Clock:
         self._real0 = time.monotonic()
         self._sim0 = 0.0  # simulated seconds at _real0
         self._speed = float(speed)
+        self._generation = 0  # bumped by wake(): waiters that asked to be interrupted re-plan
 
     @property
     def speed(self) -> float:
@@ -69,12 +70,19 @@ class Clock:
             return 0.0
         return sim_seconds / self._speed if self._speed > 0 else float("inf")
 
-    def wait_until(self, when: datetime, stop: threading.Event | None = None) -> bool:
-        """Block until simulated time reaches ``when``; False if ``stop`` was set first."""
+    def wait_until(self, when: datetime, stop: threading.Event | None = None, *, interruptible: bool = False) -> bool:
+        """Block until simulated time reaches ``when``.
+
+        Returns False early if ``stop`` is set, or, when ``interruptible``, as soon as :meth:`wake` is called
+        (a scheduler whose queue just got an earlier deadline needs to re-plan its wait).
+        """
         target = (when - self._origin).total_seconds()
         with self._cond:
+            generation = self._generation
             while True:
                 if stop is not None and stop.is_set():
+                    return False
+                if interruptible and self._generation != generation:
                     return False
                 remaining = target - self._elapsed_locked()
                 if remaining <= 0:
@@ -85,4 +93,5 @@ class Clock:
     def wake(self) -> None:
         """Wake every waiter so it re-reads its deadline (used when new work is scheduled earlier)."""
         with self._cond:
+            self._generation += 1
             self._cond.notify_all()

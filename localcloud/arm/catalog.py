@@ -40,6 +40,8 @@ SIZES: tuple[Size, ...] = (
     Size("Standard_E4s_v5", 4, 32, "standardESv5Family", 0.0504),
     Size("Standard_F2s_v2", 2, 4, "standardFSv2Family", 0.0169),
     Size("Standard_F4s_v2", 4, 8, "standardFSv2Family", 0.0338),
+    Size("Standard_D1_v2", 1, 4, "standardDv2Family", 0.0146),
+    Size("Standard_A8m_v2", 8, 64, "standardAv2Family", 0.0912),
     Size("Standard_NC6s_v3", 6, 112, "standardNCSv3Family", 0.918, gpus=1),
     Size("Standard_NC24s_v3", 24, 448, "standardNCSv3Family", 3.672, gpus=4),
     # B-series cannot run as Spot (vm_skus.csv: LowPriorityCapable False): AzureSpotIsNotSupportedForThisVMSize.

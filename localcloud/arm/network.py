@@ -24,7 +24,10 @@ def attach(b: Backend, vm: Vm) -> None:
     net: Json = vm.properties.get("networkProfile") or {}
     for config in net.get("networkInterfaceConfigurations") or []:
         for ipc in (config.get("properties") or {}).get("ipConfigurations") or []:
-            subnet = str(ipc["properties"]["subnet"]["id"])
+            ref = (ipc.get("properties") or {}).get("subnet")
+            if ref is None:
+                continue
+            subnet = str(ref["id"])
             region = b.world.subnets.get(subnet.lower())
             if region is None or region != vm.location:
                 raise errors.invalid_subnet(subnet)
@@ -44,7 +47,8 @@ def commit(b: Backend, vm: Vm) -> None:
     net: Json = vm.properties.setdefault("networkProfile", {})
     for config in net.get("networkInterfaceConfigurations") or []:
         props: dict[str, Any] = config.get("properties") or {}
-        subnet = str(props["ipConfigurations"][0]["properties"]["subnet"]["id"])
+        first = (props["ipConfigurations"][0].get("properties") or {}).get("subnet") or {}
+        subnet = str(first.get("id", ""))
         name = f"{vm.name}-{config['name']}"
         nic_id = f"{_rg_prefix(vm, 'Microsoft.Network')}/networkInterfaces/{name}"
         keep = str(props.get("deleteOption", "Delete")).lower() == "detach"

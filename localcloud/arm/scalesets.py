@@ -16,7 +16,9 @@ from localcloud.arm.errors import ArmError
 from localcloud.arm.models import Json, Operation, Power, Provisioning, ScaleSet, Vm
 from localcloud.arm.validation import (
     check_name,
+    check_scale_set_network,
     location_of,
+    optional_object,
     require_object,
     spot_settings,
     strip_secrets,
@@ -67,7 +69,8 @@ def put(b: Backend, sub: str, rg: str, name: str, body: Any, caller: str) -> tup
     profile = require_object(props.get("virtualMachineProfile"), "properties.virtualMachineProfile")
     size = compute_size(size, location)
     spot = spot_settings(profile, size)
-    require_object(profile.get("networkProfile"), "virtualMachineProfile.networkProfile")
+    check_scale_set_network(require_object(profile.get("networkProfile"), "virtualMachineProfile.networkProfile"))
+    optional_object(profile.get("storageProfile"), "virtualMachineProfile.storageProfile")
     existing = b.world.scale_sets.get(ss_key(sub, rg, name))
     if existing is not None:
         return (
@@ -111,8 +114,9 @@ def compute_size(size: str, location: str) -> str:
 def _check_subnets(b: Backend, ss: ScaleSet) -> None:
     for config in (ss.profile.get("networkProfile") or {}).get("networkInterfaceConfigurations") or []:
         for ipc in (config.get("properties") or {}).get("ipConfigurations") or []:
-            subnet = str(((ipc.get("properties") or {}).get("subnet") or {}).get("id", ""))
-            if b.world.subnets.get(subnet.lower()) != ss.location:
+            ref = (ipc.get("properties") or {}).get("subnet")
+            subnet = str(ref.get("id", "")) if isinstance(ref, dict) else ""
+            if ref is not None and b.world.subnets.get(subnet.lower()) != ss.location:
                 raise errors.invalid_subnet(subnet)
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 from localcloud.arm import catalog, evictions
 from localcloud.arm.backend import Backend, Durations
-from localcloud.arm.models import AllocationFault, Json
+from localcloud.arm.models import AllocationFault, Json, Nic
 
 DEFAULT_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 DEFAULT_RESOURCE_GROUP = "respot-demo"
@@ -149,6 +149,17 @@ def _subscriptions(b: Backend, value: Any, _: Path) -> None:
 def _subnets(b: Backend, value: Any, _: Path) -> None:
     for i, spec in enumerate(_list(value, "subnets")):
         b.world.subnets[str(_req(spec, "id", f"subnets[{i}]")).lower()] = _region(b, spec, f"subnets[{i}]")
+
+
+def _nics(b: Backend, value: Any, _: Path) -> None:
+    """Existing network interfaces a VM can reference through networkProfile.networkInterfaces."""
+    for i, spec in enumerate(_list(value, "nics")):
+        nic_id = str(_req(spec, "id", f"nics[{i}]"))
+        region = _region(b, spec, f"nics[{i}]")
+        name = nic_id.rsplit("/", 1)[-1]
+        b.world.nics[nic_id.lower()] = Nic(
+            nic_id, name, region, str(spec.get("subnet", "")), None, delete_with_vm=False
+        )
 
 
 def _list(value: Any, where: str) -> list[Any]:
@@ -267,6 +278,7 @@ def add_allocation_fault(b: Backend, spec: Json) -> None:
 _SECTIONS: dict[str, Callable[[Backend, Any, Path], None]] = {
     "subscriptions": _subscriptions,
     "subnets": _subnets,
+    "nics": _nics,
     "capacity": _each(set_capacity, "capacity"),
     "prices": _each(set_price, "prices"),
     "evictionRates": _each(_eviction_rate, "evictionRates"),

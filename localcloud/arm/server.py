@@ -92,7 +92,7 @@ class ArmEmulator:
         while not self._stop.is_set():
             due = self.backend.next_due()
             horizon = self.clock.now() + timedelta(seconds=max(self.clock.speed, 1.0))
-            self.clock.wait_until(min(due, horizon) if due else horizon, self._stop)
+            self.clock.wait_until(min(due, horizon) if due else horizon, self._stop, interruptible=True)
             self.backend.tick()
 
     # --- helpers for tests and the CLI ----------------------------------------------------------------------

@@ -175,7 +175,10 @@ def parse_vm(body: Any, regions: dict[str, tuple[str, ...]]) -> VmSpec:
     location = location_of(body, regions, "Microsoft.Compute/virtualMachines")
     props = require_object(body.get("properties"), "properties")
     size = vm_size(props, location)
-    require_object(props.get("storageProfile"), "storageProfile")
+    storage = require_object(props.get("storageProfile"), "storageProfile")
+    optional_object(storage.get("osDisk"), "storageProfile.osDisk")
+    optional_object(props.get("osProfile"), "osProfile")
+    optional_object(props.get("billingProfile"), "billingProfile")
     network = require_object(props.get("networkProfile"), "networkProfile")
     check_network_shape(network)
     return VmSpec(
@@ -186,6 +189,11 @@ def parse_vm(body: Any, regions: dict[str, tuple[str, ...]]) -> VmSpec:
         spot=spot_settings(props, size),
         properties=strip_secrets(props),
     )
+
+
+def optional_object(value: Any, name: str) -> Json:
+    """``value`` as an object, {} when absent; a 400 naming ``name`` when it is something else."""
+    return {} if value is None else require_object(value, name)
 
 
 def check_network_shape(network: Json) -> None:
@@ -205,20 +213,38 @@ def check_network_shape(network: Json) -> None:
             "networkApiVersion must be specified when networkInterfaceConfigurations are used.",
         )
     for i, config in enumerate(configs):
-        cfg = require_object(config, f"networkInterfaceConfigurations[{i}]")
-        if not isinstance(cfg.get("name"), str):
-            raise errors.missing_property(f"networkInterfaceConfigurations[{i}].name")
-        ipcs = (cfg.get("properties") or {}).get("ipConfigurations") or []
-        if not ipcs or not isinstance(ipcs, list):
-            raise errors.missing_property(f"networkInterfaceConfigurations[{i}].properties.ipConfigurations")
-        for j, ipc in enumerate(ipcs):
-            subnet = ((require_object(ipc, f"ipConfigurations[{j}]").get("properties") or {}).get("subnet") or {}).get(
-                "id"
-            )
-            if not isinstance(subnet, str):
-                raise errors.missing_property(
-                    f"networkInterfaceConfigurations[{i}].ipConfigurations[{j}].properties.subnet.id"
-                )
+        _check_nic_configuration(
+            require_object(config, f"networkInterfaceConfigurations[{i}]"), f"networkInterfaceConfigurations[{i}]"
+        )
     for i, ref in enumerate(nics):
         if not isinstance(ref, dict) or not isinstance(ref.get("id"), str):
             raise errors.missing_property(f"networkProfile.networkInterfaces[{i}].id")
+
+
+def check_scale_set_network(network: Json) -> None:
+    configs = network.get("networkInterfaceConfigurations")
+    if not isinstance(configs, list) or not configs:
+        raise errors.missing_property("virtualMachineProfile.networkProfile.networkInterfaceConfigurations")
+    for i, config in enumerate(configs):
+        _check_nic_configuration(
+            require_object(config, f"networkInterfaceConfigurations[{i}]"), f"networkInterfaceConfigurations[{i}]"
+        )
+
+
+def _check_nic_configuration(cfg: Json, where: str) -> None:
+    if not isinstance(cfg.get("name"), str):
+        raise errors.missing_property(f"{where}.name")
+    props = optional_object(cfg.get("properties"), f"{where}.properties")
+    ipcs = props.get("ipConfigurations")
+    if not isinstance(ipcs, list) or not ipcs:
+        raise errors.missing_property(f"{where}.properties.ipConfigurations")
+    for j, ipc in enumerate(ipcs):
+        ipc_props = optional_object(
+            require_object(ipc, f"{where}.ipConfigurations[{j}]").get("properties"),
+            f"{where}.ipConfigurations[{j}].properties",
+        )
+        # The subnet is optional in the spec (VirtualMachine_Create_WithNetworkInterfaceConfiguration.json has
+        # none); when given it must be a reference with an id.
+        subnet = ipc_props.get("subnet")
+        if subnet is not None and not (isinstance(subnet, dict) and isinstance(subnet.get("id"), str)):
+            raise errors.missing_property(f"{where}.ipConfigurations[{j}].properties.subnet.id")

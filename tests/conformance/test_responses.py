@@ -1,0 +1,122 @@
+"""Every response the emulator gives for a served operation conforms to the official swagger schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from localcloud.arm import ArmEmulator
+from tests.conformance import swagger
+from tests.integration.helpers import control, raw, vm_body, vmss_body, wait_until
+
+pytestmark = pytest.mark.integration
+
+V = "api-version=2026-04-01"
+
+
+def check(op_id: str, status: int, body: Any) -> None:
+    assert status in swagger.declared_statuses(op_id) or status >= 400, f"{op_id} answered {status}"
+    problems = swagger.response_errors(op_id, status, body)
+    assert problems == [], f"{op_id} {status}: {problems}"
+
+
+@pytest.fixture
+def world(arm: ArmEmulator) -> dict[str, str]:
+    """A VM and a scale set, both running."""
+    base = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers/Microsoft.Compute"
+    status, _, body = raw(arm, "PUT", f"{base}/virtualMachines/vm1?{V}", vm_body(arm, zones=["1"]))
+    check("VirtualMachines_CreateOrUpdate", status, body)
+    status, _, body = raw(arm, "PUT", f"{base}/virtualMachineScaleSets/ss?{V}", vmss_body(arm, capacity=2))
+    check("VirtualMachineScaleSets_CreateOrUpdate", status, body)
+    wait_until(lambda: not arm.backend.pending(), what="provisioning")
+    return {"base": base, "sub": f"/subscriptions/{arm.subscription}"}
+
+
+GETS = [
+    ("VirtualMachines_Get", "{base}/virtualMachines/vm1"),
+    ("VirtualMachines_Get", "{base}/virtualMachines/vm1&$expand=instanceView"),
+    ("VirtualMachines_InstanceView", "{base}/virtualMachines/vm1/instanceView"),
+    ("VirtualMachines_List", "{base}/virtualMachines"),
+    ("VirtualMachines_ListAll", "{sub}/providers/Microsoft.Compute/virtualMachines"),
+    ("VirtualMachines_ListByLocation", "{sub}/providers/Microsoft.Compute/locations/eastus/virtualMachines"),
+    ("VirtualMachineScaleSets_Get", "{base}/virtualMachineScaleSets/ss"),
+    ("VirtualMachineScaleSets_List", "{base}/virtualMachineScaleSets"),
+    ("VirtualMachineScaleSetVMs_List", "{base}/virtualMachineScaleSets/ss/virtualMachines&$expand=instanceView"),
+    ("VirtualMachineScaleSetVMs_Get", "{base}/virtualMachineScaleSets/ss/virtualMachines/0"),
+    ("VirtualMachineScaleSetVMs_GetInstanceView", "{base}/virtualMachineScaleSets/ss/virtualMachines/0/instanceView"),
+    ("ResourceSkus_List", "{sub}/providers/Microsoft.Compute/skus"),
+    ("Usage_List", "{sub}/providers/Microsoft.Compute/locations/eastus/usages"),
+]
+
+
+@pytest.mark.parametrize(("op_id", "path"), GETS, ids=[f"{o}:{p.rsplit('/', 1)[-1]}" for o, p in GETS])
+def test_reads_conform(arm: ArmEmulator, world: dict[str, str], op_id: str, path: str) -> None:
+    url = path.format(**world)
+    url = url.replace("&", f"?{V}&", 1) if "&" in url else f"{url}?{V}"
+    status, _, body = raw(arm, "GET", url)
+    assert status == 200
+    check(op_id, status, body)
+
+
+ACTIONS = [
+    ("VirtualMachines_PowerOff", "POST", "{base}/virtualMachines/vm1/powerOff", 202),
+    ("VirtualMachines_Start", "POST", "{base}/virtualMachines/vm1/start", 202),
+    ("VirtualMachines_SimulateEviction", "POST", "{base}/virtualMachines/vm1/simulateEviction", 204),
+    (
+        "VirtualMachineScaleSetVMs_Deallocate",
+        "POST",
+        "{base}/virtualMachineScaleSets/ss/virtualMachines/1/deallocate",
+        202,
+    ),
+    (
+        "VirtualMachineScaleSetVMs_SimulateEviction",
+        "POST",
+        "{base}/virtualMachineScaleSets/ss/virtualMachines/0/simulateEviction",
+        204,
+    ),
+    ("VirtualMachineScaleSetVMs_Delete", "DELETE", "{base}/virtualMachineScaleSets/ss/virtualMachines/1", 202),
+    ("VirtualMachines_Delete", "DELETE", "{base}/virtualMachines/vm1", 202),
+]
+
+
+def test_actions_answer_declared_statuses_with_lro_headers(arm: ArmEmulator, world: dict[str, str]) -> None:
+    for op_id, method, path, expected in ACTIONS:
+        status, headers, body = raw(arm, method, f"{path.format(**world)}?{V}")
+        assert status == expected, (op_id, status, body)
+        check(op_id, status, body)
+        if status == 202:
+            assert "Azure-AsyncOperation" in headers and "Location" in headers
+            op_url = headers["Azure-AsyncOperation"].split(arm.url, 1)[1]
+            wait_until(lambda u=op_url: raw(arm, "GET", u)[2]["status"] != "InProgress", what=op_id)
+
+
+def test_updates_conform(arm: ArmEmulator, world: dict[str, str]) -> None:
+    base = world["base"]
+    status, _, body = raw(arm, "PATCH", f"{base}/virtualMachines/vm1?{V}", {"tags": {"team": "spot"}})
+    check("VirtualMachines_Update", status, body)
+    assert body["tags"] == {"team": "spot"}
+    status, _, body = raw(arm, "PATCH", f"{base}/virtualMachineScaleSets/ss?{V}", {"sku": {"capacity": 3}})
+    check("VirtualMachineScaleSets_Update", status, body)
+
+
+def test_errors_conform_to_the_cloud_error_schema(arm: ArmEmulator, world: dict[str, str]) -> None:
+    base = world["base"]
+    status, _, body = raw(arm, "GET", f"{base}/virtualMachines/nope?{V}")
+    check("VirtualMachines_Get", status, body)
+    control(arm, "/capacity", {"region": "eastus", "size": "Standard_D2s_v5", "available": 0})
+    status, _, body = raw(arm, "PUT", f"{base}/virtualMachines/vm2?{V}", vm_body(arm, max_price=0.0001))
+    assert status == 409
+    check("VirtualMachines_CreateOrUpdate", status, body)
+
+
+def test_placement_scores_conform(arm: ArmEmulator) -> None:
+    path = f"/subscriptions/{arm.subscription}/providers/Microsoft.Compute/locations/eastus/placementScores/spot/generate?api-version=2025-06-05"
+    body = {
+        "desiredLocations": ["eastus", "westus2"],
+        "desiredSizes": [{"sku": "Standard_D2s_v5"}],
+        "desiredCount": 1,
+        "availabilityZones": True,
+    }
+    status, _, answer = raw(arm, "POST", path, body)
+    check("SpotPlacementScores_Post", status, answer)
