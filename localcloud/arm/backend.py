@@ -150,8 +150,9 @@ class Backend:
         op.status = "Failed" if error else "Succeeded"
         op.error = error
 
-    def lro_delay(self, seconds: float) -> float:
-        return seconds * self.lro_factor
+    def complete(self, op: Operation, seconds: float, label: str, fn: Callable[[], None]) -> None:
+        """Schedule the work that finishes ``op`` after ``seconds`` (stretched by a slow-LRO fault)."""
+        op.expected_end = self.schedule(seconds * self.lro_factor, label, fn)
 
     def take_allocation_fault(self, vm: Vm) -> AllocationFault | None:
         """Consume one injected allocation failure that applies to ``vm``, if any."""

@@ -109,7 +109,7 @@ def update_vm(b: Backend, vm: Vm, spec: VmSpec, caller: str) -> Operation:
         vm.provisioning = previous
         _finish(b, vm, op, caller, "write")
 
-    b.schedule(b.lro_delay(b.durations.update), f"update {vm.name}", done)
+    b.complete(op, (b.durations.update), f"update {vm.name}", done)
     return op
 
 
@@ -150,8 +150,9 @@ def start(b: Backend, vm: Vm, caller: str) -> Operation:
     if vm.allocated:  # running, or stopped but still holding its hardware
         op = _start_op(b, vm, "start", caller)
         vm.power = Power.STARTING if vm.power != Power.RUNNING else vm.power
-        b.schedule(
-            b.lro_delay(1.0 if vm.power == Power.RUNNING else b.durations.start / 3),
+        b.complete(
+            op,
+            (1.0 if vm.power == Power.RUNNING else b.durations.start / 3),
             f"start {vm.name}",
             _running(b, vm, op, caller),
         )
@@ -166,7 +167,7 @@ def deallocate(b: Backend, vm: Vm, caller: str) -> Operation:
     _ensure_idle(vm, "deallocate")
     op = _start_op(b, vm, "deallocate", caller)
     if not vm.allocated:
-        b.schedule(b.lro_delay(1.0), f"deallocate {vm.name}", lambda: _finish(b, vm, op, caller, "deallocate"))
+        b.complete(op, (1.0), f"deallocate {vm.name}", lambda: _finish(b, vm, op, caller, "deallocate"))
         return op
     vm.power, vm.provisioning = Power.DEALLOCATING, Provisioning.UPDATING
     b.annotate(vm, "VirtualMachineDeallocationInitiated")
@@ -177,7 +178,7 @@ def deallocate(b: Backend, vm: Vm, caller: str) -> Operation:
         evictions.drop_events(b, vm)
         _finish(b, vm, op, caller, "deallocate")
 
-    b.schedule(b.lro_delay(b.durations.deallocate), f"deallocate {vm.name}", done)
+    b.complete(op, (b.durations.deallocate), f"deallocate {vm.name}", done)
     return op
 
 
@@ -185,7 +186,7 @@ def power_off(b: Backend, vm: Vm, caller: str) -> Operation:
     _ensure_idle(vm, "powerOff")
     op = _start_op(b, vm, "powerOff", caller)
     if vm.power not in (Power.RUNNING, Power.STARTING):
-        b.schedule(b.lro_delay(1.0), f"powerOff {vm.name}", lambda: _finish(b, vm, op, caller, "powerOff"))
+        b.complete(op, (1.0), f"powerOff {vm.name}", lambda: _finish(b, vm, op, caller, "powerOff"))
         return op
     vm.power, vm.provisioning = Power.STOPPING, Provisioning.UPDATING
 
@@ -193,7 +194,7 @@ def power_off(b: Backend, vm: Vm, caller: str) -> Operation:
         vm.power, vm.provisioning = Power.STOPPED, Provisioning.SUCCEEDED
         _finish(b, vm, op, caller, "powerOff")
 
-    b.schedule(b.lro_delay(b.durations.power_off), f"powerOff {vm.name}", done)
+    b.complete(op, (b.durations.power_off), f"powerOff {vm.name}", done)
     return op
 
 
@@ -214,7 +215,7 @@ def delete(b: Backend, vm: Vm, caller: str, on_deleted: Callable[[Vm], None] | N
             correlation_id=op.op_id,
         )
 
-    b.schedule(b.lro_delay(b.durations.delete), f"delete {vm.name}", done)
+    b.complete(op, (b.durations.delete), f"delete {vm.name}", done)
     return op
 
 
@@ -255,12 +256,12 @@ def allocate(
         def fail() -> None:
             on_fail(b, vm, op, caller, failure)
 
-        b.schedule(b.lro_delay(b.durations.allocation_failure), f"fail {vm.name}", fail)
+        b.complete(op, (b.durations.allocation_failure), f"fail {vm.name}", fail)
         return
     vm.power = Power.STARTING
     vm.provisioning = Provisioning.CREATING if op.name == "write" else Provisioning.UPDATING
     vm.failure = None
-    b.schedule(b.lro_delay(duration), f"{op.name} {vm.name}", _running(b, vm, op, caller))
+    b.complete(op, (duration), f"{op.name} {vm.name}", _running(b, vm, op, caller))
 
 
 def _running(b: Backend, vm: Vm, op: Operation, caller: str) -> Callable[[], None]:

@@ -14,6 +14,7 @@ POST /_localcloud/clock               {advance?: seconds, speed?}
 GET|POST /_localcloud/action-groups   list or add {name, url, kind, delay_seconds, operations?, annotations?}
 GET  /_localcloud/deliveries          webhook deliveries and their outcomes
 GET  /_localcloud/activity-log        Activity Log records
+GET  /_localcloud/operations          async operations: start, expected and actual end, when a poller saw the end
 GET|DELETE /_localcloud/requests      request log with per-operation counts
 POST /_localcloud/resource-groups     {subscription, name}
 POST /_localcloud/subnets             {id, region}
@@ -139,6 +140,9 @@ def routes(svc: Services) -> list[Route]:
         route("GET", "/action-groups", lambda s, c: {"value": s.notifier.describe()}),
         route("POST", "/action-groups", _add_group),
         route("GET", "/deliveries", lambda s, c: {"value": list(s.notifier.deliveries)}),
+        route(
+            "GET", "/operations", lambda s, c: {"value": [_operation(o) for o in s.backend.world.operations.values()]}
+        ),
         route("GET", "/activity-log", lambda s, c: {"value": [_record(r) for r in s.backend.world.activity]}),
         route("GET", "/requests", lambda s, c: s.requests.snapshot()),
         route("DELETE", "/requests", _clear_requests),
@@ -240,6 +244,13 @@ def _resource_group(svc: Services, ctx: Ctx) -> Json:
     svc.backend.world.subscriptions.add(sub.lower())
     svc.backend.world.resource_groups[(sub.lower(), name.lower())] = name
     return {"id": f"/subscriptions/{sub}/resourceGroups/{name}"}
+
+
+def _operation(op: Any) -> Json:
+    out = asdict(op)
+    for key in ("start_time", "end_time", "expected_end", "reported_at"):
+        out[key] = views.iso(getattr(op, key))
+    return out
 
 
 def _record(rec: Any) -> Json:

@@ -142,6 +142,8 @@ class Operation:
     status: str = "InProgress"  # InProgress | Succeeded | Failed | Canceled
     end_time: datetime | None = None
     error: Json | None = None
+    expected_end: datetime | None = None  # when the scheduled work finishes it (for Retry-After)
+    reported_at: datetime | None = None  # when a poller was first told it had ended
     # Body the Location URL returns on success (None: 200 with no body, as for POST actions).
     result_of: str | None = None  # resource key to render on success (PUT/PATCH)
 

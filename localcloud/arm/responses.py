@@ -24,12 +24,23 @@ def lro_headers(ctx: Ctx, op: Operation) -> dict[str, str]:
     return {
         "Azure-AsyncOperation": f"{base}?api-version={version}",
         "Location": f"{base}?monitor=true&api-version={version}",
-        **poll_after(ctx),
+        **poll_after(ctx, op),
     }
 
 
-def poll_after(ctx: Ctx) -> dict[str, str]:
-    return retry_after(ctx.backend.clock.to_real(POLL_SECONDS))
+def poll_after(ctx: Ctx, op: Operation) -> dict[str, str]:
+    """When to poll again: when the operation is due to finish, but at least every POLL_SECONDS.
+
+    Given in ``retry-after-ms`` (azure-core reads it like Retry-After): whole seconds would make a poller
+    learn of the end up to a second late, and a fraction in Retry-After breaks the SDK's int parse.
+    """
+    remaining = POLL_SECONDS
+    if op.expected_end is not None:
+        remaining = min(POLL_SECONDS, max(0.0, (op.expected_end - ctx.backend.now()).total_seconds()))
+    real = ctx.backend.clock.to_real(remaining)
+    if real == float("inf"):
+        return retry_after(real)
+    return {"retry-after-ms": str(max(1, round(real * 1000)))}
 
 
 def _expand(ctx: Ctx) -> bool:
@@ -127,12 +138,14 @@ def operation_status(ctx: Ctx) -> Response:
     op = ctx.backend.world.operations.get(ctx.params["op"])
     if op is None or op.subscription.lower() != ctx.params["sub"].lower():
         raise errors.operation_not_found(ctx.params["op"])
+    if op.status != "InProgress" and op.reported_at is None:
+        op.reported_at = ctx.backend.now()
     if ctx.req.query_ci("monitor").lower() != "true":
-        headers = {} if op.status != "InProgress" else poll_after(ctx)
+        headers = {} if op.status != "InProgress" else poll_after(ctx, op)
         return Response.json(200, views.operation(op), headers)
     # The Location (monitor) URL: 202 while running; then 200 (with the resource for PUT/PATCH), or the error.
     if op.status == "InProgress":
-        return Response.empty(202, {"Location": lro_headers(ctx, op)["Location"], **poll_after(ctx)})
+        return Response.empty(202, {"Location": lro_headers(ctx, op)["Location"], **poll_after(ctx, op)})
     if op.status == "Failed" and op.error is not None:
         return Response.json(409 if op.error.get("code") != "InternalExecutionError" else 500, {"error": op.error})
     if op.result_of and op.result_of in ctx.backend.world.scale_sets:

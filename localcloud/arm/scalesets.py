@@ -174,7 +174,7 @@ def scale_to(b: Backend, ss: ScaleSet, target: int, caller: str) -> Operation:
             correlation_id=op.op_id,
         )
 
-    b.schedule(b.lro_delay(delay), f"scale {ss.name}", done)
+    b.complete(op, delay, f"scale {ss.name}", done)
     return op
 
 
@@ -217,7 +217,7 @@ def _add_instance(b: Backend, ss: ScaleSet) -> ArmError | None:
         if vm.key in b.world.vms and vm.allocated:
             vm.power, vm.provisioning, vm.status_time = Power.RUNNING, Provisioning.SUCCEEDED, b.now()
 
-    b.schedule(b.lro_delay(b.durations.create), f"create {vm.name}", up)
+    b.schedule(b.durations.create * b.lro_factor, f"create {vm.name}", up)
     return None
 
 

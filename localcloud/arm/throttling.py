@@ -157,11 +157,11 @@ class Throttler:
 
 
 def retry_after(real_seconds: float) -> dict[str, str]:
-    """Retry-After headers for a wait of ``real_seconds``.
+    """Retry-After headers for a throttled client to wait ``real_seconds``.
 
-    Azure sends whole seconds, and azure-mgmt-compute parses the header of an LRO's first response as an int,
-    so a fraction there breaks the SDK. A wait under a second (a sped-up clock) goes in ``retry-after-ms``
-    instead, which azure-core's pollers and retry policy read when Retry-After is absent.
+    Azure sends whole seconds (rounded up here: a throttled client must not come back early), and
+    azure-mgmt-compute parses the header as an int, so a fraction there breaks the SDK. A wait under a second
+    (a sped-up clock) goes in ``retry-after-ms`` instead, which azure-core reads when Retry-After is absent.
     """
     if math.isinf(real_seconds):
         return {"Retry-After": "3600"}
