@@ -9,13 +9,17 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="respot", description="respot: keep Azure Spot VM capacity alive.")
     sub = parser.add_subparsers(dest="command", required=True)
-    arm = sub.add_parser("arm", help="run the local ARM emulator (same flags as python -m localcloud.arm)")
-    arm.add_argument("args", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    sub.add_parser(
+        "arm",
+        help="run the local ARM emulator",
+        description="Run the local ARM emulator; every flag of `python -m localcloud.arm` applies.",
+        add_help=False,
+    )
+    args, rest = parser.parse_known_args(argv)
     if args.command == "arm":
         from localcloud.arm.__main__ import main as arm_main
 
-        return arm_main(args.args)
+        return arm_main(rest)
     parser.error(f"unknown command {args.command}")
 
 

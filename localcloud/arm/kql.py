@@ -32,7 +32,19 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-_STRING_OPS = {"has", "contains", "startswith", "endswith", "has_cs", "contains_cs", "in", "in~"}
+_STRING_OPS = {
+    "has",
+    "contains",
+    "startswith",
+    "endswith",
+    "has_cs",
+    "contains_cs",
+    "startswith_cs",
+    "endswith_cs",
+    "in",
+    "in~",
+}
+_DATETIME = re.compile(r"\s*datetime\(([^)]*)\)", re.IGNORECASE)
 
 
 def tokenize(text: str) -> list[tuple[str, Any]]:
@@ -40,6 +52,11 @@ def tokenize(text: str) -> list[tuple[str, Any]]:
     while pos < len(text):
         if text[pos:].strip() == "":
             break
+        literal = _DATETIME.match(text, pos)
+        if literal is not None:  # datetime(2026-01-01T11:00:00Z): its body is not made of tokens
+            out.append(("lit", parse_datetime(literal.group(1))))
+            pos = literal.end()
+            continue
         m = _TOKEN.match(text, pos)
         if m is None:
             raise KqlError(f"unexpected character at position {pos}: {text[pos : pos + 20]!r}")
@@ -188,22 +205,9 @@ class Parser:
             if name in ("true", "false"):
                 return _const(name == "true")
             if self.peek() == ("op", "("):
-                if name == "datetime":
-                    return self._datetime_literal()
                 return _call(name, self.arglist(), self.now)
             return _column_ref(name)
         raise KqlError(f"unexpected {val!r}")
-
-    def _datetime_literal(self) -> Expr:
-        self.expect("(")
-        parts = []
-        while self.peek() != ("op", ")"):
-            parts.append(str(self.next()[1]))
-            if self.peek()[0] == "eof":
-                raise KqlError("unterminated datetime(...)")
-        self.expect(")")
-        value = parse_datetime("".join(parts))
-        return lambda r: value
 
 
 def _const(value: Any) -> Expr:

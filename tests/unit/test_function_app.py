@@ -1,0 +1,36 @@
+"""function_app.py builds the Durable app and registers respot's blueprints, as the Functions worker sees it."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import function_app
+
+
+@cache
+def functions() -> dict[str, Any]:
+    # get_functions() may be called once per app (design.md): cache it.
+    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+def test_health_is_an_anonymous_get_http_trigger() -> None:
+    fn = functions()["health"]
+    trigger = fn.get_trigger()
+    assert trigger.type == "httpTrigger"
+    assert trigger.route == "health" and [m.value if hasattr(m, "value") else m for m in trigger.methods] == ["GET"]
+    assert str(trigger.auth_level).lower().endswith("anonymous")
+
+
+def test_health_answers_with_the_version() -> None:
+    import json
+
+    from orchestrator import __version__
+    from orchestrator.app.health import health_response
+
+    resp = health_response()
+    assert resp.status_code == 200 and json.loads(resp.get_body()) == {
+        "status": "ok",
+        "service": "respot",
+        "version": __version__,
+    }
