@@ -50,10 +50,16 @@ def test_bad_flags_and_bad_scenarios_fail_with_a_message(tmp_path: Path) -> None
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
     )
     assert run.returncode == 2 and "mars" in run.stderr and "Traceback" not in run.stderr
     run = subprocess.run(
-        [sys.executable, "-m", "localcloud.arm", "--speed", "-3"], cwd=REPO, capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "localcloud.arm", "--speed", "-3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert run.returncode == 2 and "--speed" in run.stderr
 
