@@ -1,0 +1,127 @@
+"""Load ``function_app.py`` the way the Functions Python worker indexes it (v2 programming model).
+
+Import the module, find its ``FunctionApp`` (a ``DFApp`` is one), call ``get_functions()`` once, and read each
+function's trigger and bindings from ``get_raw_bindings()`` (the function.json the worker would report). Anything
+this host cannot run fails here, naming the function, instead of half-working later.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+TRIGGERS = {"httpTrigger", "timerTrigger", "orchestrationTrigger", "activityTrigger"}  # no entities: respot uses none
+BINDINGS = {"http", "durableClient"}
+
+
+class AppLoadError(Exception):
+    """The app cannot run on this host; the message names the function and what is unsupported."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    trigger_type: str
+    trigger: dict[str, Any]  # the trigger's function.json entry
+    bindings: list[dict[str, Any]]
+    fn: Callable[..., Any]  # what the worker would invoke
+    params: list[str] = field(default_factory=list)
+
+    @property
+    def client_param(self) -> str | None:
+        return next((b["name"] for b in self.bindings if b["type"] == "durableClient"), None)
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.fn)
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    path: Path
+    functions: dict[str, FunctionSpec]
+    orchestrators: dict[str, FunctionSpec]
+    activities: dict[str, FunctionSpec]
+    entities: dict[str, FunctionSpec]
+
+    def of_type(self, trigger_type: str) -> list[FunctionSpec]:
+        return [f for f in self.functions.values() if f.trigger_type == trigger_type]
+
+
+def load(path: Path) -> LoadedApp:
+    """Import ``path`` and index its functions. Raises :class:`AppLoadError`."""
+    app = _find_app(_import(path), path)
+    try:
+        indexed = app.get_functions()
+    except Exception as exc:  # the app's own decorators refused something
+        raise AppLoadError(f"{path}: indexing the functions failed: {exc}") from exc
+    specs = {spec.name: spec for spec in (_spec(f) for f in indexed)}
+
+    def named(trigger: str, key: str) -> dict[str, FunctionSpec]:
+        return {(s.trigger.get(key) or s.name): s for s in specs.values() if s.trigger_type == trigger}
+
+    return LoadedApp(
+        path,
+        specs,
+        named("orchestrationTrigger", "orchestration"),
+        named("activityTrigger", "activity"),
+        named("entityTrigger", "entityName"),
+    )
+
+
+def _import(path: Path) -> Any:
+    if not path.exists():
+        raise AppLoadError(f"{path}: no such file")
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = path.stem
+    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path.resolve()):
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise AppLoadError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise AppLoadError(f"{path}: importing it failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _find_app(module: Any, path: Path) -> Any:
+    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
+    if len(apps) != 1:
+        raise AppLoadError(f"{path}: expected exactly one FunctionApp (or DFApp) at module level, found {len(apps)}")
+    return apps[0]
+
+
+def _spec(function: Any) -> FunctionSpec:
+    name = function.get_function_name()
+    raw = [json.loads(b) if isinstance(b, str) else b for b in function.get_raw_bindings()]
+    triggers = [b for b in raw if b.get("type", "").endswith("Trigger")]
+    if len(triggers) != 1:
+        raise AppLoadError(f"function '{name}': expected one trigger, found {len(triggers)}")
+    trigger = triggers[0]
+    if trigger["type"] not in TRIGGERS:
+        raise AppLoadError(
+            f"function '{name}': trigger '{trigger['type']}' is not supported by the local host ({', '.join(sorted(TRIGGERS))})"
+        )
+    others = [b for b in raw if b is not trigger]
+    for binding in others:
+        if binding.get("type") not in BINDINGS:
+            raise AppLoadError(
+                f"function '{name}': binding '{binding.get('type')}' ({binding.get('name')}) is not supported by the local host"
+            )
+    fn = function.get_user_function()
+    return FunctionSpec(name, trigger["type"], trigger, others, fn, list(inspect.signature(fn).parameters))

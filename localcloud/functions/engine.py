@@ -1,0 +1,390 @@
+"""The Durable Task side of the local host: dispatch episodes and activities from the SQLite task hub.
+
+Orchestrator episodes run through the azure-functions-durable replay engine itself (the handle that
+``DFApp.orchestration_trigger`` registers): history in, actions out. One episode per instance at a time;
+``maxConcurrentOrchestratorFunctions`` episodes and ``maxConcurrentActivityFunctions`` activities at once, each
+kind on its own worker pool, so a slow activity never stalls orchestrations.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from localcloud.clock import Clock
+from localcloud.functions import aio
+from localcloud.functions.appmodel import FunctionSpec, LoadedApp
+from localcloud.functions.episodes import TERMINAL, Planner, context_json, flatten
+from localcloud.functions.history import Event, Kind, event, stamp
+from localcloud.functions.store import Instance, Store
+
+log = logging.getLogger("localcloud.functions")
+IDLE_POLL = 0.05  # real seconds between looks for due timers when nothing else wakes the dispatcher
+
+
+class Conflict(Exception):
+    """An instance with this id is already running."""
+
+
+class Engine:
+    def __init__(
+        self, app: LoadedApp, store: Store, clock: Clock, *, max_activities: int = 10, max_orchestrators: int = 10
+    ) -> None:
+        self.app, self.store, self.clock = app, store, clock
+        self.max_activities = max_activities
+        self._orchestrators = ThreadPoolExecutor(max_orchestrators, thread_name_prefix="orchestrator")
+        self._activities = ThreadPoolExecutor(max_activities, thread_name_prefix="activity")
+        self._busy: set[str] = set()
+        self._running_activities = 0
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._state = threading.Lock()
+        self._kick = threading.Event()
+        self._stop = threading.Event()
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="durable-dispatcher", daemon=True)
+        self.listeners: list[Callable[[str, Instance], None]] = []  # (event, instance) after each state change
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        released = self.store.release_leases()
+        if released:
+            log.info("re-running %d activities that were in flight when the host stopped (at-least-once)", released)
+        self._dispatcher.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kick.set()
+        self._dispatcher.join(timeout=10)
+        self._orchestrators.shutdown(wait=True, cancel_futures=True)
+        self._activities.shutdown(wait=True, cancel_futures=True)
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # --- client operations ----------------------------------------------------------------------------------
+
+    def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> Instance:
+        """Raises KeyError for an unknown orchestrator and :class:`Conflict` for a running instance."""
+        if name not in self.app.orchestrators:
+            raise KeyError(name)
+        iid = instance_id or uuid.uuid4().hex
+        with self.store.tx():
+            existing = self.store.instance(iid)
+            if existing is not None and existing.status not in TERMINAL:
+                raise Conflict(f"An Orchestration instance with the status {existing.status} already exists.")
+            inst = self._create(iid, name, input_json, parent=None)
+        self.kick()
+        return inst
+
+    def _create(self, iid: str, name: str, input_json: str | None, parent: tuple[str, int] | None) -> Instance:
+        now = stamp(self.now())
+        self.store.delete_instance(iid)
+        inst = Instance(
+            iid,
+            name,
+            uuid.uuid4().hex,
+            "Pending",
+            input_json,
+            None,
+            None,
+            now,
+            now,
+            parent[0] if parent else None,
+            parent[1] if parent else None,
+            0,
+            0,
+        )
+        self.store.save_instance(inst)
+        self.store.send(iid, event(Kind.EXECUTION_STARTED, self.now(), Name=name, Input=input_json, Version=""), now)
+        return inst
+
+    def raise_event(self, instance_id: str, name: str, data_json: str | None) -> str:
+        """'ok', 'notfound' or 'gone' (completed, failed or terminated)."""
+        inst = self.store.instance(instance_id)
+        if inst is None:
+            return "notfound"
+        if inst.status in TERMINAL:
+            return "gone"
+        self.store.send(
+            instance_id, event(Kind.EVENT_RAISED, self.now(), Name=name, Input=data_json), stamp(self.now())
+        )
+        self.kick()
+        return "ok"
+
+    def terminate(self, instance_id: str, reason: str) -> str:
+        with self._locks[instance_id], self.store.tx():
+            inst = self.store.instance(instance_id)
+            if inst is None:
+                return "notfound"
+            if inst.status in TERMINAL:
+                return "gone"
+            self.store.append_history(
+                instance_id, [event(Kind.EXECUTION_TERMINATED, self.now(), Input=json.dumps(reason))]
+            )
+            self._finish(inst, "Terminated", json.dumps(reason), f"terminated: {reason}")
+        return "ok"
+
+    # --- dispatch -------------------------------------------------------------------------------------------
+
+    def _dispatch_loop(self) -> None:
+        while not self._stop.is_set():
+            self._dispatch_orchestrations()
+            self._dispatch_activities()
+            self._kick.wait(self._idle_wait())
+            self._kick.clear()
+
+    def _idle_wait(self) -> float:
+        upcoming = self.store.next_visible()
+        if upcoming is None:
+            return 1.0
+        delta = (datetime.fromisoformat(upcoming) - self.now()).total_seconds()
+        return (
+            max(0.0, min(IDLE_POLL if self.clock.speed == 0 else self.clock.to_real(delta), 1.0)) if delta > 0 else 0.0
+        )
+
+    def _dispatch_orchestrations(self) -> None:
+        for iid in self.store.ready_instances(stamp(self.now())):
+            with self._state:
+                if iid in self._busy:
+                    continue
+                self._busy.add(iid)
+            self._orchestrators.submit(self._episode_guarded, iid)
+
+    def _dispatch_activities(self) -> None:
+        with self._state:
+            free = self.max_activities - self._running_activities
+        if free <= 0:
+            return
+        for item in self.store.lease_activities(free):
+            with self._state:
+                self._running_activities += 1
+            self._activities.submit(self._activity_guarded, item)
+
+    def _episode_guarded(self, iid: str) -> None:
+        try:
+            self.run_episode(iid)
+        except Exception:
+            log.exception("episode of %s failed in the host", iid)
+        finally:
+            with self._state:
+                self._busy.discard(iid)
+            self.kick()
+
+    def _activity_guarded(self, item: dict[str, Any]) -> None:
+        try:
+            self.run_activity(item)
+        finally:
+            with self._state:
+                self._running_activities -= 1
+            self.kick()
+
+    # --- episodes -------------------------------------------------------------------------------------------
+
+    def run_episode(self, iid: str) -> None:
+        with self._locks[iid], self.store.tx():
+            inst = self.store.instance(iid)
+            now = self.now()
+            new = self.store.take_inbox(iid, stamp(now))
+            if inst is None or inst.status in TERMINAL or not new:
+                return
+            started = time.perf_counter()
+            outcome = self._episode(inst, now, new)
+        self._log(inst.name, iid, started, outcome)
+
+    def _episode(self, inst: Instance, now: datetime, new: list[Event]) -> str:
+        if any(e["EventType"] == Kind.EXECUTION_STARTED for e in new):
+            inst.status = "Running"
+        old = self.store.history(inst.id)
+        delivered = [event(Kind.ORCHESTRATOR_STARTED, now), *new]
+        spec = self.app.orchestrators.get(inst.name)
+        planner = Planner(inst, now, *self._retry_state(inst))
+        try:
+            if spec is None:
+                raise LookupError(f"The orchestrator function '{inst.name}' does not exist in this app.")
+            state = json.loads(spec.fn(context_json(inst, old, delivered)))
+        except Exception as exc:  # noqa: BLE001 - non-determinism, a bug in the app, an unknown orchestrator
+            state = {"isDone": True, "error": f"{type(exc).__name__}: {exc}", "actions": []}
+        planner.after_delivery(new)
+        actions = flatten(state.get("actions") or [])
+        planner.actions(actions[inst.actions_seen :])
+        inst.actions_seen = len(actions)
+        if "customStatus" in state:
+            inst.custom_status = json.dumps(state["customStatus"])
+        self.store.append_history(inst.id, delivered + planner.events)
+        return self._apply(inst, state, planner)
+
+    def _retry_state(self, inst: Instance) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
+        with self.store.tx() as db:
+            rows = [
+                dict(r)
+                for r in db.execute(
+                    "SELECT * FROM retries WHERE instance_id = ? AND execution_id = ?", (inst.id, inst.execution_id)
+                )
+            ]
+        return {r["task_id"]: r for r in rows}, {r["timer_id"]: r for r in rows if r["timer_id"] is not None}
+
+    def _apply(self, inst: Instance, state: dict[str, Any], planner: Planner) -> str:
+        out = planner.out
+        for task_id in out.dropped_retries:
+            self.store.drop_retry(inst.id, task_id)
+        for task_id, action, attempts, timer in out.retries:
+            self.store.save_retry(inst.id, inst.execution_id, task_id, action, attempts, timer)
+        for task_id, name, input_ in out.activities:
+            self._schedule_activity(inst, task_id, name, input_)
+        for target, message, visible in out.messages:
+            self.store.send(target, message, stamp(visible))
+        for child, name, input_, task_id in out.children:
+            self._start_child(inst, child, name, input_, task_id)
+        if out.unsupported:
+            state = {"isDone": True, "error": out.unsupported}
+        elif out.continue_as_new is not None and not state.get("error"):
+            return self._continue_as_new(inst, out.continue_as_new)  # the SDK reports isDone for it too
+        if state.get("isDone"):
+            return self._complete(inst, state)
+        self._touch(inst)
+        return "running"
+
+    def _schedule_activity(self, inst: Instance, task_id: int, name: str, input_: str | None) -> None:
+        if name in self.app.activities:
+            self.store.enqueue_activity(inst.id, inst.execution_id, task_id, name, input_)
+            return
+        reason = f"The function '{name}' doesn't exist, is disabled, or is not an activity function."
+        self.store.send(
+            inst.id,
+            event(Kind.TASK_FAILED, self.now(), TaskScheduledId=task_id, Reason=reason, Details=reason),
+            stamp(self.now()),
+        )
+
+    def _start_child(self, parent: Instance, child: str, name: str, input_: str | None, task_id: int) -> None:
+        if name not in self.app.orchestrators:
+            reason = f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+            failed = event(
+                Kind.SUB_ORCHESTRATION_FAILED, self.now(), TaskScheduledId=task_id, Reason=reason, Details=reason
+            )
+            self.store.send(parent.id, failed, stamp(self.now()))
+            return
+        self._create(child, name, input_, parent=(parent.id, task_id))
+
+    def _complete(self, inst: Instance, state: dict[str, Any]) -> str:
+        if state.get("error"):
+            message = str(state["error"])
+            self.store.append_history(inst.id, [event(Kind.EXECUTION_FAILED, self.now(), Reason=message)])
+            self._finish(inst, "Failed", json.dumps(message), message)
+            return "failed"
+        output = json.dumps(state.get("output"))
+        self.store.append_history(inst.id, [event(Kind.EXECUTION_COMPLETED, self.now(), Result=output)])
+        self._finish(inst, "Completed", output, None)
+        return "completed"
+
+    def _finish(self, inst: Instance, status: str, output: str | None, failure: str | None) -> None:
+        inst.status, inst.output = status, output
+        self._touch(inst)
+        self.store.drop_activities(inst.id)
+        self.store.drop_inbox(inst.id)
+        if inst.parent_id is not None and inst.parent_task_id is not None:
+            if failure is None:
+                done = event(
+                    Kind.SUB_ORCHESTRATION_COMPLETED, self.now(), TaskScheduledId=inst.parent_task_id, Result=output
+                )
+            else:
+                reason = f"Orchestrator function '{inst.name}' failed: {failure}"
+                done = event(
+                    Kind.SUB_ORCHESTRATION_FAILED,
+                    self.now(),
+                    TaskScheduledId=inst.parent_task_id,
+                    Reason=reason,
+                    Details=reason,
+                )
+            self.store.send(inst.parent_id, done, stamp(self.now()))
+        for listener in self.listeners:
+            listener(status, inst)
+
+    def _continue_as_new(self, inst: Instance, input_json: str) -> str:
+        """A fresh execution with a fresh, short history; external events already queued are kept."""
+        self.store.drop_activities(inst.id)
+        with self.store.tx() as db:
+            kept = [
+                r
+                for r in db.execute("SELECT id, event FROM inbox WHERE instance_id = ?", (inst.id,))
+                if json.loads(r["event"])["EventType"] == Kind.EVENT_RAISED
+            ]
+            db.execute("DELETE FROM inbox WHERE instance_id = ?", (inst.id,))
+            db.execute("DELETE FROM retries WHERE instance_id = ?", (inst.id,))
+        self.store.reset_history(inst.id)
+        inst.execution_id, inst.input, inst.next_seq, inst.actions_seen = uuid.uuid4().hex, input_json, 0, 0
+        self._touch(inst)
+        self.store.send(
+            inst.id,
+            event(Kind.EXECUTION_STARTED, self.now(), Name=inst.name, Input=input_json, Version=""),
+            stamp(self.now()),
+        )
+        for row in kept:
+            self.store.send(inst.id, json.loads(row["event"]), stamp(self.now()))
+        return "continued-as-new"
+
+    def _touch(self, inst: Instance) -> None:
+        inst.updated = stamp(self.now())
+        self.store.save_instance(inst)
+
+    # --- activities -----------------------------------------------------------------------------------------
+
+    def run_activity(self, item: dict[str, Any]) -> None:
+        spec = self.app.activities[item["name"]]
+        started = time.perf_counter()
+        try:
+            result = ActivityTriggerConverter.encode(self._invoke(spec, item["input"]), expected_type=None)
+            done = event(
+                Kind.TASK_COMPLETED,
+                self.now(),
+                TaskScheduledId=item["task_id"],
+                Result=result.value if result else None,
+            )
+            outcome = "succeeded"
+        except Exception as exc:  # noqa: BLE001 - any activity failure is reported to its orchestration
+            # As the Functions host reports it: the orchestrator sees "Reason \n Details" in its exception.
+            reason = f"Activity function '{item['name']}' failed: {type(exc).__name__}: {exc}"
+            details = "".join(traceback.format_exception(exc)).strip()
+            done = event(Kind.TASK_FAILED, self.now(), TaskScheduledId=item["task_id"], Reason=reason, Details=details)
+            outcome = f"failed: {type(exc).__name__}"
+        with self.store.tx():
+            inst = self.store.instance(item["instance_id"])
+            if inst is not None and inst.execution_id == item["execution_id"] and inst.status not in TERMINAL:
+                self.store.finish_activity(item["id"], item["instance_id"], done, stamp(self.now()))
+            else:
+                self.store.finish_activity(item["id"], "", done, stamp(self.now()))  # nobody waits for it any more
+                self.store.drop_inbox("")
+        self._log(spec.name, item["instance_id"], started, outcome)
+
+    def _invoke(self, spec: FunctionSpec, input_json: str | None) -> Any:
+        datum = meta.Datum(type="json", value=input_json if input_json is not None else "null")
+        arg = ActivityTriggerConverter.decode(datum, trigger_metadata={})
+        kwargs = {spec.trigger["name"]: arg}
+        return aio.call(spec.fn(**kwargs))
+
+    @staticmethod
+    def _log(function: str, instance_id: str, started: float, outcome: str) -> None:
+        log.info(
+            json.dumps(
+                {
+                    "function": function,
+                    "instanceId": instance_id,
+                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                    "outcome": outcome,
+                }
+            )
+        )

@@ -1,0 +1,170 @@
+"""The local Functions host as one object: ``FunctionsHost(app_path).start()`` serves ``function_app.py``.
+
+Settings come from local.settings.json (``Values`` into the environment, as Core Tools does; ``Host.LocalHttpPort``;
+keys under ``LocalcloudKeys``) and host.json (``extensions.http.routePrefix``, ``extensions.durableTask.hubName``
+and its concurrency limits). Keys not configured are generated once, kept beside the task hub, and printed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from localcloud.clock import Clock
+from localcloud.functions import appmodel
+from localcloud.functions.engine import Engine
+from localcloud.functions.httphost import HttpHost, Keys
+from localcloud.functions.management import Management
+from localcloud.functions.store import Store
+from localcloud.functions.timers import TimerHost
+from localcloud.httpserver import LocalHTTPServer
+
+log = logging.getLogger("localcloud.functions")
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    route_prefix: str = "api"
+    hub: str = "TestHubName"
+    max_activities: int = 10
+    max_orchestrators: int = 10
+
+    @classmethod
+    def from_host_json(cls, path: Path) -> HostSettings:
+        if not path.exists():
+            return cls()
+        try:
+            doc = json.loads(path.read_text())
+        except ValueError as exc:
+            raise appmodel.AppLoadError(f"{path}: not JSON: {exc}") from None
+        ext = doc.get("extensions", {})
+        durable = ext.get("durableTask", {})
+        return cls(
+            route_prefix=str(ext.get("http", {}).get("routePrefix", "api")),
+            hub=str(durable.get("hubName", "TestHubName")),
+            max_activities=int(durable.get("maxConcurrentActivityFunctions", 10)),
+            max_orchestrators=int(durable.get("maxConcurrentOrchestratorFunctions", 10)),
+        )
+
+
+def load_local_settings(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        doc = json.loads(path.read_text())
+    except ValueError as exc:
+        raise appmodel.AppLoadError(f"{path}: not JSON: {exc}") from None
+    for name, value in (doc.get("Values") or {}).items():
+        os.environ.setdefault(str(name), str(value))
+    return dict(doc)
+
+
+def load_keys(settings: dict[str, Any], keyfile: Path) -> tuple[Keys, bool]:
+    """Keys from local.settings.json, else from the key file, else new ones (saved there). Returns (keys, new)."""
+    given = settings.get("LocalcloudKeys") or {}
+    stored = json.loads(keyfile.read_text()) if keyfile.exists() else {}
+    merged = {name: given.get(name) or stored.get(name) for name in ("function", "host", "master", "system")}
+    fresh = [n for n, v in merged.items() if not v]
+    for name in fresh:
+        merged[name] = secrets.token_urlsafe(24)
+    if fresh:
+        keyfile.parent.mkdir(parents=True, exist_ok=True)
+        keyfile.write_text(json.dumps(merged, indent=2))
+        keyfile.chmod(0o600)
+    return Keys(**{k: str(v) for k, v in merged.items()}), bool(fresh)
+
+
+class FunctionsHost:
+    def __init__(
+        self,
+        app_path: Path = Path("function_app.py"),
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        clock: Clock | None = None,
+        db_path: Path | str = Path(".respot/taskhub.sqlite"),
+        settings_path: Path | None = None,
+        host_json: Path | None = None,
+    ) -> None:
+        folder = app_path.resolve().parent
+        local = load_local_settings(settings_path or folder / "local.settings.json")
+        self.settings = HostSettings.from_host_json(host_json or folder / "host.json")
+        self.app = appmodel.load(app_path)
+        self.clock = clock or Clock()
+        self.store = Store(db_path)
+        keyfile = (Path(db_path).parent if str(db_path) != ":memory:" else Path(".respot")) / "keys.json"
+        self.keys, self.new_keys = load_keys(local, keyfile)
+        port = port if port is not None else int((local.get("Host") or {}).get("LocalHttpPort", 7071))
+        self.engine = Engine(
+            self.app,
+            self.store,
+            self.clock,
+            max_activities=self.settings.max_activities,
+            max_orchestrators=self.settings.max_orchestrators,
+        )
+        self.server = LocalHTTPServer(host, port, self._serve)
+        self.management = Management(
+            self.engine, base_url=self.server.url, hub=self.settings.hub, system_key=self.keys.system
+        )
+        self.http = HttpHost(
+            self.app,
+            self.management,
+            self.keys,
+            route_prefix=self.settings.route_prefix,
+            durable_client=self.management.client_binding,
+        )
+        self.timers = TimerHost(
+            self.app.of_type("timerTrigger"), self.store, self.clock, self.management.client_binding
+        )
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def _serve(self, req: Any) -> Any:
+        return self.http(req)
+
+    def start(self) -> FunctionsHost:
+        self.engine.start()
+        self.server.start()
+        self.timers.start()
+        log.info(
+            "Functions host on %s: %d functions (%s)",
+            self.url,
+            len(self.app.functions),
+            ", ".join(sorted(self.app.functions)),
+        )
+        return self
+
+    def stop(self) -> None:
+        """Graceful: stop taking requests, stop timers, let running invocations finish, close the task hub."""
+        self.server.stop()
+        self.timers.stop()
+        self.engine.stop()
+        self.store.close()
+
+    def __enter__(self) -> FunctionsHost:  # noqa: PYI034
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def describe(self) -> list[str]:
+        lines = []
+        for spec in sorted(self.app.functions.values(), key=lambda s: s.name):
+            if spec.trigger_type == "httpTrigger":
+                route = spec.trigger.get("route") or spec.name
+                methods = ",".join(spec.trigger.get("methods") or ["*"])
+                lines.append(
+                    f"  {spec.name}: [{methods}] {self.url}/{self.settings.route_prefix}/{route}  ({str(spec.trigger.get('authLevel', 'function')).lower()})"
+                )
+            else:
+                extra = f" {spec.trigger.get('schedule')}" if spec.trigger_type == "timerTrigger" else ""
+                lines.append(f"  {spec.name}: {spec.trigger_type}{extra}")
+        return lines

@@ -1,0 +1,291 @@
+"""SQLite persistence of the task hub: instances, histories, inboxes (new events), pending activities, timers.
+
+One connection, serialized by a lock; WAL with synchronous=NORMAL (a crash may lose the last commit, never
+corrupt the file). Every state change of an orchestration is one transaction, so a host killed at any point
+restarts from a consistent task hub: an inbox event not yet consumed is delivered again, a completed activity's
+result is already in the inbox, and an activity that was running is run again (at-least-once, as in Azure).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from localcloud.functions.history import Event
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, execution_id TEXT NOT NULL, status TEXT NOT NULL,
+    input TEXT, output TEXT, custom_status TEXT, created TEXT NOT NULL, updated TEXT NOT NULL,
+    parent_id TEXT, parent_task_id INTEGER, next_seq INTEGER NOT NULL DEFAULT 0,
+    actions_seen INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS instances_by_status ON instances(status, created);
+CREATE TABLE IF NOT EXISTS history (
+    instance_id TEXT NOT NULL, n INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (instance_id, n)
+);
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, event TEXT NOT NULL, visible_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbox_by_time ON inbox(visible_at);
+CREATE TABLE IF NOT EXISTS activities (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, execution_id TEXT NOT NULL,
+    task_id INTEGER NOT NULL, name TEXT NOT NULL, input TEXT, leased INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS retries (
+    instance_id TEXT NOT NULL, execution_id TEXT NOT NULL, task_id INTEGER NOT NULL, timer_id INTEGER,
+    action TEXT NOT NULL, attempts INTEGER NOT NULL, PRIMARY KEY (instance_id, task_id)
+);
+CREATE TABLE IF NOT EXISTS schedule_monitor (function TEXT PRIMARY KEY, last TEXT, next TEXT);
+"""
+
+
+@dataclass
+class Instance:
+    id: str
+    name: str
+    execution_id: str
+    status: str
+    input: str | None
+    output: str | None
+    custom_status: str | None
+    created: str
+    updated: str
+    parent_id: str | None
+    parent_task_id: int | None
+    next_seq: int
+    actions_seen: int
+
+
+class Store:
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        self._history_cache: dict[str, list[Event]] = {}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction (re-entrant within a thread)."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._history_cache.clear()
+                raise
+            self._db.execute("COMMIT")
+
+    # --- instances ------------------------------------------------------------------------------------------
+
+    def instance(self, instance_id: str) -> Instance | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM instances WHERE id = ?", (instance_id,)).fetchone()
+        return Instance(**dict(row)) if row else None
+
+    def save_instance(self, inst: Instance) -> None:
+        cols = list(Instance.__dataclass_fields__)
+        with self.tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO instances ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",  # noqa: S608 - our own column names
+                [getattr(inst, c) for c in cols],
+            )
+
+    def query(
+        self,
+        *,
+        statuses: list[str] | None,
+        created_from: str | None,
+        created_to: str | None,
+        prefix: str | None,
+        limit: int,
+        after: str | None,
+    ) -> list[Instance]:
+        sql, args = "SELECT * FROM instances WHERE 1=1", list[Any]()
+        if statuses:
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += statuses
+        for clause, value in (("created >= ?", created_from), ("created <= ?", created_to), ("id > ?", after)):
+            if value:
+                sql += f" AND {clause}"
+                args.append(value)
+        if prefix:
+            sql += " AND id LIKE ? ESCAPE '\\'"
+            args.append(prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            return [Instance(**dict(r)) for r in self._db.execute(sql, args).fetchall()]
+
+    def delete_instance(self, instance_id: str) -> bool:
+        with self.tx() as db:
+            gone = db.execute("DELETE FROM instances WHERE id = ?", (instance_id,)).rowcount
+            for table in ("history", "inbox", "activities", "retries"):
+                db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))  # noqa: S608 - fixed names
+        self._history_cache.pop(instance_id, None)
+        return gone > 0
+
+    # --- history --------------------------------------------------------------------------------------------
+
+    def history(self, instance_id: str) -> list[Event]:
+        with self._lock:
+            cached = self._history_cache.get(instance_id)
+            if cached is None:
+                rows = self._db.execute(
+                    "SELECT event FROM history WHERE instance_id = ? ORDER BY n", (instance_id,)
+                ).fetchall()
+                cached = self._history_cache[instance_id] = [json.loads(r["event"]) for r in rows]
+            return list(cached)
+
+    def append_history(self, instance_id: str, events: list[Event]) -> None:
+        with self.tx() as db:
+            current = self.history(instance_id)
+            db.executemany(
+                "INSERT INTO history (instance_id, n, event) VALUES (?, ?, ?)",
+                [(instance_id, len(current) + i, json.dumps(e)) for i, e in enumerate(events)],
+            )
+            self._history_cache[instance_id] = current + events
+
+    def reset_history(self, instance_id: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
+            self._history_cache[instance_id] = []
+
+    # --- inbox (new events waiting for the next episode) ----------------------------------------------------
+
+    def send(self, instance_id: str, event: Event, visible_at: str) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO inbox (instance_id, event, visible_at) VALUES (?, ?, ?)",
+                (instance_id, json.dumps(event), visible_at),
+            )
+
+    def ready_instances(self, now: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= ?", (now,)).fetchall()
+        return [r["instance_id"] for r in rows]
+
+    def take_inbox(self, instance_id: str, now: str) -> list[Event]:
+        with self.tx() as db:
+            rows = db.execute(
+                "SELECT id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? ORDER BY visible_at, id",
+                (instance_id, now),
+            ).fetchall()
+            if rows:
+                db.execute(f"DELETE FROM inbox WHERE id IN ({','.join('?' * len(rows))})", [r["id"] for r in rows])  # noqa: S608 - placeholders only
+        return [json.loads(r["event"]) for r in rows]
+
+    def next_visible(self) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT MIN(visible_at) AS t FROM inbox").fetchone()
+        return row["t"] if row else None
+
+    def drop_inbox(self, instance_id: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM inbox WHERE instance_id = ?", (instance_id,))
+
+    # --- activities -----------------------------------------------------------------------------------------
+
+    def enqueue_activity(
+        self, instance_id: str, execution_id: str, task_id: int, name: str, input_: str | None
+    ) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO activities (instance_id, execution_id, task_id, name, input) VALUES (?, ?, ?, ?, ?)",
+                (instance_id, execution_id, task_id, name, input_),
+            )
+
+    def lease_activities(self, limit: int) -> list[dict[str, Any]]:
+        with self.tx() as db:
+            rows = db.execute("SELECT * FROM activities WHERE leased = 0 ORDER BY id LIMIT ?", (limit,)).fetchall()
+            if rows:
+                db.execute(
+                    f"UPDATE activities SET leased = 1 WHERE id IN ({','.join('?' * len(rows))})",  # noqa: S608 - placeholders
+                    [r["id"] for r in rows],
+                )
+        return [dict(r) for r in rows]
+
+    def finish_activity(self, activity_id: int, instance_id: str, result: Event, now: str) -> None:
+        """The activity's result reaches the instance's inbox in the same transaction that retires it."""
+        with self.tx() as db:
+            if db.execute("DELETE FROM activities WHERE id = ?", (activity_id,)).rowcount:
+                db.execute(
+                    "INSERT INTO inbox (instance_id, event, visible_at) VALUES (?, ?, ?)",
+                    (instance_id, json.dumps(result), now),
+                )
+
+    def release_leases(self) -> int:
+        """At start: activities that were running when the host died run again (at-least-once)."""
+        with self.tx() as db:
+            return db.execute("UPDATE activities SET leased = 0 WHERE leased = 1").rowcount
+
+    def pending_activities(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM activities").fetchone()[0])
+
+    def drop_activities(self, instance_id: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM activities WHERE instance_id = ?", (instance_id,))
+
+    # --- retries (DTFx RetryInterceptor state) --------------------------------------------------------------
+
+    def retry(self, instance_id: str, task_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM retries WHERE instance_id = ? AND task_id = ?", (instance_id, task_id)
+            ).fetchone()
+        return dict(row) if row else None
+
+    def retry_by_timer(self, instance_id: str, timer_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM retries WHERE instance_id = ? AND timer_id = ?", (instance_id, timer_id)
+            ).fetchone()
+        return dict(row) if row else None
+
+    def save_retry(
+        self, instance_id: str, execution_id: str, task_id: int, action: str, attempts: int, timer_id: int | None = None
+    ) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO retries (instance_id, execution_id, task_id, timer_id, action, attempts) VALUES (?, ?, ?, ?, ?, ?)",
+                (instance_id, execution_id, task_id, timer_id, action, attempts),
+            )
+
+    def drop_retry(self, instance_id: str, task_id: int) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM retries WHERE instance_id = ? AND task_id = ?", (instance_id, task_id))
+
+    # --- timer trigger schedule monitor ---------------------------------------------------------------------
+
+    def schedule_status(self, function: str) -> tuple[str | None, str | None]:
+        with self._lock:
+            row = self._db.execute("SELECT last, next FROM schedule_monitor WHERE function = ?", (function,)).fetchone()
+        return (row["last"], row["next"]) if row else (None, None)
+
+    def set_schedule_status(self, function: str, last: str, next_: str) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO schedule_monitor (function, last, next) VALUES (?, ?, ?)",
+                (function, last, next_),
+            )

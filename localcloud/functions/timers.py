@@ -1,0 +1,97 @@
+"""Timer triggers on the shared clock: NCRONTAB schedules, runOnStartup, and past-due runs.
+
+Like the Functions host's schedule monitor, the last and next run of each timer are kept (in the task hub's
+SQLite file); when the host starts after a scheduled time went by unseen, the function runs once at start with
+``past_due`` set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from azure.functions.timer import TimerRequest
+
+from localcloud.clock import Clock
+from localcloud.functions import aio, ncrontab
+from localcloud.functions.appmodel import AppLoadError, FunctionSpec
+from localcloud.functions.history import stamp
+from localcloud.functions.store import Store
+
+log = logging.getLogger("localcloud.functions")
+
+
+class TimerHost:
+    def __init__(
+        self, specs: list[FunctionSpec], store: Store, clock: Clock, durable_client: Callable[[], str] | None
+    ) -> None:
+        self.store, self.clock, self.durable_client = store, clock, durable_client
+        self.schedules: dict[str, ncrontab.Cron | ncrontab.Interval] = {}
+        for spec in specs:
+            try:
+                self.schedules[spec.name] = ncrontab.parse(str(spec.trigger.get("schedule", "")))
+            except ncrontab.ScheduleError as exc:
+                raise AppLoadError(f"function '{spec.name}': {exc}") from None
+        self.specs = {s.name: s for s in specs}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="timers", daemon=True)
+        self.next_due: dict[str, datetime] = {}
+
+    def start(self) -> None:
+        now = self.clock.now()
+        for name, spec in self.specs.items():
+            last, stored_next = self.store.schedule_status(name)
+            past_due = stored_next is not None and stored_next < stamp(now)
+            self.next_due[name] = self.schedules[name].next_after(now)
+            if past_due or spec.trigger.get("runOnStartup"):
+                self.fire(name, past_due=past_due, last=last)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.clock.wake()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set() and self.next_due:
+            name = min(self.next_due, key=self.next_due.__getitem__)
+            if not self.clock.wait_until(self.next_due[name], self._stop):
+                return
+            last, _ = self.store.schedule_status(name)
+            self.fire(name, past_due=False, last=last)
+
+    def fire(self, name: str, *, past_due: bool, last: str | None) -> None:
+        spec, now = self.specs[name], self.clock.now()
+        due = self.schedules[name].next_after(now)
+        self.next_due[name] = due
+        self.store.set_schedule_status(name, stamp(now), stamp(due))
+        request = TimerRequest(
+            past_due=past_due,
+            schedule_status={"Last": last, "Next": stamp(due), "LastUpdated": stamp(now)},
+            schedule={"AdjustForDST": True},
+        )
+        kwargs: dict[str, object] = {spec.trigger["name"]: request}
+        if spec.client_param and self.durable_client is not None:
+            kwargs[spec.client_param] = self.durable_client()
+        started = time.perf_counter()
+        try:
+            aio.call(spec.fn(**kwargs))
+            outcome = "succeeded"
+        except Exception as exc:
+            log.exception("timer function %s failed", name)
+            outcome = f"failed: {type(exc).__name__}"
+        log.info(
+            json.dumps(
+                {
+                    "function": name,
+                    "instanceId": None,
+                    "durationMs": round((time.perf_counter() - started) * 1000, 2),
+                    "outcome": outcome,
+                    "pastDue": past_due,
+                }
+            )
+        )
