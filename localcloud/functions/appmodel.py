@@ -22,6 +22,10 @@ TRIGGERS = {"httpTrigger", "timerTrigger", "orchestrationTrigger", "activityTrig
 BINDINGS = {"http", "durableClient"}
 
 
+# get_functions() may run once per app object (a second call raises): keep what it returned.
+_INDEXED: dict[int, list[Any]] = {}
+
+
 class AppLoadError(Exception):
     """The app cannot run on this host; the message names the function and what is unsupported."""
 
@@ -59,10 +63,12 @@ class LoadedApp:
 def load(path: Path) -> LoadedApp:
     """Import ``path`` and index its functions. Raises :class:`AppLoadError`."""
     app = _find_app(_import(path), path)
-    try:
-        indexed = app.get_functions()
-    except Exception as exc:  # the app's own decorators refused something
-        raise AppLoadError(f"{path}: indexing the functions failed: {exc}") from exc
+    indexed = _INDEXED.get(id(app))
+    if indexed is None:
+        try:
+            indexed = _INDEXED[id(app)] = app.get_functions()
+        except Exception as exc:  # the app's own decorators refused something
+            raise AppLoadError(f"{path}: indexing the functions failed: {exc}") from exc
     specs = {spec.name: spec for spec in (_spec(f) for f in indexed)}
 
     def named(trigger: str, key: str) -> dict[str, FunctionSpec]:
@@ -84,8 +90,11 @@ def _import(path: Path) -> Any:
     if folder not in sys.path:
         sys.path.insert(0, folder)
     name = path.stem
-    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path.resolve()):
-        return sys.modules[name]
+    loaded = sys.modules.get(name)
+    if loaded is not None and getattr(loaded, "__file__", None) == str(path.resolve()):
+        return loaded
+    if loaded is not None:  # another app of the same module name is loaded in this process (tests)
+        name = f"{name}_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise AppLoadError(f"{path}: cannot be imported")

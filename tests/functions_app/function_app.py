@@ -5,6 +5,7 @@ Activities append a line to the file named by DEMO_LOG (when set), so tests can 
 
 import json
 import os
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -217,10 +218,30 @@ def explode(message: str) -> str:
     raise ValueError(message)
 
 
+_naps = {"active": 0, "peak": 0}
+_naps_lock = threading.Lock()
+
+
 @app.activity_trigger(input_name="seconds")
 def nap(seconds: float) -> float:
-    time.sleep(seconds)  # a slow activity: the point of the test is that it runs long
+    with _naps_lock:
+        _naps["active"] += 1
+        _naps["peak"] = max(_naps["peak"], _naps["active"])
+    time.sleep(seconds)  # a slow activity: the point of the tests is that it runs long
+    with _naps_lock:
+        _naps["active"] -= 1
     return seconds
+
+
+@app.route(route="naps", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def naps(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(_naps))
+
+
+@app.orchestration_trigger(context_name="context")
+def many_naps(context: df.DurableOrchestrationContext):
+    count, seconds = context.get_input()
+    return (yield context.task_all([context.call_activity("nap", seconds) for _ in range(count)]))
 
 
 @app.activity_trigger(input_name="i")
