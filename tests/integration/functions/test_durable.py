@@ -26,7 +26,7 @@ def test_chained_activities_leave_their_history(client: Client) -> None:
     kinds = [e["EventType"] for e in done["historyEvents"]]
     assert kinds.count("TaskScheduled") == 5 and kinds.count("TaskCompleted") == 5
     assert kinds[0] == "ExecutionStarted" and kinds[-1] == "ExecutionCompleted"
-    assert [e["Result"] for e in done["historyEvents"] if e["EventType"] == "TaskCompleted"][0] == "hello a"
+    assert next(e["Result"] for e in done["historyEvents"] if e["EventType"] == "TaskCompleted") == "hello a"
 
 
 def test_fan_out_fan_in_with_task_all(client: Client) -> None:
