@@ -63,12 +63,10 @@ class LoadedApp:
 def load(path: Path) -> LoadedApp:
     """Import ``path`` and index its functions. Raises :class:`AppLoadError`."""
     app = _find_app(_import(path), path)
-    indexed = _INDEXED.get(id(app))
-    if indexed is None:
-        try:
-            indexed = _INDEXED[id(app)] = app.get_functions()
-        except Exception as exc:  # the app's own decorators refused something
-            raise AppLoadError(f"{path}: indexing the functions failed: {exc}") from exc
+    try:
+        indexed = indexed_functions(app)
+    except Exception as exc:  # the app's own decorators refused something
+        raise AppLoadError(f"{path}: indexing the functions failed: {exc}") from exc
     specs = {spec.name: spec for spec in (_spec(f) for f in indexed)}
 
     def named(trigger: str, key: str) -> dict[str, FunctionSpec]:
@@ -81,6 +79,13 @@ def load(path: Path) -> LoadedApp:
         named("activityTrigger", "activity"),
         named("entityTrigger", "entityName"),
     )
+
+
+def indexed_functions(app: Any) -> list[Any]:
+    """``app.get_functions()``, once per app object: a second call raises in azure-functions."""
+    if id(app) not in _INDEXED:
+        _INDEXED[id(app)] = list(app.get_functions())
+    return _INDEXED[id(app)]
 
 
 def _import(path: Path) -> Any:

@@ -6,12 +6,13 @@ from functools import cache
 from typing import Any
 
 import function_app
+from localcloud.functions.appmodel import indexed_functions
 
 
 @cache
 def functions() -> dict[str, Any]:
-    # get_functions() may be called once per app (design.md): cache it.
-    return {f.get_function_name(): f for f in function_app.app.get_functions()}
+    # get_functions() may be called once per app (design.md): go through the host's cached indexer.
+    return {f.get_function_name(): f for f in indexed_functions(function_app.app)}
 
 
 def test_health_is_an_anonymous_get_http_trigger() -> None:
