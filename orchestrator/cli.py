@@ -15,11 +15,21 @@ def main(argv: list[str] | None = None) -> int:
         description="Run the local ARM emulator; every flag of `python -m localcloud.arm` applies.",
         add_help=False,
     )
+    sub.add_parser(
+        "serve",
+        help="run function_app.py on the local Functions host",
+        description="Run the app locally; every flag of `python -m localcloud.functions` applies (--arm-port adds the ARM emulator).",
+        add_help=False,
+    )
     args, rest = parser.parse_known_args(argv)
     if args.command == "arm":
         from localcloud.arm.__main__ import main as arm_main
 
         return arm_main(rest)
+    if args.command == "serve":
+        from localcloud.functions.__main__ import main as serve_main
+
+        return serve_main(rest)
     parser.error(f"unknown command {args.command}")
 
 

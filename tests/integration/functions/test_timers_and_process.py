@@ -152,3 +152,44 @@ def test_the_cli_prints_functions_and_refuses_a_bad_app(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 2 and "importing it failed" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_durable_timers_and_arm_share_one_clock(tmp_path: Path) -> None:
+    from localcloud.arm import ArmEmulator
+    from tests.integration.functions.conftest import Client
+    from tests.integration.helpers import control
+
+    clock = Clock(speed=0, start=T0)
+    with (
+        ArmEmulator(clock=clock) as arm,
+        FunctionsHost(APP, port=0, clock=clock, db_path=tmp_path / "hub.sqlite") as host,
+    ):
+        client = Client(host)
+        iid = client.start("sleeper")
+        client.wait(iid, until=("Running",))
+        control(arm, "/clock", {"advance": 2 * 3600})  # two hours pass for ARM, and so for the orchestration
+        done = client.wait(iid)
+        assert done["output"] == 7200.0
+        assert control(arm, "/clock")["now"].startswith("2026-06-01T14:00:00")
+
+
+def test_respot_serve_runs_the_host(tmp_path: Path) -> None:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "orchestrator.cli",
+        "serve",
+        "--app",
+        str(APP),
+        "--port",
+        str(port),
+        "--db",
+        str(tmp_path / "hub.sqlite"),
+    ]
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _ready(port), timeout=30, what="respot serve")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
