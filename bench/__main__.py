@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import arm
+from bench import arm, functions
 
 
 def main() -> int:
-    for line in arm.main():
-        print(line, flush=True)
+    which = sys.argv[1:] or ["arm", "functions"]
+    for name, module in (("arm", arm), ("functions", functions)):
+        if name in which:
+            for line in module.main():
+                print(line, flush=True)
     return 0
 
 

@@ -1,0 +1,113 @@
+"""Local Functions host: orchestration throughput and replay cost.
+
+- Throughput: orchestrations of five chained activities, started through the durable HTTP API, persisted in a
+  SQLite task hub on disk, until all complete. Target (issue #3): at least 50 orchestrations/s.
+- Replay: one call of azure-functions-durable's orchestrator handle on a history of about 10, 100 and 1,000
+  events (the cost every episode pays, which is why long waits use continue-as-new).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.common import machine, median
+from localcloud.clock import Clock
+from localcloud.functions.history import Kind, event
+from localcloud.functions.host import FunctionsHost
+
+APP = Path(__file__).resolve().parent / "functions_app" / "function_app.py"
+
+
+def throughput(count: int = 300, threads: int = 4) -> list[str]:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FunctionsHost(APP, port=0, clock=Clock(), db_path=Path(tmp) / "hub.sqlite") as host,
+    ):
+        url = f"{host.url}/runtime/webhooks/durabletask/orchestrators/five/{{}}?code={host.keys.system}"
+        ids = [f"bench-{i}" for i in range(count)]
+        start = time.perf_counter()
+
+        def starter(chunk: list[str]) -> None:
+            for iid in chunk:
+                urllib.request.urlopen(urllib.request.Request(url.format(iid), data=b"null", method="POST")).close()
+
+        pool = [threading.Thread(target=starter, args=(ids[i::threads],)) for i in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        done = 0
+        while done < count:
+            time.sleep(0.01)  # polling the task hub for the end of the run, not a stand-in for a wait on state
+            done = len(
+                host.store.query(
+                    statuses=["Completed"],
+                    created_from=None,
+                    created_to=None,
+                    prefix="bench-",
+                    limit=count + 1,
+                    after=None,
+                )
+            )
+        wall = time.perf_counter() - start
+        outputs = {
+            json.loads(i.output or "0")
+            for i in host.store.query(
+                statuses=["Completed"], created_from=None, created_to=None, prefix="bench-", limit=count + 1, after=None
+            )
+        }
+    assert outputs == {15}, outputs
+    return [
+        f"orchestrations:       {count / wall:6.1f} /s end to end ({count} x 5 chained activities, SQLite on disk, {wall:.1f} s)"
+    ]
+
+
+def replay_cost() -> list[str]:
+    from localcloud.functions import appmodel
+
+    handle = appmodel.load(APP).orchestrators["chain"].fn
+    lines = []
+    for steps in (3, 33, 333):  # three events a step: scheduled, started, completed -> ~10, 100, 1,000 events
+        history, now = _history(steps)
+        ctx = json.dumps(
+            {
+                "history": history,
+                "instanceId": "r",
+                "isReplaying": False,
+                "parentInstanceId": None,
+                "input": json.dumps(steps + 1),
+            }
+        )
+        times = []
+        for _ in range(15):
+            t = time.perf_counter()
+            handle(ctx)
+            times.append((time.perf_counter() - t) * 1000)
+        lines.append(
+            f"replay, {len(history):5d} events:  median {median(times):7.2f} ms per episode ({median(times) / max(1, len(history)) * 1000:.0f} us per event)"
+        )
+    return lines
+
+
+def _history(steps: int) -> tuple[list[dict[str, object]], datetime]:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    events: list[dict[str, object]] = [
+        event(Kind.ORCHESTRATOR_STARTED, now),
+        event(Kind.EXECUTION_STARTED, now, Name="chain", Input=json.dumps(steps + 1), Version=""),
+    ]
+    for i in range(steps):
+        now += timedelta(seconds=1)
+        events.append(event(Kind.TASK_SCHEDULED, now, i, Name="add", Input=json.dumps(i)))
+        events.append(event(Kind.ORCHESTRATOR_STARTED, now))
+        events.append(event(Kind.TASK_COMPLETED, now, TaskScheduledId=i, Result=json.dumps(i + 1)))
+    return events, now
+
+
+def main() -> list[str]:
+    return [f"local Functions host ({machine()})", *throughput(), *replay_cost()]
