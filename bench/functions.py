@@ -74,7 +74,7 @@ def replay_cost() -> list[str]:
     handle = appmodel.load(APP).orchestrators["chain"].fn
     lines = []
     for steps in (3, 33, 333):  # three events a step: scheduled, started, completed -> ~10, 100, 1,000 events
-        history, now = _history(steps)
+        history, _ = _history(steps)
         ctx = json.dumps(
             {
                 "history": history,
