@@ -167,3 +167,22 @@ def test_every_invocation_logs_one_structured_line(client: Client, caplog: pytes
     mine = [line for line in lines if line["instanceId"] == iid]
     assert {line["function"] for line in mine} == {"sequence", "say"}
     assert all(set(line) >= {"function", "instanceId", "durationMs", "outcome"} for line in lines)
+
+
+def test_the_apps_durable_client_reads_status_with_history(client: Client) -> None:
+    iid = client.start("sequence", ["s"])
+    client.wait(iid)
+    status, _, body = client.call("GET", f"/api/status/{iid}")
+    assert status == 200 and body["runtimeStatus"] == "Completed" and body["output"] == ["hello s"]
+
+
+def test_query_by_creation_time(client: Client, host: FunctionsHost) -> None:
+    iid = client.start("sequence", ["t"], instance_id="timed")
+    client.wait(iid)
+    created = client.status(iid)["createdTime"]
+    base = "/runtime/webhooks/durabletask/instances?instanceIdPrefix=timed"
+    assert [i["instanceId"] for i in client.call("GET", f"{base}&createdTimeFrom={created}", key="system")[2]] == [
+        "timed"
+    ]
+    assert client.call("GET", f"{base}&createdTimeTo=2000-01-01T00:00:00Z", key="system")[2] == []
+    assert client.call("GET", f"{base}&createdTimeFrom=yesterday", key="system")[0] == 400
