@@ -1,9 +1,19 @@
-"""The Function App: builds the Durable Functions app and registers respot's blueprints. No logic lives here."""
+"""The Function App: validates settings, builds the Durable Functions app and registers respot's blueprints.
+
+No logic lives here. A bad setting stops the app at start with a message naming it (orchestrator.settings).
+"""
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrator.app.health import bp as health_bp
+from orchestrator.app.intake import bp as intake_bp
+from orchestrator.app.recovery import bp as recovery_bp
+from orchestrator.settings import get_settings
+
+get_settings()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health_bp)
+app.register_functions(intake_bp)
+app.register_functions(recovery_bp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,12 @@ from typing import Any
 import pytest
 
 from localcloud.arm import ArmEmulator
+from localcloud.arm.scenario import DEFAULT_SUBSCRIPTION
 from localcloud.httpserver import LocalHTTPServer, Request, Response
+
+# The product validates its settings when function_app is imported: give tests a valid, local configuration.
+os.environ.setdefault("RESPOT_SUBSCRIPTIONS", DEFAULT_SUBSCRIPTION)
+os.environ.setdefault("RESPOT_CREDENTIAL", "localcloud")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
