@@ -53,8 +53,18 @@ def test_the_indexed_functions_and_their_triggers(host: FunctionsHost) -> None:
 
 def test_respots_own_function_app_loads_with_its_triggers() -> None:
     app = appmodel.load(Path(__file__).resolve().parents[3] / "function_app.py")
-    assert {n: s.trigger_type for n, s in app.functions.items()} == {"health": "httpTrigger"}
-    assert app.functions["health"].trigger["route"] == "health"
+    assert {n: s.trigger_type for n, s in app.functions.items()} == {
+        "health": "httpTrigger",
+        "alerts": "httpTrigger",
+        "alerts_handshake": "httpTrigger",
+        "recover_vm": "orchestrationTrigger",
+        "get_vm_facts": "activityTrigger",
+        "start_vm": "activityTrigger",
+        "set_max_price": "activityTrigger",
+        "last_user_action": "activityTrigger",
+    }
+    assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"
+    assert set(app.orchestrators) == {"recover_vm"}
 
 
 def test_an_unsupported_trigger_fails_at_start_naming_the_function(tmp_path: Path) -> None:
