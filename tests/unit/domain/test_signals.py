@@ -1,0 +1,181 @@
+"""Every parser, on Microsoft's own samples and on eviction variants of them, and on malformed bodies."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.domain import signals
+from orchestrator.domain.signals import Malformed, Source
+
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "azure-samples"
+SUB = "11111111-1111-1111-1111-111111111111"
+VM = f"/subscriptions/{SUB}/resourceGroups/test-RG/providers/Microsoft.Compute/virtualMachines/test-VM"
+
+
+def sample(name: str) -> Any:
+    return json.loads((SAMPLES / name).read_text())
+
+
+def activity_alert(operation: str, target: str = VM.lower(), **context: Any) -> dict[str, Any]:
+    body = sample("testaction_activitylog-administrative_full.json")
+    body["data"]["alertContext"]["operationName"] = operation
+    body["data"]["alertContext"]["properties"]["entity"] = target
+    body["data"]["essentials"]["alertTargetIDs"] = [target]
+    body["data"]["alertContext"].update(context)
+    return dict(body)
+
+
+def health_alert(cause: str, details: str | None) -> dict[str, Any]:
+    base = sample("testaction_activitylog-administrative_full.json")
+    base["data"]["essentials"]["monitoringService"] = "Resource Health"
+    base["data"]["alertContext"] = sample("resourcehealth_alertContext_fragment.json")["alertContext"]
+    base["data"]["alertContext"]["properties"]["cause"] = cause
+    base["data"]["alertContext"]["properties"]["details"] = details
+    return dict(base)
+
+
+def annotated(annotation: str, cloud: bool = True) -> dict[str, Any]:
+    event = sample("healthresources_ResourceAnnotated_cloudevent.json")
+    props = event["data"]["resourceInfo"]["properties"]
+    props["annotationName"] = annotation
+    props["targetResourceId"] = VM
+    if cloud:
+        return dict(event)
+    return {"id": event["id"], "topic": event["source"], "subject": event["subject"], "data": event["data"], "eventType": event["type"], "dataVersion": "1", "eventTime": event["time"]}
+
+
+# --- Microsoft's samples as published: none of them is an eviction ------------------------------------------
+
+
+def test_the_published_activity_log_sample_is_a_user_restart_and_ignored() -> None:
+    parsed = signals.parse(sample("testaction_activitylog-administrative_full.json"))
+    assert parsed.evictions == [] and parsed.ignored[0].reason == "user_action"
+
+
+def test_the_published_metric_alert_is_not_an_eviction_alert() -> None:
+    parsed = signals.parse(sample("metric-alert_full_sample.json"))
+    assert parsed.ignored[0].reason in ("not_an_eviction_alert", "resolved_alert")
+
+
+def test_the_published_annotation_event_is_a_user_deallocation() -> None:
+    parsed = signals.parse(sample("healthresources_ResourceAnnotated_cloudevent.json"))
+    assert parsed.ignored[0].reason == "user_deallocation"
+
+
+def test_the_published_resource_health_fragment_is_user_initiated() -> None:
+    parsed = signals.parse(health_alert("UserInitiated", None))
+    assert parsed.ignored[0].reason == "user_action"
+
+
+# --- evictions ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["Microsoft.Compute/virtualMachines/evictSpotVM/action", "MICROSOFT.COMPUTE/VIRTUALMACHINES/EVICTSPOTVM/ACTION"])
+def test_activity_log_eviction_of_a_vm(operation: str) -> None:
+    parsed = signals.parse(activity_alert(operation))
+    [eviction] = parsed.evictions
+    assert eviction.vm.id == VM.lower() and eviction.source == Source.ACTIVITY_LOG
+    assert eviction.event_id == "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
+
+
+def test_activity_log_eviction_of_a_scale_set_instance_uses_the_entity() -> None:
+    instance = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/3"
+    body = activity_alert("Microsoft.Compute/virtualMachineScaleSets/evictSpotVM/action", target=instance)
+    body["data"]["essentials"]["alertTargetIDs"] = [instance.rsplit("/virtualMachines/", 1)[0]]
+    [eviction] = signals.parse(body).evictions
+    assert (eviction.vm.scale_set, eviction.vm.instance_id) == ("ss", "3")
+
+
+@pytest.mark.parametrize(
+    ("operation", "reason"),
+    [
+        ("Microsoft.Compute/virtualMachines/simulateEviction/action", "user_action"),
+        ("Microsoft.Compute/virtualMachines/deallocate/action", "user_action"),
+    ],
+)
+def test_user_actions_in_the_activity_log_are_ignored(operation: str, reason: str) -> None:
+    assert signals.parse(activity_alert(operation)).ignored[0].reason == reason
+
+
+def test_failed_eviction_records_and_resolved_alerts_are_ignored() -> None:
+    failed = activity_alert("Microsoft.Compute/virtualMachines/evictSpotVM/action", status="Failed")
+    assert signals.parse(failed).ignored[0].reason == "eviction_not_succeeded"
+    resolved = activity_alert("Microsoft.Compute/virtualMachines/evictSpotVM/action")
+    resolved["data"]["essentials"]["monitorCondition"] = "Resolved"
+    assert signals.parse(resolved).ignored[0].reason == "resolved_alert"
+
+
+def test_resource_health_preemption_is_an_eviction() -> None:
+    [eviction] = signals.parse(health_alert("PlatformInitiated", "VirtualMachinePreempted")).evictions
+    assert eviction.source == Source.RESOURCE_HEALTH
+    assert signals.parse(health_alert("PlatformInitiated", "VirtualMachineHostCrashed")).ignored[0].reason == "not_an_eviction"
+
+
+@pytest.mark.parametrize("cloud", [True, False])
+def test_event_grid_and_cloud_events_preemption(cloud: bool) -> None:
+    [eviction] = signals.parse(annotated("VirtualMachinePreempted", cloud)).evictions
+    assert eviction.source == (Source.CLOUD_EVENTS if cloud else Source.EVENT_GRID)
+    assert eviction.occurred_at == "2023-07-24T19:20:37.9245071Z"
+
+
+def test_batches_mix_evictions_and_ignored_events() -> None:
+    batch = [annotated("VirtualMachinePreempted", False), annotated("VirtualMachineRestarted", False), annotated("VirtualMachineDeallocationInitiated", False)]
+    parsed = signals.parse(batch)
+    assert len(parsed.evictions) == 1 and [i.reason for i in parsed.ignored] == ["not_an_eviction", "user_deallocation"]
+
+
+def test_event_grid_subscription_validation_handshake() -> None:
+    event = {"id": "1", "topic": "t", "subject": "", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "data": {"validationCode": "512d38b6"}, "dataVersion": "2", "eventTime": "2026-01-01T00:00:00Z"}
+    assert signals.parse([event]).validation_response == {"validationResponse": "512d38b6"}
+
+
+def test_agent_preempt_notice() -> None:
+    notice = {"schema": "respot.preempt/v1", "eventType": "Preempt", "eventId": "A123", "resourceId": VM, "notBefore": "Tue, 16 Mar 2021 00:58:46 GMT"}
+    [eviction] = signals.parse(notice).evictions
+    assert eviction.source == Source.AGENT and eviction.event_id == "A123"
+    assert signals.parse({**notice, "eventType": "Reboot"}).ignored[0].reason == "not_preempt"
+
+
+# --- crafted and malformed input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/vm",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/../../../other",
+        f"/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm",
+        f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/extensions/x",
+        "",
+    ],
+)
+def test_crafted_resource_ids_are_ignored_not_followed(target: str) -> None:
+    parsed = signals.parse(activity_alert("Microsoft.Compute/virtualMachines/evictSpotVM/action", target=target))
+    assert parsed.evictions == [] and parsed.ignored[0].reason == "invalid_resource_id"
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"schemaId": "azureMonitorCommonAlertSchema"}, "data must be an object"),
+        ({"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": "x"}}, "data.essentials"),
+        ({"eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "data": {}}, "validationCode"),
+        ({"specversion": "0.3", "type": "x"}, "specversion"),
+        ({"specversion": "1.0", "type": signals.ANNOTATED, "data": {"resourceInfo": []}}, "data.resourceInfo"),
+        ([], "empty array"),
+        ("a string", "JSON object or an array"),
+        ({"schema": "respot.preempt/v1", "eventType": "Preempt"}, "eventId"),
+    ],
+)
+def test_malformed_bodies_name_the_problem(body: Any, problem: str) -> None:
+    with pytest.raises(Malformed, match=problem):
+        signals.parse(copy.deepcopy(body))
+
+
+def test_unknown_well_formed_json_is_ignored_with_a_reason() -> None:
+    assert signals.parse({"hello": "world"}).ignored[0].reason == "unknown_payload"
