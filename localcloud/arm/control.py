@@ -8,7 +8,7 @@ POST /_localcloud/capacity            {region, size, zone?, available} -> ids gi
 POST /_localcloud/price               {region, size, price} -> ids given a Preempt notice
 POST /_localcloud/quota               {region, name, limit, subscription?}
 POST /_localcloud/evict               {id, noticeSeconds? (default 0: now)}
-POST /_localcloud/faults              {error500, error503, drop, path, method, slowLro, seed, allocation: {code, count, region?, size?}}
+POST /_localcloud/faults              {error500, error503, error429, drop, path, method, slowLro, seed, allocation: {code, count, region?, size?}}
 POST /_localcloud/throttling          {enabled}
 POST /_localcloud/clock               {advance?: seconds, speed?}
 GET|POST /_localcloud/action-groups   list or add {name, url, kind, delay_seconds, operations?, annotations?}
@@ -93,6 +93,7 @@ def _configure_faults(svc: Services, spec: Any) -> None:
     settings = FaultSettings(
         error_500=float(spec.get("error500", 0)),
         error_503=float(spec.get("error503", 0)),
+        error_429=float(spec.get("error429", 0)),
         drop=float(spec.get("drop", 0)),
         path=spec.get("path"),
         method=spec.get("method"),

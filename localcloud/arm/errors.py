@@ -314,3 +314,15 @@ def service_unavailable() -> ArmError:
         "The service is temporarily unavailable. Please retry later.",
         headers={"Retry-After": "1"},
     )
+
+
+def throttled_injected() -> ArmError:
+    """An injected 429, shaped like CRP's (troubleshooting-throttling-errors.md), asking for a 1 s wait."""
+    detail = '{"operationGroup":"LowCostGet","allowedRequestCount":36,"measuredRequestCount":37}'
+    return ArmError(
+        429,
+        "OperationNotAllowed",
+        "The server rejected the request because too many requests have been received for this subscription.",
+        details=[{"code": "TooManyRequests", "target": "LowCostGet", "message": detail}],
+        headers={"Retry-After": "1"},
+    )

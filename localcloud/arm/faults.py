@@ -19,6 +19,7 @@ from localcloud.arm.errors import ArmError
 class FaultSettings:
     error_500: float = 0.0  # probability per ARM request
     error_503: float = 0.0
+    error_429: float = 0.0  # throttled, with the CRP body and a Retry-After
     drop: float = 0.0  # close the connection without an answer
     path: str | None = None  # only requests whose path matches this regex (case-insensitive)
     method: str | None = None
@@ -33,7 +34,7 @@ class Faults:
         self.injected = 0
 
     def configure(self, settings: FaultSettings, seed: int | None = None) -> None:
-        for name in ("error_500", "error_503", "drop"):
+        for name in ("error_500", "error_503", "error_429", "drop"):
             value = getattr(settings, name)
             if not 0.0 <= value <= 1.0:
                 raise errors.invalid_parameter(name, f"{name} must be a probability between 0 and 1.")
@@ -49,7 +50,7 @@ class Faults:
     def decide(self, method: str, path: str) -> ArmError | str | None:
         """An error to answer with, ``"drop"`` to hang up, or None to serve the request."""
         s = self.settings
-        if s.error_500 == s.error_503 == s.drop == 0.0:
+        if s.error_500 == s.error_503 == s.error_429 == s.drop == 0.0:
             return None
         if (self._pattern and not self._pattern.search(path)) or (s.method and s.method.upper() != method):
             return None
@@ -64,4 +65,7 @@ class Faults:
         if roll < s.drop + s.error_500 + s.error_503:
             self.injected += 1
             return errors.service_unavailable()
+        if roll < s.drop + s.error_500 + s.error_503 + s.error_429:
+            self.injected += 1
+            return errors.throttled_injected()
         return None

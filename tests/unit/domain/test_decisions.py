@@ -112,9 +112,17 @@ def test_backoff_deadline() -> None:
 
 
 def test_vm_ids_normalise_and_refuse_everything_else() -> None:
-    ref = parse_vm_id("/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/Vm1/")
-    assert ref.id == "/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1"
-    assert ref.instance_id_for_recovery == parse_vm_id(ref.id.upper().replace("/SUBSCRIPTIONS", "/subscriptions")).instance_id_for_recovery
+    ref = parse_vm_id(
+        "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/Vm1/"
+    )
+    assert (
+        ref.id
+        == "/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1"
+    )
+    assert (
+        ref.instance_id_for_recovery
+        == parse_vm_id(ref.id.upper().replace("/SUBSCRIPTIONS", "/subscriptions")).instance_id_for_recovery
+    )
     for bad in (None, 42, "x" * 500, "/subscriptions/x"):
         with pytest.raises(InvalidResourceId):
             parse_vm_id(bad)

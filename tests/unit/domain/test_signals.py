@@ -46,7 +46,15 @@ def annotated(annotation: str, cloud: bool = True) -> dict[str, Any]:
     props["targetResourceId"] = VM
     if cloud:
         return dict(event)
-    return {"id": event["id"], "topic": event["source"], "subject": event["subject"], "data": event["data"], "eventType": event["type"], "dataVersion": "1", "eventTime": event["time"]}
+    return {
+        "id": event["id"],
+        "topic": event["source"],
+        "subject": event["subject"],
+        "data": event["data"],
+        "eventType": event["type"],
+        "dataVersion": "1",
+        "eventTime": event["time"],
+    }
 
 
 # --- Microsoft's samples as published: none of them is an eviction ------------------------------------------
@@ -75,7 +83,10 @@ def test_the_published_resource_health_fragment_is_user_initiated() -> None:
 # --- evictions ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("operation", ["Microsoft.Compute/virtualMachines/evictSpotVM/action", "MICROSOFT.COMPUTE/VIRTUALMACHINES/EVICTSPOTVM/ACTION"])
+@pytest.mark.parametrize(
+    "operation",
+    ["Microsoft.Compute/virtualMachines/evictSpotVM/action", "MICROSOFT.COMPUTE/VIRTUALMACHINES/EVICTSPOTVM/ACTION"],
+)
 def test_activity_log_eviction_of_a_vm(operation: str) -> None:
     parsed = signals.parse(activity_alert(operation))
     [eviction] = parsed.evictions
@@ -113,7 +124,10 @@ def test_failed_eviction_records_and_resolved_alerts_are_ignored() -> None:
 def test_resource_health_preemption_is_an_eviction() -> None:
     [eviction] = signals.parse(health_alert("PlatformInitiated", "VirtualMachinePreempted")).evictions
     assert eviction.source == Source.RESOURCE_HEALTH
-    assert signals.parse(health_alert("PlatformInitiated", "VirtualMachineHostCrashed")).ignored[0].reason == "not_an_eviction"
+    assert (
+        signals.parse(health_alert("PlatformInitiated", "VirtualMachineHostCrashed")).ignored[0].reason
+        == "not_an_eviction"
+    )
 
 
 @pytest.mark.parametrize("cloud", [True, False])
@@ -124,18 +138,36 @@ def test_event_grid_and_cloud_events_preemption(cloud: bool) -> None:
 
 
 def test_batches_mix_evictions_and_ignored_events() -> None:
-    batch = [annotated("VirtualMachinePreempted", False), annotated("VirtualMachineRestarted", False), annotated("VirtualMachineDeallocationInitiated", False)]
+    batch = [
+        annotated("VirtualMachinePreempted", False),
+        annotated("VirtualMachineRestarted", False),
+        annotated("VirtualMachineDeallocationInitiated", False),
+    ]
     parsed = signals.parse(batch)
     assert len(parsed.evictions) == 1 and [i.reason for i in parsed.ignored] == ["not_an_eviction", "user_deallocation"]
 
 
 def test_event_grid_subscription_validation_handshake() -> None:
-    event = {"id": "1", "topic": "t", "subject": "", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "data": {"validationCode": "512d38b6"}, "dataVersion": "2", "eventTime": "2026-01-01T00:00:00Z"}
+    event = {
+        "id": "1",
+        "topic": "t",
+        "subject": "",
+        "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+        "data": {"validationCode": "512d38b6"},
+        "dataVersion": "2",
+        "eventTime": "2026-01-01T00:00:00Z",
+    }
     assert signals.parse([event]).validation_response == {"validationResponse": "512d38b6"}
 
 
 def test_agent_preempt_notice() -> None:
-    notice = {"schema": "respot.preempt/v1", "eventType": "Preempt", "eventId": "A123", "resourceId": VM, "notBefore": "Tue, 16 Mar 2021 00:58:46 GMT"}
+    notice = {
+        "schema": "respot.preempt/v1",
+        "eventType": "Preempt",
+        "eventId": "A123",
+        "resourceId": VM,
+        "notBefore": "Tue, 16 Mar 2021 00:58:46 GMT",
+    }
     [eviction] = signals.parse(notice).evictions
     assert eviction.source == Source.AGENT and eviction.event_id == "A123"
     assert signals.parse({**notice, "eventType": "Reboot"}).ignored[0].reason == "not_preempt"
@@ -149,7 +181,7 @@ def test_agent_preempt_notice() -> None:
     [
         f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/vm",
         f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/../../../other",
-        f"/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm",
+        "/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm",
         f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/extensions/x",
         "",
     ],
