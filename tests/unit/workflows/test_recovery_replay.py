@@ -133,7 +133,7 @@ def test_no_capacity_waits_on_a_durable_timer_with_backoff() -> None:
     )
     state = script.run()
     [timer] = new_actions(state, 2)
-    fire_at = datetime.fromisoformat(timer["fireAt"].replace("Z", "+00:00"))
+    fire_at = datetime.fromisoformat(timer["fireAt"])
     assert timer["actionType"] == 5 and timedelta(seconds=54) <= fire_at - script.now <= timedelta(seconds=66)
     status = state["customStatus"]
     assert (status["phase"], status["attempt"], status["lastError"]["code"]) == ("waiting", 1, "AllocationFailed")
@@ -143,7 +143,7 @@ def test_no_capacity_waits_on_a_durable_timer_with_backoff() -> None:
 def test_after_the_timer_it_rereads_the_vm_then_tries_again_and_recovers() -> None:
     script = Script(data()).activity(names.GET_VM_FACTS, DEALLOCATED).activity(names.START_VM, CAPACITY)
     fire = Script(data()).activity(names.GET_VM_FACTS, DEALLOCATED).activity(names.START_VM, CAPACITY).run()
-    fire_at = datetime.fromisoformat(new_actions(fire, 2)[0]["fireAt"].replace("Z", "+00:00"))
+    fire_at = datetime.fromisoformat(new_actions(fire, 2)[0]["fireAt"])
     script.timer(fire_at).activity(names.GET_VM_FACTS, DEALLOCATED).activity(names.START_VM, {"ok": True}).activity(
         names.GET_VM_FACTS, RUNNING
     )
@@ -153,7 +153,7 @@ def test_after_the_timer_it_rereads_the_vm_then_tries_again_and_recovers() -> No
 
 def test_it_stops_when_someone_started_the_vm_meanwhile() -> None:
     first = Script(data()).activity(names.GET_VM_FACTS, DEALLOCATED).activity(names.START_VM, CAPACITY).run()
-    fire_at = datetime.fromisoformat(new_actions(first, 2)[0]["fireAt"].replace("Z", "+00:00"))
+    fire_at = datetime.fromisoformat(new_actions(first, 2)[0]["fireAt"])
     state = (
         Script(data())
         .activity(names.GET_VM_FACTS, DEALLOCATED)
@@ -202,7 +202,7 @@ def test_continue_as_new_after_a_few_tries_carries_the_progress() -> None:
         .activity(names.GET_VM_FACTS, DEALLOCATED)
         .activity(names.START_VM, CAPACITY)
     )
-    fire = datetime.fromisoformat(new_actions(script.run(), 2)[0]["fireAt"].replace("Z", "+00:00"))
+    fire = datetime.fromisoformat(new_actions(script.run(), 2)[0]["fireAt"])
     state = script.timer(fire).activity(names.GET_VM_FACTS, DEALLOCATED).run()
     [again] = [a for a in new_actions(state, 0) if a["actionType"] == 4]
     carried = json.loads(again["input"])["progress"]
