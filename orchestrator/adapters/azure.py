@@ -46,7 +46,7 @@ from orchestrator.settings import Settings
 log = logging.getLogger("respot.adapters")
 T = TypeVar("T")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-_backoff = wait_exponential_jitter(initial=0.5, max=20)
+_backoff = wait_exponential_jitter(multiplier=0.5, max=20)
 
 
 class LocalcloudCredential:
