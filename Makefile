@@ -36,8 +36,7 @@ arm: venv
 	$(BIN)/python -m localcloud.arm
 
 demo: venv
-	@echo "make demo arrives with the recovery issues (#4): for now run 'make arm' to start the ARM emulator."
-	@exit 1
+	$(BIN)/python -m localcloud.demo
 
 clean:
 	rm -rf $(VENV) .respot .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,263 @@
+"""``make demo``: respot recovering a Spot fleet on localcloud, two simulated hours in about a minute.
+
+One process runs the ARM emulator and the local Functions host (function_app.py) on one clock at 120x. A fleet
+of Stop/Deallocate Spot VMs lives in two regions; a scripted capacity recall evicts most of them; Activity Log
+alerts and Event Grid events reach /api/alerts; respot waits for capacity and restarts each VM when it returns.
+Progress prints as it happens, then a summary per VM. Exit code 0 when every VM runs again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud.arm import ArmEmulator
+from localcloud.arm.scenario import default_subnet
+from localcloud.clock import Clock
+from localcloud.functions.host import FunctionsHost
+
+REPO = Path(__file__).resolve().parent.parent
+SIZE = "Standard_D2s_v5"
+FLEET = {"eastus": ["web-1", "web-2", "web-3"], "westus2": ["batch-1", "batch-2", "batch-3"]}
+# Minutes after the start (simulated): recalls, then capacity coming back in two steps.
+TIMELINE = [
+    (2, "eastus", 0),
+    (4, "westus2", 1),
+    (25, "eastus", 2),
+    (40, "eastus", 5),
+    (45, "westus2", 5),
+]
+
+
+@dataclass
+class VmLog:
+    name: str
+    region: str
+    evicted_at: datetime | None = None
+    recovered_at: datetime | None = None
+    attempts: int = 0
+    outcome: str = ""
+    seen: set[str] = field(default_factory=set)
+
+
+class Demo:
+    def __init__(self, speed: float, workdir: Path) -> None:
+        self.clock = Clock(speed=speed)
+        self.arm = ArmEmulator(clock=self.clock, seed=7).start()
+        os.environ.update(
+            RESPOT_SUBSCRIPTIONS=self.arm.subscription,
+            RESPOT_RESOURCE_GROUPS=self.arm.resource_group,
+            RESPOT_CREDENTIAL="localcloud",
+            RESPOT_ARM_ENDPOINT=self.arm.url,
+            RESPOT_ARM_POLLING_SECONDS="0.5",
+        )
+        self.host = FunctionsHost(
+            REPO / "function_app.py", port=0, clock=self.clock, db_path=workdir / "taskhub.sqlite"
+        ).start()
+        self.start = self.clock.now()
+        self.vms = {name: VmLog(name, region) for region, names in FLEET.items() for name in names}
+        self.compute = self.arm.compute_client()
+
+    def say(self, text: str) -> None:
+        minutes = (self.clock.now() - self.start).total_seconds() / 60
+        print(f"[T+{minutes:5.1f} min] {text}", flush=True)
+
+    def control(self, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.arm.url}/_localcloud{path}", data=data, method="POST" if data else "GET")
+        with urllib.request.urlopen(req) as resp:
+            return json.loads(resp.read())
+
+    def setup(self) -> None:
+        alerts = f"{self.host.url}/api/alerts?code={self.host.keys.function}"
+        self.control(
+            "/action-groups", {"name": "evictions", "url": alerts, "kind": "activityLogAlert", "delay_seconds": 90}
+        )
+        self.control("/action-groups", {"name": "health", "url": alerts, "kind": "eventGrid", "delay_seconds": 45})
+        self.say(f"ARM emulator {self.arm.url}, Functions host {self.host.url}, clock {self.clock.speed:g}x")
+        pollers = []
+        for region, names in FLEET.items():
+            for name in names:
+                pollers.append(
+                    self.compute.virtual_machines.begin_create_or_update(
+                        self.arm.resource_group, name, _body(self.arm, region)
+                    )
+                )
+        for poller in pollers:
+            poller.result()
+        self.say(f"fleet running: {len(self.vms)} Spot VMs ({SIZE}, Stop/Deallocate) in eastus and westus2, zone 1")
+        steps = [
+            {"at": self.clock.elapsed() + m * 60, "capacity": {"region": r, "zone": "1", "size": SIZE, "available": n}}
+            for m, r, n in TIMELINE
+        ]
+        self.control("/scenario", {"timeline": steps})
+        for minutes, region, available in TIMELINE:
+            verb = "recalls capacity to" if available < 3 else "restores capacity to"
+            self.say(f"scenario: at T+{minutes} min, {region} zone 1 {verb} {available} slots")
+
+    def watch(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        pause = threading.Event()
+        while time.monotonic() < deadline:
+            self.observe()
+            if (
+                all(v.recovered_at for v in self.vms.values() if v.evicted_at)
+                and any(v.evicted_at for v in self.vms.values())
+                and self._settled()
+            ):
+                return True
+            pause.wait(0.25)
+        return False
+
+    def _settled(self) -> bool:
+        return all(i["runtimeStatus"] == "Completed" for i in self.instances())
+
+    def instances(self) -> list[dict[str, Any]]:
+        url = f"{self.host.url}/runtime/webhooks/durabletask/instances?code={self.host.keys.system}"
+        with urllib.request.urlopen(url) as resp:
+            return list(json.loads(resp.read()))
+
+    def observe(self) -> None:
+        powers = {
+            vm["name"]: next(
+                (
+                    s["code"]
+                    for s in vm["properties"]["instanceView"]["statuses"]
+                    if s["code"].startswith("PowerState/")
+                ),
+                "",
+            )
+            for vm in self.control("/state")["vms"]
+        }
+        for name, log in self.vms.items():
+            power = powers.get(name, "")
+            if power == "PowerState/deallocated" and log.evicted_at is None:
+                log.evicted_at = self.clock.now()
+                self.say(f"{name}: evicted (capacity recall in {log.region}), deallocated")
+            if power == "PowerState/running" and log.evicted_at and not log.recovered_at and log.outcome:
+                log.recovered_at = self.clock.now()
+                self.say(f"{name}: running again after {log.attempts} attempt(s)")
+        for inst in self.instances():
+            self._progress(inst)
+
+    def _progress(self, inst: dict[str, Any]) -> None:
+        status = inst.get("customStatus") or {}
+        name = next((n for n in self.vms if inst["instanceId"] == _instance_id(self.arm, n)), None)
+        if name is None:
+            return
+        log = self.vms[name]
+        log.attempts = max(log.attempts, int(status.get("attempt") or 0))
+        key = f"{status.get('phase')}:{status.get('attempt')}"
+        if key in log.seen:
+            return
+        log.seen.add(key)
+        if status.get("phase") == "waiting":
+            error = (status.get("lastError") or {}).get("code", "?")
+            when = (status.get("next_try") or "")[11:16]
+            self.say(f"{name}: attempt {status.get('attempt')} got {error}; next try at {when} (durable timer)")
+        elif status.get("phase") == "done":
+            log.outcome = str(status.get("outcome"))
+            if log.outcome != "recovered":
+                self.say(f"{name}: recovery ended: {log.outcome}")
+
+    def summary(self) -> None:
+        requests = self.control("/requests")["entries"]
+        print("\nVM        region   evicted    recovered  attempts  ARM calls  outcome")
+        for name, log in self.vms.items():
+            calls = sum(1 for r in requests if f"/virtualmachines/{name}" in r["path"].lower())
+            ev = _clock(log.evicted_at, self.start)
+            rec = _clock(log.recovered_at, self.start)
+            print(
+                f"{name:<9} {log.region:<8} {ev:<10} {rec:<10} {log.attempts:<9} {calls:<10} {log.outcome or 'not evicted'}"
+            )
+
+    def stop(self) -> None:
+        self.host.stop()
+        self.arm.stop()
+
+
+def _instance_id(arm: ArmEmulator, name: str) -> str:
+    import hashlib
+
+    vm_id = f"/subscriptions/{arm.subscription}/resourcegroups/{arm.resource_group}/providers/microsoft.compute/virtualmachines/{name}".lower()
+    return "respot-" + hashlib.sha256(vm_id.encode()).hexdigest()[:24]
+
+
+def _clock(when: datetime | None, start: datetime) -> str:
+    return f"T+{(when - start).total_seconds() / 60:.1f}m" if when else "-"
+
+
+def _body(arm: ArmEmulator, region: str) -> dict[str, Any]:
+    nic = {
+        "name": "nic",
+        "properties": {
+            "primary": True,
+            "ipConfigurations": [
+                {
+                    "name": "ip",
+                    "properties": {"subnet": {"id": default_subnet(arm.subscription, arm.resource_group, region)}},
+                }
+            ],
+        },
+    }
+    return {
+        "location": region,
+        "zones": ["1"],
+        "tags": {"app": "respot-demo"},
+        "properties": {
+            "hardwareProfile": {"vmSize": SIZE},
+            "priority": "Spot",
+            "evictionPolicy": "Deallocate",
+            "billingProfile": {"maxPrice": -1},
+            "storageProfile": {
+                "imageReference": {
+                    "publisher": "Canonical",
+                    "offer": "ubuntu-24_04-lts",
+                    "sku": "server",
+                    "version": "latest",
+                }
+            },
+            "osProfile": {"computerName": "demo", "adminUsername": "azureuser"},
+            "networkProfile": {"networkApiVersion": "2020-11-01", "networkInterfaceConfigurations": [nic]},
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m localcloud.demo", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument("--speed", type=float, default=120.0, help="simulated seconds per real second (default 120)")
+    parser.add_argument("--timeout", type=float, default=150.0, help="real seconds before giving up (default 150)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="respot-demo-") as tmp:
+        demo = Demo(args.speed, Path(tmp))
+        began = time.monotonic()
+        try:
+            demo.setup()
+            ok = demo.watch(args.timeout)
+            demo.summary()
+        finally:
+            demo.stop()
+    wall = time.monotonic() - began
+    if ok:
+        print(f"\nevery evicted VM is running again ({wall:.0f} s of wall time)")
+        return 0
+    print(f"\nnot every VM recovered within {args.timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
