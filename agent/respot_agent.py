@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""respot in-VM agent: watch Azure Scheduled Events; on a Preempt, tell respot, drain, then acknowledge.
+
+Standard library only, so it runs on any VM image with Python 3.8+. Every second it reads
+``http://169.254.169.254/metadata/scheduledevents?api-version=2020-07-01`` (header ``Metadata: true``). For each
+new ``Preempt`` event (a Spot eviction, at least 30 s ahead: scheduled-events.md) it:
+1. posts a ``respot.preempt/v1`` notice to respot's /api/alerts (so recovery starts before the Activity Log alert);
+2. runs the drain command, if any, with ``RESPOT_SECONDS_LEFT`` and ``RESPOT_EVENT_ID`` in its environment, and a
+   timeout that ends before NotBefore;
+3. acknowledges the event (``StartRequests``), which lets the eviction proceed at once.
+Failures to notify or drain are logged and never block the acknowledgement: the eviction happens regardless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Dict, List, Optional, Set
+
+API_VERSION = "2020-07-01"
+DEFAULT_IMDS = "http://169.254.169.254"
+SAFETY_SECONDS = 5.0  # leave this much before NotBefore for the acknowledgement itself
+
+log = logging.getLogger("respot-agent")
+
+
+class Agent:
+    def __init__(
+        self, imds: str, respot_url: str, resource_id: str, drain: Optional[str] = None, timeout: float = 5.0
+    ) -> None:
+        self.events_url = f"{imds.rstrip('/')}/metadata/scheduledevents?api-version={API_VERSION}"
+        self.respot_url, self.resource_id, self.drain, self.timeout = respot_url, resource_id, drain, timeout
+        self.handled: Set[str] = set()
+
+    def poll_once(self) -> List[str]:
+        """Handle every new Preempt event once; returns the ids handled in this poll."""
+        try:
+            document = self._request("GET", self.events_url)
+        except (OSError, ValueError) as exc:  # IMDS unreachable (e.g. already deallocated): try again next tick
+            log.warning("scheduled events unavailable: %s", exc)
+            return []
+        done = []
+        for event in document.get("Events", []):
+            if event.get("EventType") == "Preempt" and event.get("EventId") not in self.handled:
+                self.handle(event)
+                done.append(event["EventId"])
+        return done
+
+    def handle(self, event: Dict[str, Any]) -> None:
+        event_id = event["EventId"]
+        self.handled.add(event_id)
+        left = seconds_left(event.get("NotBefore", ""))
+        log.info("Preempt %s: %.0f s before NotBefore", event_id, left)
+        self._notify(event)
+        self._drain(event_id, left)
+        self._acknowledge(event_id)
+
+    def _notify(self, event: Dict[str, Any]) -> None:
+        notice = {
+            "schema": "respot.preempt/v1",
+            "eventType": "Preempt",
+            "eventId": event["EventId"],
+            "resourceId": self.resource_id,
+            "notBefore": event.get("NotBefore", ""),
+            "resources": event.get("Resources", []),
+        }
+        try:
+            self._request("POST", self.respot_url, notice, imds=False)
+        except (OSError, ValueError) as exc:
+            log.error("could not notify respot: %s", exc)
+
+    def _drain(self, event_id: str, left: float) -> None:
+        if not self.drain:
+            return
+        env = {**os.environ, "RESPOT_SECONDS_LEFT": str(int(left)), "RESPOT_EVENT_ID": event_id}
+        try:
+            subprocess.run(self.drain, shell=True, env=env, timeout=max(1.0, left - SAFETY_SECONDS), check=False)  # noqa: S602 - the operator's own command
+        except subprocess.TimeoutExpired:
+            log.error("drain command still running at the deadline; acknowledging anyway")
+
+    def _acknowledge(self, event_id: str) -> None:
+        try:
+            self._request("POST", self.events_url, {"StartRequests": [{"EventId": event_id}]})
+        except (OSError, ValueError) as exc:
+            log.error("could not acknowledge %s: %s", event_id, exc)
+
+    def _request(self, method: str, url: str, body: Any = None, imds: bool = True) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if imds:
+            headers["Metadata"] = "true"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else {}
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        while not stop.is_set():
+            self.poll_once()
+            stop.wait(interval)
+
+
+def seconds_left(not_before: str, now: Optional[datetime] = None) -> float:
+    """Seconds until NotBefore (RFC 1123); 0 when it is empty (the event has started) or unreadable."""
+    if not not_before:
+        return 0.0
+    try:
+        when = parsedate_to_datetime(not_before)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="respot in-VM agent: Scheduled Events Preempt -> respot, drain, acknowledge."
+    )
+    parser.add_argument(
+        "--respot-url",
+        default=os.environ.get("RESPOT_URL"),
+        help="https://<app>.azurewebsites.net/api/alerts?code=<function key>",
+    )
+    parser.add_argument("--resource-id", default=os.environ.get("RESPOT_RESOURCE_ID"), help="this VM's ARM resource id")
+    parser.add_argument(
+        "--drain", default=os.environ.get("RESPOT_DRAIN_COMMAND"), help="shell command to run before the eviction"
+    )
+    parser.add_argument("--imds", default=os.environ.get("RESPOT_IMDS", DEFAULT_IMDS))
+    parser.add_argument("--interval", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if not args.respot_url or not args.resource_id:
+        parser.error("--respot-url and --resource-id (or RESPOT_URL and RESPOT_RESOURCE_ID) are required")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Agent(args.imds, args.respot_url, args.resource_id, args.drain).run(stop, args.interval)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
