@@ -1,0 +1,55 @@
+"""Scale-set instances restart through the scale-set VM API; a user's deallocation after an eviction stops respot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from orchestrator.domain.resources import parse_vm_id
+from tests.e2e.conftest import SIZE, Stack
+from tests.integration.helpers import control, vmss_body
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_scale_set_instance_restarts_through_the_scale_set_vm_api(stack: Stack) -> None:
+    stack.alert_group()
+    rg = stack.arm.resource_group
+    body = vmss_body(stack.arm, capacity=2)
+    body["zones"] = ["1"]
+    stack.compute.virtual_machine_scale_sets.begin_create_or_update(rg, "pool", body).result()
+    stack.capacity(1)  # one of the two instances must go
+    instance_ids = [i.instance_id for i in stack.compute.virtual_machine_scale_set_vms.list(rg, "pool")]
+
+    def power(iid: str) -> str:
+        view = stack.compute.virtual_machine_scale_set_vms.get_instance_view(rg, "pool", iid)
+        return next(s.code for s in view.statuses if s.code.startswith("PowerState/"))
+
+    stack.wait(lambda: any(power(i) == "PowerState/deallocated" for i in instance_ids), what="the eviction")
+    [evicted] = [i for i in instance_ids if power(i) == "PowerState/deallocated"]
+    vm_id = f"/subscriptions/{stack.arm.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/pool/virtualMachines/{evicted}"
+    recovery = parse_vm_id(vm_id).instance_id_for_recovery
+    stack.wait(lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting", what="the recovery to wait")
+    stack.capacity(2)
+    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery")
+    assert stack.instance(recovery)["output"]["outcome"] == "recovered"
+    assert power(evicted) == "PowerState/running"
+    assert stack.requests("VirtualMachineScaleSetVMs_Start") >= 1 and stack.requests("VirtualMachines_Start") == 0
+
+
+def test_a_user_deallocation_after_the_eviction_stops_the_recovery(stack_factory: Any) -> None:
+    stack: Stack = stack_factory(RESPOT_LOG_WORKSPACE_ID="respot-workspace")
+    stack.alert_group()
+    [vm_id] = stack.fleet(["mine"])
+    stack.capacity(0)
+    recovery = parse_vm_id(vm_id).instance_id_for_recovery
+    stack.wait(lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting", what="the recovery to wait")
+    # The owner decides the VM should stay off: a deallocation of their own, recorded with their name as caller.
+    owner = stack.arm.compute_client(principal="owner@contoso.com", retry_total=0)
+    owner.virtual_machines.begin_deallocate(stack.arm.resource_group, "mine").result()
+    control(stack.arm, "/capacity", {"region": "eastus", "zone": "1", "size": SIZE, "available": 5})
+    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery to stop")
+    assert stack.instance(recovery)["output"]["outcome"] == "stopped_user_deallocated"
+    assert stack.power("mine") == "PowerState/deallocated"
+    assert stack.successful_starts() == 0
