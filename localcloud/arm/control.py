@@ -8,6 +8,7 @@ POST /_localcloud/capacity            {region, size, zone?, available} -> ids gi
 POST /_localcloud/price               {region, size, price} -> ids given a Preempt notice
 POST /_localcloud/quota               {region, name, limit, subscription?}
 POST /_localcloud/evict               {id, noticeSeconds? (default 0: now)}
+POST /_localcloud/health              {id, state}: the VM's Application Health extension state
 POST /_localcloud/faults              {error500, error503, error429, drop, path, method, slowLro, seed, allocation: {code, count, region?, size?}}
 POST /_localcloud/throttling          {enabled}
 POST /_localcloud/clock               {advance?: seconds, speed?}
@@ -134,6 +135,7 @@ def routes(svc: Services) -> list[Route]:
         route("POST", "/price", lambda s, c: {"evicting": scenario.set_price(s.backend, _body(c))}),
         route("POST", "/quota", _quota),
         route("POST", "/evict", _evict),
+        route("POST", "/health", _health),
         route("POST", "/faults", _faults),
         route("POST", "/throttling", _throttling),
         route("GET", "/clock", lambda s, c: _clock(s)),
@@ -207,6 +209,17 @@ def _evict(svc: Services, ctx: Ctx) -> Json:
         "evicting": [vm.id],
         "at": views.iso(vm.eviction_due) if vm.eviction_due else views.iso(svc.backend.now()),
     }
+
+
+def _health(svc: Services, ctx: Ctx) -> Json:
+    """Install (or change) a VM's Application Health extension state: healthy, unhealthy, unknown, or null."""
+    body = _body(ctx)
+    vm = svc.backend.world.vms.get(str(body.get("id", "")).lower())
+    state = body.get("state")
+    if vm is None or state not in ("healthy", "unhealthy", "unknown", None):
+        raise _bad("needs the id of an existing VM and a state of healthy, unhealthy, unknown or null")
+    vm.health = state
+    return {"id": vm.id, "health": state}
 
 
 def _throttling(svc: Services, ctx: Ctx) -> Json:

@@ -72,6 +72,7 @@ class Vm:
     evicted_at: datetime | None = None  # last platform eviction
     eviction_due: datetime | None = None  # a Preempt notice is out; eviction happens at this time
     failure: Json | None = None  # error of the last failed provisioning, shown in the instance view
+    health: str | None = None  # Application Health extension state (healthy | unhealthy | unknown), if installed
 
     @property
     def is_spot(self) -> bool:

@@ -85,11 +85,13 @@ def instance_view(vm: Vm) -> Json:
         ],
         "statuses": statuses(vm),
     }
+    if vm.health is not None and vm.power == Power.RUNNING:
+        # The Application Health extension reports through vmHealth (VirtualMachineHealthStatus).
+        view["vmHealth"] = {
+            "status": {"code": f"HealthState/{vm.health}", "level": "Info", "displayStatus": vm.health.capitalize()}
+        }
     if vm.scale_set is None:
         view["hyperVGeneration"] = "V2"
-    if vm.scale_set is None and vm.zones:
-        view["assignedHost"] = None
-    view.pop("assignedHost", None)
     return view
 
 

@@ -167,6 +167,7 @@ class ArmCompute:
             location=got.location,
             tags=dict(got.tags or {}),
             codes=codes,
+            health=_health(got.instance_view),
         )
 
     def _instance_facts(self, vm: VmRef) -> VmFacts:
@@ -187,6 +188,7 @@ class ArmCompute:
             location=scale_set.location,
             tags=dict(scale_set.tags or {}),
             codes=codes,
+            health=_health(view),
         )
 
     def start(self, vm: VmRef) -> None:
@@ -215,6 +217,12 @@ class ArmCompute:
         else:
             patch = VirtualMachineUpdate(properties=VirtualMachineProperties(billing_profile=billing))
             arm_call(lambda: client.virtual_machines.begin_update(vm.resource_group, vm.name, patch).result())
+
+
+def _health(view: Any) -> str | None:
+    """``HealthState/healthy`` from the instance view's vmHealth -> "healthy"; None without the extension."""
+    code = getattr(getattr(getattr(view, "vm_health", None), "status", None), "code", None)
+    return str(code).split("/", 1)[-1].lower() if code else None
 
 
 def _text(value: Any) -> str | None:

@@ -31,5 +31,6 @@ def workflow_config(settings: Settings) -> dict[str, object]:
             max_price_ceiling=settings.max_price_ceiling,
             required_tags=settings.tag_filter,
             user_checks=bool(settings.log_workspace_id),
+            require_health=settings.require_health_extension,
         )
     )

@@ -44,6 +44,7 @@ class VmFacts:
     location: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     codes: list[str] = field(default_factory=list)
+    health: str | None = None  # Application Health extension: healthy | unhealthy | unknown | None (not installed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

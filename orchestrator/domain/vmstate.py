@@ -40,7 +40,9 @@ def status_of(codes: Iterable[str]) -> VmStatus:
         return VmStatus.UNKNOWN
 
 
-def is_recovered(codes: Iterable[str]) -> bool:
-    """The warm-up gate: PowerState/running and ProvisioningState/succeeded."""
+def is_recovered(codes: Iterable[str], *, health: str | None = None, require_health: bool = False) -> bool:
+    """The warm-up gate: PowerState/running and ProvisioningState/succeeded, and, when required, a healthy
+    Application Health extension (Azure's guidance for Spot restarts: wait for the app, not just the VM)."""
     low = {c.lower() for c in codes}
-    return "powerstate/running" in low and "provisioningstate/succeeded" in low
+    running = "powerstate/running" in low and "provisioningstate/succeeded" in low
+    return running and (not require_health or (health or "").lower() == "healthy")

@@ -23,7 +23,7 @@ from typing import Any
 from orchestrator.domain.classify import Action, Decision, VmFacts, classify, stop_reason
 from orchestrator.domain.errors import Failure
 from orchestrator.domain.schedule import Backoff
-from orchestrator.domain.vmstate import is_recovered
+from orchestrator.domain.vmstate import VmStatus, is_recovered
 from orchestrator.workflows import names
 
 Context = Any  # azure.durable_functions.DurableOrchestrationContext (workflows do not import the SDK)
@@ -41,6 +41,7 @@ class Config:
     max_price_ceiling: float = 0
     required_tags: dict[str, str] = field(default_factory=dict)
     user_checks: bool = False
+    require_health: bool = False
 
     @property
     def backoff(self) -> Backoff:
@@ -59,6 +60,7 @@ class Progress:
     decision: dict[str, str] | None = None
     last_error: dict[str, Any] | None = None
     executions: int = 1
+    started: bool = False  # respot's own start succeeded: a running VM is ours, waiting for its health gate
 
 
 def recover_vm(context: Context) -> Steps:
@@ -109,13 +111,15 @@ def _attempt(
     _status(context, progress, "starting")
     result = yield context.call_activity(names.START_VM, {"vm": vm})
     if result["ok"]:
+        progress.started = True
         facts = VmFacts.from_dict((yield context.call_activity(names.GET_VM_FACTS, {"vm": vm})))
-        if is_recovered(facts.codes):
+        if is_recovered(facts.codes, health=facts.health, require_health=config.require_health):
             return "recovered"
+        waiting_for = "a healthy Application Health extension" if facts.status.value == "running" else "the VM to run"
         progress.last_error = {
             "kind": "not_ready",
-            "code": facts.status.value,
-            "message": "started but not yet running",
+            "code": facts.health or facts.status.value,
+            "message": f"started; waiting for {waiting_for}",
         }
     else:
         progress.last_error = result["failure"]
@@ -150,6 +154,12 @@ def _wait(
     _status(context, progress, "waiting", next_try=next_try.isoformat())
     yield context.create_timer(next_try)
     facts = VmFacts.from_dict((yield context.call_activity(names.GET_VM_FACTS, {"vm": vm})))
+    if progress.started and facts.status in (VmStatus.RUNNING, VmStatus.STARTING):
+        return (
+            "recovered"
+            if is_recovered(facts.codes, health=facts.health, require_health=config.require_health)
+            else None
+        )
     user = yield from _user_action(context, vm, eviction, config)
     before = VmFacts.from_dict(progress.before) if progress.before else facts
     reason = stop_reason(before, facts, user)

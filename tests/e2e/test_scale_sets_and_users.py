@@ -30,7 +30,10 @@ def test_a_scale_set_instance_restarts_through_the_scale_set_vm_api(stack: Stack
     [evicted] = [i for i in instance_ids if power(i) == "PowerState/deallocated"]
     vm_id = f"/subscriptions/{stack.arm.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/pool/virtualMachines/{evicted}"
     recovery = parse_vm_id(vm_id).instance_id_for_recovery
-    stack.wait(lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting", what="the recovery to wait")
+    stack.wait(
+        lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting",
+        what="the recovery to wait",
+    )
     stack.capacity(2)
     stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery")
     assert stack.instance(recovery)["output"]["outcome"] == "recovered"
@@ -44,7 +47,10 @@ def test_a_user_deallocation_after_the_eviction_stops_the_recovery(stack_factory
     [vm_id] = stack.fleet(["mine"])
     stack.capacity(0)
     recovery = parse_vm_id(vm_id).instance_id_for_recovery
-    stack.wait(lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting", what="the recovery to wait")
+    stack.wait(
+        lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting",
+        what="the recovery to wait",
+    )
     # The owner decides the VM should stay off: a deallocation of their own, recorded with their name as caller.
     owner = stack.arm.compute_client(principal="owner@contoso.com", retry_total=0)
     owner.virtual_machines.begin_deallocate(stack.arm.resource_group, "mine").result()
@@ -53,3 +59,28 @@ def test_a_user_deallocation_after_the_eviction_stops_the_recovery(stack_factory
     assert stack.instance(recovery)["output"]["outcome"] == "stopped_user_deallocated"
     assert stack.power("mine") == "PowerState/deallocated"
     assert stack.successful_starts() == 0
+
+
+def test_with_the_health_gate_a_vm_is_recovered_only_when_its_app_is_healthy(stack_factory: Any) -> None:
+    stack: Stack = stack_factory(RESPOT_REQUIRE_HEALTH_EXTENSION="true")
+    stack.alert_group()
+    [vm_id] = stack.fleet(["app"])
+    control(stack.arm, "/health", {"id": vm_id, "state": "unhealthy"})
+    stack.capacity(0)
+    recovery = parse_vm_id(vm_id).instance_id_for_recovery
+    stack.wait(
+        lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting",
+        what="the recovery to wait",
+    )
+    stack.capacity(1)
+    stack.wait(lambda: stack.power("app") == "PowerState/running", what="the VM to start")
+    stack.wait(
+        lambda: (
+            ((stack.instance(recovery).get("customStatus") or {}).get("lastError") or {}).get("code") == "unhealthy"
+        ),
+        what="the gate to hold",
+    )
+    assert stack.instance(recovery)["runtimeStatus"] == "Running"
+    control(stack.arm, "/health", {"id": vm_id, "state": "healthy"})
+    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery")
+    assert stack.instance(recovery)["output"]["outcome"] == "recovered"

@@ -126,3 +126,11 @@ def test_vm_ids_normalise_and_refuse_everything_else() -> None:
     for bad in (None, 42, "x" * 500, "/subscriptions/x"):
         with pytest.raises(InvalidResourceId):
             parse_vm_id(bad)
+
+
+def test_the_health_gate() -> None:
+    up = ["ProvisioningState/succeeded", "PowerState/running"]
+    assert is_recovered(up, health=None) and is_recovered(up, health="unhealthy")  # not required
+    assert not is_recovered(up, health=None, require_health=True)
+    assert not is_recovered(up, health="unhealthy", require_health=True)
+    assert is_recovered(up, health="healthy", require_health=True)
