@@ -84,3 +84,17 @@ def test_with_the_health_gate_a_vm_is_recovered_only_when_its_app_is_healthy(sta
     control(stack.arm, "/health", {"id": vm_id, "state": "healthy"})
     stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery")
     assert stack.instance(recovery)["output"]["outcome"] == "recovered"
+
+
+def test_a_price_eviction_raises_max_price_up_to_the_ceiling_when_allowed(stack_factory: Any) -> None:
+    from tests.integration.helpers import vm_body
+
+    stack: Stack = stack_factory(RESPOT_PRICE_POLICY="raise", RESPOT_MAX_PRICE_CEILING="0.06")
+    stack.alert_group()
+    vm = stack.compute.virtual_machines.begin_create_or_update(stack.arm.resource_group, "capped", vm_body(stack.arm, max_price=0.03)).result()
+    control(stack.arm, "/price", {"region": "eastus", "size": SIZE, "price": 0.05})
+    recovery = parse_vm_id(vm.id).instance_id_for_recovery
+    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery")
+    assert stack.instance(recovery)["output"]["outcome"] == "recovered"
+    assert stack.compute.virtual_machines.get(stack.arm.resource_group, "capped").billing_profile.max_price == 0.06
+    assert stack.power("capped") == "PowerState/running"
