@@ -91,7 +91,9 @@ def test_a_price_eviction_raises_max_price_up_to_the_ceiling_when_allowed(stack_
 
     stack: Stack = stack_factory(RESPOT_PRICE_POLICY="raise", RESPOT_MAX_PRICE_CEILING="0.06")
     stack.alert_group()
-    vm = stack.compute.virtual_machines.begin_create_or_update(stack.arm.resource_group, "capped", vm_body(stack.arm, max_price=0.03)).result()
+    vm = stack.compute.virtual_machines.begin_create_or_update(
+        stack.arm.resource_group, "capped", vm_body(stack.arm, max_price=0.03)
+    ).result()
     control(stack.arm, "/price", {"region": "eastus", "size": SIZE, "price": 0.05})
     recovery = parse_vm_id(vm.id).instance_id_for_recovery
     stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery")
