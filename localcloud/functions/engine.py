@@ -366,8 +366,7 @@ class Engine:
             if inst is not None and inst.execution_id == item["execution_id"] and inst.status not in TERMINAL:
                 self.store.finish_activity(item["id"], item["instance_id"], done, stamp(self.now()))
             else:
-                self.store.finish_activity(item["id"], "", done, stamp(self.now()))  # nobody waits for it any more
-                self.store.drop_inbox("")
+                self.store.retire_activity(item["id"])  # nobody waits for this result any more
         self._log(spec.name, item["instance_id"], started, outcome)
 
     def _invoke(self, spec: FunctionSpec, input_json: str | None) -> Any:

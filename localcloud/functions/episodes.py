@@ -133,8 +133,6 @@ class Planner:
             self.out.activities.append((task_id, str(name), input_))
         elif kind in (Action.CALL_SUB_ORCHESTRATOR, Action.CALL_SUB_ORCHESTRATOR_WITH_RETRY):
             child = action.get("instanceId") or f"{self.inst.id}:{task_id}"
-            if kind == Action.CALL_SUB_ORCHESTRATOR_WITH_RETRY and action.get("instanceId") is None:
-                child = f"{self.inst.id}:{task_id}"
             self.events.append(
                 event(Kind.SUB_ORCHESTRATION_CREATED, self.now, task_id, Name=name, InstanceId=child, Input=input_)
             )

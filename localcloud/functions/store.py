@@ -234,6 +234,11 @@ class Store:
                     (instance_id, json.dumps(result), now),
                 )
 
+    def retire_activity(self, activity_id: int) -> None:
+        """Drop an activity whose orchestration ended or moved on (terminated, continued as new)."""
+        with self.tx() as db:
+            db.execute("DELETE FROM activities WHERE id = ?", (activity_id,))
+
     def release_leases(self) -> int:
         """At start: activities that were running when the host died run again (at-least-once)."""
         with self.tx() as db:

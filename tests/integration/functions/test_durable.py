@@ -186,3 +186,15 @@ def test_query_by_creation_time(client: Client, host: FunctionsHost) -> None:
     ]
     assert client.call("GET", f"{base}&createdTimeTo=2000-01-01T00:00:00Z", key="system")[2] == []
     assert client.call("GET", f"{base}&createdTimeFrom=yesterday", key="system")[0] == 400
+
+
+def test_a_result_that_arrives_after_termination_is_retired(client: Client, host: FunctionsHost) -> None:
+    iid = client.start("slow_then_fast", 0.5)
+    client.wait(iid, until=("Running",))
+    assert client.call("POST", f"/api/manage/{iid}/terminate")[0] == 200
+    from tests.integration.helpers import wait_until
+
+    wait_until(lambda: host.store.pending_activities() == 0, what="the nap to finish")
+    assert host.store.pending_activities() == 0  # the nap finished and its result was dropped
+    assert host.store.ready_instances("9999") == []  # nothing left in any inbox
+    assert client.status(iid)["runtimeStatus"] == "Terminated"
