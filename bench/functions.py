@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import threading
 import time
@@ -110,4 +111,6 @@ def _history(steps: int) -> tuple[list[dict[str, object]], datetime]:
 
 
 def main() -> list[str]:
+    # azure-functions warns (on the root logger) that an auth level means nothing to an app without HTTP triggers.
+    logging.getLogger().setLevel(logging.ERROR)
     return [f"local Functions host ({machine()})", *throughput(), *replay_cost()]
