@@ -70,11 +70,13 @@ def test_bad_schedules_are_refused(schedule: str) -> None:
         ncrontab.parse(schedule).next_after(datetime(2026, 1, 1))
 
 
-def _serve(tmp_path: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
+def _serve(
+    tmp_path: Path, port: int, env: dict[str, str], command: tuple[str, ...] = ("localcloud.functions",)
+) -> subprocess.Popen[str]:
     argv = [
         sys.executable,
         "-m",
-        "localcloud.functions",
+        *command,
         "--app",
         str(APP),
         "--port",
@@ -175,19 +177,7 @@ def test_durable_timers_and_arm_share_one_clock(tmp_path: Path) -> None:
 
 def test_respot_serve_runs_the_host(tmp_path: Path) -> None:
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "orchestrator.cli",
-        "serve",
-        "--app",
-        str(APP),
-        "--port",
-        str(port),
-        "--db",
-        str(tmp_path / "hub.sqlite"),
-    ]
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _serve(tmp_path, port, {}, command=("orchestrator.cli", "serve"))
     try:
         wait_until(lambda: _ready(port), timeout=30, what="respot serve")
     finally:
