@@ -65,9 +65,11 @@ def test_the_published_activity_log_sample_is_a_user_restart_and_ignored() -> No
     assert parsed.evictions == [] and parsed.ignored[0].reason == "user_action"
 
 
-def test_the_published_metric_alert_is_not_an_eviction_alert() -> None:
-    parsed = signals.parse(sample("metric-alert_full_sample.json"))
-    assert parsed.ignored[0].reason in ("not_an_eviction_alert", "resolved_alert")
+def test_the_published_metric_alert_is_resolved_and_even_fired_it_is_not_an_eviction() -> None:
+    body = sample("metric-alert_full_sample.json")
+    assert signals.parse(body).ignored[0].reason == "resolved_alert"  # the sample is a Resolved alert
+    body["data"]["essentials"]["monitorCondition"] = "Fired"
+    assert signals.parse(body).ignored[0].reason == "not_an_eviction_alert"
 
 
 def test_the_published_annotation_event_is_a_user_deallocation() -> None:
