@@ -112,6 +112,8 @@ async def _start_or_join(
                 "occurred_at": eviction.occurred_at,
             },
             "config": workflow_config(settings),
+            # The new run replaces the VM's last one (same instance id): keep what that one concluded.
+            "previous": _summary(status) if status.runtime_status is not None else None,
         }
         try:
             await client.start_new(names.RECOVER_VM, instance_id, payload)
@@ -125,6 +127,16 @@ async def _start_or_join(
         "joined": joined,
         "source": eviction.source.value,
         "statusQueryGetUri": links["statusQueryGetUri"],
+    }
+
+
+def _summary(status: Any) -> dict[str, Any]:
+    output = status.output if isinstance(status.output, dict) else {}
+    return {
+        "runtimeStatus": status.runtime_status.value if status.runtime_status else None,
+        "outcome": output.get("outcome"),
+        "attempts": output.get("attempts"),
+        "finishedAt": output.get("finishedAt"),
     }
 
 

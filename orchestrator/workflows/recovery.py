@@ -72,11 +72,16 @@ def recover_vm(context: Context) -> Steps:
         progress.decision, progress.before = decision.to_dict(), facts.to_dict()
         progress.started_at = context.current_utc_datetime.isoformat()
         if decision.action != Action.RESTART:
-            return _finish(context, progress, "ignored" if decision.action == Action.IGNORE else "redeploy_pending")
+            return _finish(
+                context,
+                progress,
+                "ignored" if decision.action == Action.IGNORE else "redeploy_pending",
+                data.get("previous"),
+            )
     for _ in range(config.attempts_per_execution):
         outcome = yield from _attempt(context, vm, eviction, config, progress)
         if outcome is not None:
-            return _finish(context, progress, outcome)
+            return _finish(context, progress, outcome, data.get("previous"))
     progress.executions += 1
     _status(context, progress, "continuing")
     context.continue_as_new({**data, "progress": asdict(progress)})
@@ -178,8 +183,9 @@ def _status(context: Context, progress: Progress, phase: str, **extra: Any) -> N
     )
 
 
-def _finish(context: Context, progress: Progress, outcome: str) -> dict[str, Any]:
+def _finish(context: Context, progress: Progress, outcome: str, previous: Any = None) -> dict[str, Any]:
     result = {
+        "previous": previous,
         "outcome": outcome,
         "decision": progress.decision,
         "attempts": progress.attempt,

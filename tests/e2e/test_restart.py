@@ -201,3 +201,39 @@ def test_a_429_storm_is_absorbed(stack: Stack) -> None:
         stack.requests("VirtualMachines_Get") + stack.requests("VirtualMachines_Start")
         > control(stack.arm, "/state")["faultsInjected"]
     )
+
+
+def test_a_second_eviction_starts_a_new_run_that_remembers_the_first(stack: Stack) -> None:
+    stack.alert_group()
+    [vm_id] = stack.fleet(["twice"])
+    recovery = recovery_of(stack, vm_id)
+    stack.capacity(0)
+    stack.wait(
+        lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting",
+        what="the first recovery to wait",
+    )
+    stack.capacity(1)
+    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the first recovery")
+    first = stack.instance(recovery)["output"]
+    assert first["outcome"] == "recovered" and first["previous"] is None
+    stack.capacity(0)
+    stack.wait(
+        lambda: (
+            (stack.instance(recovery).get("output") or {}).get("previous") is not None
+            or stack.instance(recovery).get("runtimeStatus") == "Running"
+        ),
+        what="the second recovery",
+    )
+    stack.capacity(1)
+    stack.wait(
+        lambda: (stack.instance(recovery).get("output") or {}).get("previous") is not None,
+        what="the second recovery to finish",
+    )
+    second = stack.instance(recovery)["output"]
+    assert second["outcome"] == "recovered"
+    assert second["previous"] == {
+        "runtimeStatus": "Completed",
+        "outcome": "recovered",
+        "attempts": first["attempts"],
+        "finishedAt": first["finishedAt"],
+    }
