@@ -64,15 +64,6 @@ def check_name(name: str, kind: str) -> None:
         raise errors.invalid_resource_name(name, kind)
 
 
-def check_resource_group(name: str) -> None:
-    if not _RG.match(name):
-        raise ArmError(
-            400,
-            "InvalidResourceGroup",
-            f"The provided resource group name '{name}' has these invalid characters.",
-        )
-
-
 def tags_of(body: Json) -> dict[str, str]:
     tags = body.get("tags", {})
     if tags is None:

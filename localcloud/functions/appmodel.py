@@ -43,10 +43,6 @@ class FunctionSpec:
     def client_param(self) -> str | None:
         return next((b["name"] for b in self.bindings if b["type"] == "durableClient"), None)
 
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.fn)
-
 
 @dataclass(frozen=True)
 class LoadedApp:
@@ -54,7 +50,6 @@ class LoadedApp:
     functions: dict[str, FunctionSpec]
     orchestrators: dict[str, FunctionSpec]
     activities: dict[str, FunctionSpec]
-    entities: dict[str, FunctionSpec]
 
     def of_type(self, trigger_type: str) -> list[FunctionSpec]:
         return [f for f in self.functions.values() if f.trigger_type == trigger_type]
@@ -77,7 +72,6 @@ def load(path: Path) -> LoadedApp:
         specs,
         named("orchestrationTrigger", "orchestration"),
         named("activityTrigger", "activity"),
-        named("entityTrigger", "entityName"),
     )
 
 

@@ -15,7 +15,6 @@ import time
 import traceback
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -53,7 +52,6 @@ class Engine:
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name="durable-dispatcher", daemon=True)
-        self.listeners: list[Callable[[str, Instance], None]] = []  # (event, instance) after each state change
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -229,13 +227,7 @@ class Engine:
         return self._apply(inst, state, planner)
 
     def _retry_state(self, inst: Instance) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
-        with self.store.tx() as db:
-            rows = [
-                dict(r)
-                for r in db.execute(
-                    "SELECT * FROM retries WHERE instance_id = ? AND execution_id = ?", (inst.id, inst.execution_id)
-                )
-            ]
+        rows = self.store.retries(inst.id, inst.execution_id)
         return {r["task_id"]: r for r in rows}, {r["timer_id"]: r for r in rows if r["timer_id"] is not None}
 
     def _apply(self, inst: Instance, state: dict[str, Any], planner: Planner) -> str:
@@ -311,8 +303,6 @@ class Engine:
                     Details=reason,
                 )
             self.store.send(inst.parent_id, done, stamp(self.now()))
-        for listener in self.listeners:
-            listener(status, inst)
 
     def _continue_as_new(self, inst: Instance, input_json: str) -> str:
         """A fresh execution with a fresh, short history; external events already queued are kept."""

@@ -70,7 +70,3 @@ def stamp(when: datetime) -> str:
 
 def event(kind: Kind, when: datetime, event_id: int = -1, **fields: Any) -> Event:
     return {"EventType": int(kind), "EventId": event_id, "IsPlayed": False, "Timestamp": stamp(when), **fields}
-
-
-def task_failed_fields(reason: str, details: str) -> dict[str, str]:
-    return {"Reason": reason, "Details": details}

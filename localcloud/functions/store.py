@@ -254,19 +254,13 @@ class Store:
 
     # --- retries (DTFx RetryInterceptor state) --------------------------------------------------------------
 
-    def retry(self, instance_id: str, task_id: int) -> dict[str, Any] | None:
+    def retries(self, instance_id: str, execution_id: str) -> list[dict[str, Any]]:
+        """The retry state of one execution (with-retry tasks in flight)."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM retries WHERE instance_id = ? AND task_id = ?", (instance_id, task_id)
-            ).fetchone()
-        return dict(row) if row else None
-
-    def retry_by_timer(self, instance_id: str, timer_id: int) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM retries WHERE instance_id = ? AND timer_id = ?", (instance_id, timer_id)
-            ).fetchone()
-        return dict(row) if row else None
+            rows = self._db.execute(
+                "SELECT * FROM retries WHERE instance_id = ? AND execution_id = ?", (instance_id, execution_id)
+            ).fetchall()
+        return [dict(r) for r in rows]
 
     def save_retry(
         self, instance_id: str, execution_id: str, task_id: int, action: str, attempts: int, timer_id: int | None = None
