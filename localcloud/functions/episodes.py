@@ -33,12 +33,23 @@ class Outbox:
     unsupported: str | None = None
 
 
+# What the Durable Functions extension tells the Python SDK it speaks (OrchestrationContextToString in
+# azure-functions-durable-extension: upperSchemaVersion V2 and upperSchemaVersionNew V3, serialized as the enum's
+# numbers 1 and 2): the SDK then replays with ReplaySchema V3. No long-timer durations are sent, as with the
+# Durable Task Scheduler, so timers stay single timers.
+SCHEMA = {"upperSchemaVersion": 1, "upperSchemaVersionNew": 2}
+COMPOUND = {11, 12}  # WhenAny, WhenAll (ReplaySchema V2 and later)
+
+
 def flatten(actions: list[Any]) -> list[dict[str, Any]]:
-    """ReplaySchema V1 returns a list of lists of actions; compound tasks are already expanded."""
+    """Every atomic action, in order. V1 gives a list of lists; V2 and V3 one list in which task_any / task_all
+    are compound actions holding the actions they add (a task already scheduled is not repeated)."""
     out: list[dict[str, Any]] = []
     for item in actions:
         if isinstance(item, list):
             out.extend(flatten(item))
+        elif isinstance(item, dict) and item.get("actionType") in COMPOUND:
+            out.extend(flatten(item.get("compoundActions") or []))
         elif isinstance(item, dict):
             out.append(item)
     return out
@@ -53,6 +64,7 @@ def context_json(inst: Instance, old: list[Event], new: list[Event]) -> str:
             "isReplaying": False,
             "parentInstanceId": inst.parent_id,
             "input": inst.input,
+            **SCHEMA,
         }
     )
 
