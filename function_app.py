@@ -6,12 +6,14 @@ No logic lives here. A bad setting stops the app at start with a message naming 
 import azure.durable_functions as df
 import azure.functions as func
 
+from orchestrator.app import compose
 from orchestrator.app.health import bp as health_bp
 from orchestrator.app.intake import bp as intake_bp
 from orchestrator.app.recovery import bp as recovery_bp
 from orchestrator.settings import get_settings
 
 get_settings()
+compose.configure_logging()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health_bp)

@@ -72,6 +72,8 @@ class Agent:
             "eventId": event["EventId"],
             "resourceId": self.resource_id,
             "notBefore": event.get("NotBefore", ""),
+            # NotBefore is empty once the event has started: respot then takes this as the eviction's time.
+            "observedAt": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
             "resources": event.get("Resources", []),
         }
         try:

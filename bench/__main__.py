@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import arm, functions
+from bench import arm, functions, latency
 
 
 def main() -> int:
-    which = sys.argv[1:] or ["arm", "functions"]
-    for name, module in (("arm", arm), ("functions", functions)):
+    which = sys.argv[1:] or ["arm", "functions", "latency"]
+    for name, module in (("arm", arm), ("functions", functions), ("latency", latency)):
         if name in which:
             for line in module.main():
                 print(line, flush=True)

@@ -60,13 +60,13 @@ class Demo:
             RESPOT_RESOURCE_GROUPS=self.arm.resource_group,
             RESPOT_CREDENTIAL="localcloud",
             RESPOT_ARM_ENDPOINT=self.arm.url,
-            RESPOT_ARM_POLLING_SECONDS="0.5",
         )
         self.host = FunctionsHost(
             REPO / "function_app.py", port=0, clock=self.clock, db_path=workdir / "taskhub.sqlite"
         ).start()
         self.start = self.clock.now()
         self.vms = {name: VmLog(name, region) for region, names in FLEET.items() for name in names}
+        self.recoveries: dict[str, str] = {}  # recovery instance id -> VM name
         self.compute = self.arm.compute_client()
 
     def say(self, text: str) -> None:
@@ -121,7 +121,11 @@ class Demo:
         return False
 
     def _settled(self) -> bool:
-        return all(i["runtimeStatus"] == "Completed" for i in self.instances())
+        """Every recovery has concluded (each then stays open a while for late signals: no need to wait)."""
+        recoveries = [i for i in self.instances() if i["name"] == "recover_vm"]
+        return all(
+            (i.get("customStatus") or {}).get("concludedAt") or i["runtimeStatus"] != "Running" for i in recoveries
+        )
 
     def instances(self) -> list[dict[str, Any]]:
         url = f"{self.host.url}/runtime/webhooks/durabletask/instances?code={self.host.keys.system}"
@@ -152,24 +156,28 @@ class Demo:
             self._progress(inst)
 
     def _progress(self, inst: dict[str, Any]) -> None:
+        """Recoveries publish their VM and outcome; their restart strategy (``<id>:restart``) its attempts."""
         status = inst.get("customStatus") or {}
-        name = next((n for n in self.vms if inst["instanceId"] == _instance_id(self.arm, n)), None)
-        if name is None:
+        if inst["name"] == "recover_vm" and status.get("vm"):
+            self.recoveries[inst["instanceId"]] = str(status["vm"]).rsplit("/", 1)[-1]
+        name = self.recoveries.get(inst["instanceId"].split(":", 1)[0])
+        if name is None or name not in self.vms:
             return
         log = self.vms[name]
+        if inst["name"] == "recover_vm":
+            if status.get("concludedAt") and not log.outcome:
+                log.outcome = str(status.get("outcome"))
+                if log.outcome != "recovered":
+                    self.say(f"{name}: recovery ended: {log.outcome} ({status.get('reason')})")
+            return
         log.attempts = max(log.attempts, int(status.get("attempt") or 0))
         key = f"{status.get('phase')}:{status.get('attempt')}"
-        if key in log.seen:
+        if key in log.seen or status.get("phase") != "waiting":
             return
         log.seen.add(key)
-        if status.get("phase") == "waiting":
-            error = (status.get("lastError") or {}).get("code", "?")
-            when = (status.get("next_try") or "")[11:16]
-            self.say(f"{name}: attempt {status.get('attempt')} got {error}; next try at {when} (durable timer)")
-        elif status.get("phase") == "done":
-            log.outcome = str(status.get("outcome"))
-            if log.outcome != "recovered":
-                self.say(f"{name}: recovery ended: {log.outcome}")
+        error = (status.get("lastError") or {}).get("code", "?")
+        when = (status.get("nextTry") or "")[11:16]
+        self.say(f"{name}: attempt {status.get('attempt')} got {error}; next try at {when} (durable timer)")
 
     def summary(self) -> None:
         requests = self.control("/requests")["entries"]
@@ -185,13 +193,6 @@ class Demo:
     def stop(self) -> None:
         self.host.stop()
         self.arm.stop()
-
-
-def _instance_id(arm: ArmEmulator, name: str) -> str:
-    import hashlib
-
-    vm_id = f"/subscriptions/{arm.subscription}/resourcegroups/{arm.resource_group}/providers/microsoft.compute/virtualmachines/{name}".lower()
-    return "respot-" + hashlib.sha256(vm_id.encode()).hexdigest()[:24]
 
 
 def _clock(when: datetime | None, start: datetime) -> str:

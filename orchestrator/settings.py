@@ -1,18 +1,20 @@
 """One typed settings object, read from the environment once (``RESPOT_*``; in Azure: the app settings).
 
 A bad or missing setting stops the app at start with a message naming the variable (function_app.py validates
-at import), rather than failing the first eviction at 3 a.m.
+at import), rather than failing the first eviction at 3 a.m. Scope and policy are read from here by the code that
+calls ARM (activities) and never taken from an orchestration's input.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestrator.domain.resources import GUID
+from orchestrator.domain.scope import GUID, Scope
 
 GUID_PATTERN = f"^{GUID}$"
 
@@ -35,13 +37,16 @@ class Settings(BaseSettings):
     )
     logs_endpoint: str = Field("https://api.loganalytics.io", description="Log Analytics query endpoint.")
     log_workspace_id: str = Field(
-        "", description="Workspace with the AzureActivity table; empty turns user-action checks off."
+        "", description="Workspace with the AzureActivity table; empty turns Activity Log checks off."
     )
     retry_first_seconds: float = Field(60, gt=0)
     retry_cap_seconds: float = Field(900, gt=0)
     retry_deadline_hours: float = Field(24, gt=0)
-    attempts_per_execution: int = Field(
-        5, ge=1, le=50, description="Tries before continue-as-new keeps the history short."
+    settle_minutes: float = Field(
+        15, ge=0, le=1440, description="How long a concluded recovery keeps recording late signals of its eviction."
+    )
+    notice_grace_seconds: float = Field(
+        60, ge=0, le=600, description="After an agent's Preempt notice: wait NotBefore plus this before looking."
     )
     price_policy: Literal["wait", "raise"] = "wait"
     max_price_ceiling: float = Field(
@@ -49,13 +54,12 @@ class Settings(BaseSettings):
     )
     require_health_extension: bool = False
     max_body_bytes: int = Field(1_048_576, gt=0)
-    arm_polling_seconds: float = Field(5, gt=0)
+    max_body_depth: int = Field(32, ge=4, le=512, description="JSON nesting allowed in /api/alerts bodies.")
+    sdk_http_logging: bool = Field(False, description="azure-core's per-request HTTP log lines (very verbose).")
 
     @field_validator("subscriptions")
     @classmethod
     def _subscriptions(cls, value: str) -> str:
-        import re
-
         subs = [s.strip() for s in value.split(",") if s.strip()]
         if not subs:
             raise ValueError("at least one subscription id is required")
@@ -72,17 +76,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"'{pair}' is not k=v")
         return value
 
-    @property
-    def subscription_set(self) -> frozenset[str]:
-        return frozenset(self.subscriptions.split(","))
+    @field_validator("arm_endpoint", "logs_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+/?$", value):
+            raise ValueError(f"'{value}' is not an http(s) endpoint (scheme and host only)")
+        return value.rstrip("/")
 
     @property
-    def resource_group_set(self) -> frozenset[str]:
-        return frozenset(r.strip().lower() for r in self.resource_groups.split(",") if r.strip())
-
-    @property
-    def tag_filter(self) -> dict[str, str]:
-        return dict(p.strip().split("=", 1) for p in self.required_tags.split(",") if p.strip())
+    def scope(self) -> Scope:
+        return Scope(
+            frozenset(self.subscriptions.split(",")),
+            frozenset(r.strip().lower() for r in self.resource_groups.split(",") if r.strip()),
+            tuple(
+                (k.strip(), v.strip()) for k, v in (p.split("=", 1) for p in self.required_tags.split(",") if p.strip())
+            ),
+        )
 
 
 @lru_cache(maxsize=1)

@@ -1,10 +1,12 @@
-"""POST /api/alerts: every eviction signal in, one recovery per VM out; everything else answered with why.
+"""POST /api/alerts: every eviction signal in, one recovery per eviction out; everything else answered with why.
 
-- malformed, oversized or non-JSON bodies: 400 with a JSON error naming the problem;
+- malformed, oversized, too deeply nested or non-JSON bodies: 400 with a JSON error naming the problem;
 - Event Grid subscription validation: 200 with ``validationResponse``; CloudEvents webhook validation: OPTIONS;
-- evictions outside the configured subscriptions and resource groups: ignored as ``out_of_scope``, no ARM call;
-- each eviction: the VM's deterministic recovery instance is started, or joined if it is already running;
-- 202 when at least one recovery was started or joined (with ids and status URLs), else 200; never a 5xx for input.
+- signals outside the configured subscriptions and resource groups: ignored as ``out_of_scope``, no call at all;
+- each signal is admitted (app/admission.py): it starts the eviction's recovery, joins it, or is a duplicate or
+  late for a recovery that already finished; the answer lists instance ids only (never a URL holding a key);
+- 202 when a recovery was started or joined, else 200; 503 only when the durable backend did not take a signal
+  (the sender then delivers again). Input never causes a 5xx.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from orchestrator.app.compose import workflow_config
+from orchestrator.app.admission import BackendUnavailable, admit
 from orchestrator.domain import signals
-from orchestrator.domain.resources import VmRef
+from orchestrator.domain.identity import Route
+from orchestrator.domain.models import Ignored
 from orchestrator.settings import Settings, get_settings
-from orchestrator.workflows import names
 
 log = logging.getLogger("respot.intake")
 bp = df.Blueprint()
-ACTIVE = {"Pending", "Running", "ContinuedAsNew"}
+_IGNORED = {
+    Route.LATE: ("late_signal", "the eviction's recovery {id} already finished; recorded there as concluded"),
+    Route.DUPLICATE: ("duplicate", "already recorded by recovery {id}"),
+}
 
 
 @bp.route(route="alerts", methods=["POST"])
@@ -52,97 +57,58 @@ def handshake(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-async def handle(req: func.HttpRequest, client: df.DurableOrchestrationClient, settings: Settings) -> func.HttpResponse:
-    body = req.get_body()
+def parse_body(body: bytes, settings: Settings) -> signals.Parsed:
+    """Raises :class:`signals.Malformed` naming what is wrong with the body."""
     if len(body) > settings.max_body_bytes:
-        return _reject(f"the body is {len(body)} bytes; the limit is {settings.max_body_bytes}")
+        raise signals.Malformed(f"the body is {len(body)} bytes; the limit is {settings.max_body_bytes}")
+    signals.check_depth(body, settings.max_body_depth)
     try:
-        parsed = signals.parse(json.loads(body))
+        document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        return _reject(f"the body is not JSON: {exc}" if not isinstance(exc, signals.Malformed) else str(exc))
+        raise signals.Malformed(f"the body is not JSON: {exc}") from None
+    return signals.parse(document)
+
+
+async def handle(req: func.HttpRequest, client: df.DurableOrchestrationClient, settings: Settings) -> func.HttpResponse:
+    try:
+        parsed = parse_body(req.get_body(), settings)
+    except signals.Malformed as exc:
+        log.info(json.dumps({"intake": "rejected", "error": str(exc)[:300]}))
+        return _json(400, {"error": str(exc)})
     if parsed.validation_response is not None:
         log.info(json.dumps({"intake": "event-grid-validation"}))
         return _json(200, parsed.validation_response)
-    ignored = [asdict(i) for i in parsed.ignored]
-    accepted: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for eviction in parsed.evictions:
-        if not in_scope(eviction.vm, settings):
-            ignored.append(
-                asdict(
-                    signals.Ignored(
-                        "out_of_scope",
-                        f"{eviction.vm.id} is outside the configured subscriptions and resource groups",
-                        eviction.source,
-                    )
-                )
-            )
-        elif eviction.vm.instance_id_for_recovery not in seen:
-            seen.add(eviction.vm.instance_id_for_recovery)
-            accepted.append(await _start_or_join(client, req, eviction, settings))
+    ignored, accepted = list(parsed.ignored), []
+    scope = settings.scope
+    try:
+        for signal in parsed.signals:
+            if not scope.allows(signal.vm):
+                detail = f"{signal.vm.id} is outside the configured subscriptions and resource groups"
+                ignored.append(Ignored("out_of_scope", detail, signal.source.value))
+                continue
+            admitted = await admit(client, signal)
+            if admitted.route in _IGNORED:
+                reason, detail = _IGNORED[admitted.route]
+                ignored.append(Ignored(reason, detail.format(id=admitted.instance_id), signal.source.value))
+            else:
+                accepted.append(admitted.to_dict(signal))
+    except BackendUnavailable as exc:
+        log.warning(json.dumps({"intake": "backend-unavailable", "error": str(exc)[:300]}))
+        return _json(503, {"error": f"{exc}; deliver again", "accepted": accepted})
+    _log(accepted, ignored)
+    return _json(202 if accepted else 200, {"accepted": accepted, "ignored": [asdict(i) for i in ignored]})
+
+
+def _log(accepted: list[dict[str, Any]], ignored: list[Ignored]) -> None:
     log.info(
         json.dumps(
             {
                 "intake": "alerts",
-                "accepted": [(a["vm"], a["joined"]) for a in accepted],
-                "ignored": [(i["reason"], i["source"]) for i in ignored],
+                "accepted": [(a["instanceId"], a["route"], a["source"]) for a in accepted],
+                "ignored": [(i.reason, i.source) for i in ignored],
             }
         )
     )
-    return _json(202 if accepted else 200, {"accepted": accepted, "ignored": ignored})
-
-
-def in_scope(vm: VmRef, settings: Settings) -> bool:
-    groups = settings.resource_group_set
-    return vm.subscription in settings.subscription_set and (not groups or vm.resource_group in groups)
-
-
-async def _start_or_join(
-    client: df.DurableOrchestrationClient, req: func.HttpRequest, eviction: signals.Eviction, settings: Settings
-) -> dict[str, Any]:
-    instance_id = eviction.vm.instance_id_for_recovery
-    status = await client.get_status(instance_id)
-    joined = status.runtime_status is not None and status.runtime_status.value in ACTIVE
-    if not joined:
-        payload = {
-            "vm": eviction.vm.to_dict(),
-            "eviction": {
-                "source": eviction.source.value,
-                "event_id": eviction.event_id,
-                "occurred_at": eviction.occurred_at,
-            },
-            "config": workflow_config(settings),
-            # The new run replaces the VM's last one (same instance id): keep what that one concluded.
-            "previous": _summary(status) if status.runtime_status is not None else None,
-        }
-        try:
-            await client.start_new(names.RECOVER_VM, instance_id, payload)
-        except Exception as exc:  # noqa: BLE001 - the extension refuses a second start of a running instance: join it
-            log.info(json.dumps({"intake": "join-after-conflict", "instanceId": instance_id, "detail": str(exc)[:200]}))
-            joined = True
-    links = client.get_client_response_links(req, instance_id)
-    return {
-        "vm": eviction.vm.id,
-        "instanceId": instance_id,
-        "joined": joined,
-        "source": eviction.source.value,
-        "statusQueryGetUri": links["statusQueryGetUri"],
-    }
-
-
-def _summary(status: Any) -> dict[str, Any]:
-    output = status.output if isinstance(status.output, dict) else {}
-    return {
-        "runtimeStatus": status.runtime_status.value if status.runtime_status else None,
-        "outcome": output.get("outcome"),
-        "attempts": output.get("attempts"),
-        "finishedAt": output.get("finishedAt"),
-    }
-
-
-def _reject(message: str) -> func.HttpResponse:
-    log.info(json.dumps({"intake": "rejected", "error": message[:300]}))
-    return _json(400, {"error": message})
 
 
 def _json(status: int, body: Any) -> func.HttpResponse:

@@ -1,4 +1,7 @@
-"""The recovery orchestration and its activities, registered under the names in workflows/names.py."""
+"""The recovery orchestrations and their activities, registered under the names in workflows/names.py.
+
+Each decorated function is one line into a plain function that tests call directly.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +9,54 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrator.activities import vm as activities
+from orchestrator.activities import compute as compute_activities
+from orchestrator.activities import logs, policy
 from orchestrator.app import compose
-from orchestrator.workflows import names, recovery
+from orchestrator.workflows import names, recover, restart
 
 bp = df.Blueprint()
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=names.RECOVER_VM)
 def recover_vm(context: df.DurableOrchestrationContext) -> Any:
-    return recovery.recover_vm(context)
+    return recover.recover_vm(context)
 
 
-@bp.activity_trigger(input_name="payload", activity=names.GET_VM_FACTS)
-def get_vm_facts(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.get_vm_facts(payload, compose.compute())
+@bp.orchestration_trigger(context_name="context", orchestration=names.RESTART_VM)
+def restart_vm(context: df.DurableOrchestrationContext) -> Any:
+    return restart.restart_vm(context)
 
 
-@bp.activity_trigger(input_name="payload", activity=names.START_VM)
-def start_vm(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.start_vm(payload, compose.compute())
+@bp.activity_trigger(input_name="payload", activity=names.RECOVERY_POLICY)
+def recovery_policy(payload: Any) -> dict[str, Any]:
+    return policy.recovery_policy(compose.settings())
 
 
-@bp.activity_trigger(input_name="payload", activity=names.SET_MAX_PRICE)
-def set_max_price(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.set_max_price(payload, compose.compute())
+@bp.activity_trigger(input_name="payload", activity=names.READ_VM)
+def read_vm(payload: Any) -> dict[str, Any]:
+    return compute_activities.read_vm(payload, compose.compute(), compose.settings().scope)
 
 
-@bp.activity_trigger(input_name="payload", activity=names.LAST_USER_ACTION)
-def last_user_action(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.last_user_action(payload, compose.activity_log())
+@bp.activity_trigger(input_name="payload", activity=names.TRY_START)
+def try_start(payload: Any) -> dict[str, Any]:
+    return compute_activities.try_start(payload, compose.compute(), compose.settings().scope)
+
+
+@bp.activity_trigger(input_name="payload", activity=names.CHECK_OPERATION)
+def check_operation(payload: Any) -> dict[str, Any]:
+    return compute_activities.check_operation(payload, compose.compute(), compose.settings())
+
+
+@bp.activity_trigger(input_name="payload", activity=names.RAISE_MAX_PRICE)
+def raise_max_price(payload: Any) -> dict[str, Any]:
+    return compute_activities.raise_max_price(payload, compose.compute(), compose.settings())
+
+
+@bp.activity_trigger(input_name="payload", activity=names.USER_ACTION)
+def user_action(payload: Any) -> dict[str, Any]:
+    return logs.user_action(payload, compose.activity_log(), compose.settings().scope)
+
+
+@bp.activity_trigger(input_name="payload", activity=names.EVICTION_RECORD)
+def eviction_record(payload: Any) -> dict[str, Any]:
+    return logs.eviction_record(payload, compose.activity_log(), compose.settings().scope)

@@ -1,126 +1,117 @@
-"""Signal + VM facts -> a decision (restart | redeploy | ignore) with a reason. Pure: no side effects.
+"""Signal + VM facts -> a decision (restart | redeploy | defer | ignore | not_found) with a reason. Pure.
 
-The table (Deallocate policy restarts in place; Delete policy redeploys; a person's choices are left alone):
+| the VM now                                         | decision  | reason                 |
+|----------------------------------------------------|-----------|------------------------|
+| tagged respot:ignore                               | ignore    | tagged_ignore          |
+| its subscription or resource group does not exist  | not_found | *_missing              |
+| gone, a person deleted it                          | ignore    | user_deleted           |
+| gone, with evidence of a Delete-policy eviction    | redeploy  | deleted_by_eviction    |
+| gone, no evidence (a made-up or mistyped id)       | not_found | vm_missing             |
+| not Spot                                           | ignore    | not_spot               |
+| running / starting                                 | ignore    | already_running        |
+| stopped (powered off, still allocated)             | ignore    | user_stopped           |
+| deallocated, a person deallocated it since         | ignore    | user_deallocated       |
+| deallocated / deallocating, Delete policy          | redeploy  | deleted_by_eviction    |
+| deallocated / deallocating (also after a failed start) | restart | evicted             |
+| creating, updating, deleting, failed, unknown      | defer     | in_transition          |
 
-| the VM now                                   | decision | reason              |
-|----------------------------------------------|----------|---------------------|
-| tagged respot:ignore                         | ignore   | tagged_ignore       |
-| outside the tag scope                        | ignore   | out_of_scope        |
-| gone, a user deleted it                      | ignore   | user_deleted        |
-| gone (Delete policy eviction)                | redeploy | deleted_by_eviction |
-| not Spot                                     | ignore   | not_spot            |
-| running / starting                           | ignore   | already_running     |
-| stopped (powered off, still allocated)       | ignore   | user_stopped        |
-| deallocated, a user deallocated it since     | ignore   | user_deallocated    |
-| deallocated / deallocating, Deallocate policy| restart  | evicted             |
-| anything else (creating, failed, deleting)   | ignore   | in_transition       |
+"Deleted by eviction" needs evidence: a 404 alone is also what a made-up id, a typo or a person's deletion gives.
+Evidence is a Delete-policy Spot VM that respot itself read before it vanished, or the platform's eviction record
+(Activity Log ``evictSpotVM``) for it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from orchestrator.domain.vmstate import VmStatus
-
-IGNORE_TAG = "respot:ignore"
+from orchestrator.domain.models import IGNORE_TAG, Missing, Reason, VmFacts, VmStatus
 
 
 class Action(StrEnum):
     RESTART = "restart"
     REDEPLOY = "redeploy"
+    DEFER = "defer"  # in flux: look again shortly
     IGNORE = "ignore"
+    NOT_FOUND = "not_found"
 
 
-@dataclass(frozen=True)
-class VmFacts:
-    exists: bool
-    status: VmStatus = VmStatus.UNKNOWN
-    priority: str | None = None
-    eviction_policy: str | None = None
-    max_price: float | None = None
-    size: str | None = None
-    location: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    codes: list[str] = field(default_factory=list)
-    health: str | None = None  # Application Health extension: healthy | unhealthy | unknown | None (not installed)
+class UserAction(StrEnum):
+    """What a person did to the VM after the eviction (from the Activity Log)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> VmFacts:
-        return cls(**{**data, "status": VmStatus(data.get("status", "unknown"))})
-
-    @property
-    def is_spot(self) -> bool:
-        return (self.priority or "").lower() in ("spot", "low")
-
-    @property
-    def ignored_by_tag(self) -> bool:
-        return any(k.lower() == IGNORE_TAG and str(v).lower() not in ("false", "0", "no") for k, v in self.tags.items())
+    DEALLOCATE = "deallocate"
+    DELETE = "delete"
+    POWER_OFF = "powerOff"
 
 
 @dataclass(frozen=True)
 class Decision:
     action: Action
-    reason: str
+    reason: Reason
     detail: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {"action": self.action.value, "reason": self.reason, "detail": self.detail}
+        return {"action": self.action.value, "reason": self.reason.value, "detail": self.detail}
 
 
-def in_tag_scope(facts: VmFacts, required: dict[str, str]) -> bool:
-    tags = {k.lower(): v for k, v in facts.tags.items()}
-    return all(tags.get(k.lower()) == v for k, v in required.items())
+_MISSING = {
+    Missing.RESOURCE_GROUP: (Reason.RESOURCE_GROUP_MISSING, "the resource group does not exist"),
+    Missing.SUBSCRIPTION: (Reason.SUBSCRIPTION_MISSING, "the subscription does not exist or is not visible"),
+}
 
 
-def classify(
-    facts: VmFacts, *, user_action: str | None = None, required_tags: dict[str, str] | None = None
-) -> Decision:
-    """``user_action``: the last thing a person did to the VM since the eviction (deallocate, delete, powerOff)."""
+def classify(facts: VmFacts, *, user_action: UserAction | None = None, evidence: str | None = None) -> Decision:
+    """``evidence``: why respot believes a missing VM was deleted by an eviction (None: no such evidence)."""
     if facts.exists and facts.ignored_by_tag:
-        return Decision(Action.IGNORE, "tagged_ignore", f"the VM is tagged {IGNORE_TAG}")
-    if facts.exists and required_tags and not in_tag_scope(facts, required_tags):
-        return Decision(Action.IGNORE, "out_of_scope", f"the VM lacks the tags {required_tags}")
+        return Decision(Action.IGNORE, Reason.TAGGED_IGNORE, f"the VM is tagged {IGNORE_TAG}")
     if not facts.exists:
-        if user_action == "delete":
-            return Decision(Action.IGNORE, "user_deleted", "a user deleted the VM")
-        return Decision(Action.REDEPLOY, "deleted_by_eviction", "the VM is gone: Delete eviction policy")
+        return _missing(facts, user_action, evidence)
     if not facts.is_spot:
-        return Decision(Action.IGNORE, "not_spot", f"priority {facts.priority}")
+        return Decision(Action.IGNORE, Reason.NOT_SPOT, f"priority {facts.priority}")
     return _by_status(facts, user_action)
 
 
-def _by_status(facts: VmFacts, user_action: str | None) -> Decision:
+def _missing(facts: VmFacts, user_action: UserAction | None, evidence: str | None) -> Decision:
+    if facts.missing in _MISSING:
+        reason, detail = _MISSING[facts.missing]
+        return Decision(Action.NOT_FOUND, reason, detail)
+    if user_action == UserAction.DELETE:
+        return Decision(Action.IGNORE, Reason.USER_DELETED, "a person deleted the VM")
+    if evidence:
+        return Decision(Action.REDEPLOY, Reason.DELETED_BY_EVICTION, evidence)
+    return Decision(Action.NOT_FOUND, Reason.VM_MISSING, "the VM does not exist and nothing shows it was evicted")
+
+
+def _by_status(facts: VmFacts, user_action: UserAction | None) -> Decision:
     status = facts.status
     if status in (VmStatus.RUNNING, VmStatus.STARTING):
-        return Decision(Action.IGNORE, "already_running", f"the VM is {status.value}")
+        return Decision(Action.IGNORE, Reason.ALREADY_RUNNING, f"the VM is {status.value}")
     if status in (VmStatus.STOPPED, VmStatus.STOPPING):
-        return Decision(Action.IGNORE, "user_stopped", "powered off but allocated: not an eviction")
+        return Decision(Action.IGNORE, Reason.USER_STOPPED, "powered off but allocated: not an eviction")
     if status in (VmStatus.DEALLOCATED, VmStatus.DEALLOCATING):
-        if user_action == "deallocate":
-            return Decision(Action.IGNORE, "user_deallocated", "a user deallocated the VM after the eviction")
-        if (facts.eviction_policy or "Deallocate").lower() == "delete":
-            return Decision(Action.REDEPLOY, "deleted_by_eviction", "Delete policy VM still being removed")
-        return Decision(Action.RESTART, "evicted", "deallocated by a Spot eviction")
-    return Decision(Action.IGNORE, "in_transition", f"the VM is {status.value}")
+        if user_action == UserAction.DEALLOCATE:
+            return Decision(Action.IGNORE, Reason.USER_DEALLOCATED, "a person deallocated the VM after the eviction")
+        if facts.delete_policy:
+            return Decision(Action.REDEPLOY, Reason.DELETED_BY_EVICTION, "a Delete-policy Spot VM being removed")
+        detail = f"after a failed start ({facts.provisioning_failed})" if facts.provisioning_failed else ""
+        return Decision(Action.RESTART, Reason.EVICTED, detail or "deallocated by a Spot eviction")
+    return Decision(Action.DEFER, Reason.IN_TRANSITION, f"the VM is {status.value}")
 
 
-def stop_reason(before: VmFacts, now: VmFacts, user_action: str | None) -> str | None:
+def stop_reason(before: VmFacts, now: VmFacts, user_action: UserAction | None) -> Reason | None:
     """Before each retry: has anything happened that means respot must stop? (None: carry on.)"""
     if not now.exists:
-        return "deleted_meanwhile"
+        return Reason.DELETED_MEANWHILE
     if now.status in (VmStatus.RUNNING, VmStatus.STARTING):
-        return "started_meanwhile"
+        return Reason.STARTED_MEANWHILE
     if now.ignored_by_tag:
-        return "tagged_ignore"
+        return Reason.TAGGED_IGNORE
     if before.size and now.size and before.size.lower() != now.size.lower():
-        return "resized_meanwhile"
-    if user_action == "deallocate":
-        return "user_deallocated"
+        return Reason.RESIZED_MEANWHILE
+    if user_action == UserAction.DEALLOCATE:
+        return Reason.USER_DEALLOCATED
+    if user_action == UserAction.DELETE:
+        return Reason.USER_DELETED
     if now.status in (VmStatus.STOPPED, VmStatus.STOPPING):
-        return "user_stopped"
+        return Reason.USER_STOPPED
     return None

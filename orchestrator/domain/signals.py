@@ -6,17 +6,21 @@ Sources (../shared/reference/azure-facts.md 1-3):
 - Event Grid HealthResources ``ResourceAnnotated`` (Event Grid schema or CloudEvents 1.0), single or batched;
 - the in-VM agent's Preempt notice (``respot.preempt/v1``, from Scheduled Events).
 Everything else that is well formed is *ignored with a reason*; a body that is not what it claims is malformed.
-Pure: no I/O, no clock.
+Every value a signal carries is parsed here (resource ids by ARM's rules, times as datetimes, bounded event ids),
+before it can reach a query or a URL. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-from orchestrator.domain.resources import InvalidResourceId, VmRef, parse_vm_id
+from orchestrator.domain.models import MAX_EVENT_ID, Ignored, InvalidInput, Signal, Source, parse_iso
+from orchestrator.domain.scope import InvalidResourceId, parse_vm_id
 
 EVICT_SUFFIX = "/evictspotvm/action"
 PREEMPTED = "VirtualMachinePreempted"
@@ -26,38 +30,37 @@ VALIDATION = "microsoft.eventgrid.subscriptionvalidationevent"
 AGENT_SCHEMA = "respot.preempt/v1"
 
 
-class Source(StrEnum):
-    ACTIVITY_LOG = "activity-log-alert"
-    RESOURCE_HEALTH = "resource-health-alert"
-    EVENT_GRID = "event-grid"
-    CLOUD_EVENTS = "cloud-events"
-    AGENT = "in-vm-agent"
-
-
 class Malformed(ValueError):
     """The body claims a known schema but does not follow it; the message names what is wrong."""
 
 
-@dataclass(frozen=True)
-class Eviction:
-    vm: VmRef
-    source: Source
-    event_id: str
-    occurred_at: str  # ISO 8601, as the source gave it
-
-
-@dataclass(frozen=True)
-class Ignored:
-    reason: str
-    detail: str
-    source: str = ""
-
-
 @dataclass
 class Parsed:
-    evictions: list[Eviction] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
     validation_response: dict[str, str] | None = None  # Event Grid subscription validation handshake
+
+
+def check_depth(raw: bytes, limit: int) -> None:
+    """Refuse JSON nested deeper than ``limit`` before decoding it: Python's decoder recurses, and a 2 KB body of
+    brackets would otherwise end in RecursionError. One linear scan; brackets inside strings do not count."""
+    depth, in_string, escaped = 0, False, False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                raise Malformed(f"the body is nested deeper than {limit} levels")
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
 
 
 def parse(body: Any) -> Parsed:
@@ -67,8 +70,10 @@ def parse(body: Any) -> Parsed:
         if not body:
             raise Malformed("an empty array of events")
         for item in body:
+            if not isinstance(item, dict):
+                raise Malformed("each event of an array must be a JSON object")
             one = parse(item)
-            out.evictions += one.evictions
+            out.signals += one.signals
             out.ignored += one.ignored
             out.validation_response = out.validation_response or one.validation_response
         return out
@@ -133,10 +138,9 @@ def _activity_log(essentials: dict[str, Any], context: dict[str, Any]) -> Parsed
     props = _props(context)
     # Scale-set evictions are logged against the scale set; the instance is the record's entity.
     target = props.get("entity") or _first(essentials.get("alertTargetIDs"), "data.essentials.alertTargetIDs")
-    event_id = str(context.get("eventDataId") or context.get("correlationId") or essentials.get("alertId", ""))
-    return _one(
-        target, Source.ACTIVITY_LOG, event_id, str(context.get("eventTimestamp", essentials.get("firedDateTime", "")))
-    )
+    event_id = context.get("eventDataId") or context.get("correlationId") or essentials.get("alertId")
+    when = _time(context.get("eventTimestamp"), essentials.get("firedDateTime"))
+    return _one(target, Source.ACTIVITY_LOG, event_id, when)
 
 
 def _resource_health(essentials: dict[str, Any], context: dict[str, Any]) -> Parsed:
@@ -152,12 +156,9 @@ def _resource_health(essentials: dict[str, Any], context: dict[str, Any]) -> Par
             ]
         )
     target = _first(essentials.get("alertTargetIDs"), "data.essentials.alertTargetIDs")
-    return _one(
-        target,
-        Source.RESOURCE_HEALTH,
-        str(context.get("eventDataId") or essentials.get("alertId", "")),
-        str(context.get("eventTimestamp", "")),
-    )
+    event_id = context.get("eventDataId") or essentials.get("alertId")
+    when = _time(context.get("eventTimestamp"), essentials.get("firedDateTime"))
+    return _one(target, Source.RESOURCE_HEALTH, event_id, when)
 
 
 # --- Event Grid and CloudEvents ------------------------------------------------------------------------------
@@ -178,24 +179,18 @@ def _event_grid(body: dict[str, Any]) -> Parsed:
         if not isinstance(code, str):
             raise Malformed("subscription validation event without data.validationCode")
         return Parsed(validation_response={"validationResponse": code})
-    return _annotated(
-        kind, body.get("data"), Source.EVENT_GRID, str(body.get("id", "")), str(body.get("eventTime", ""))
-    )
+    return _annotated(kind, body.get("data"), Source.EVENT_GRID, body.get("id"), body.get("eventTime"))
 
 
 def _cloud_event(body: dict[str, Any]) -> Parsed:
     if str(body.get("specversion")) != "1.0":
         raise Malformed(f"CloudEvents specversion '{body.get('specversion')}' is not 1.0")
     return _annotated(
-        str(body["type"]).lower(),
-        body.get("data"),
-        Source.CLOUD_EVENTS,
-        str(body.get("id", "")),
-        str(body.get("time", "")),
+        str(body["type"]).lower(), body.get("data"), Source.CLOUD_EVENTS, body.get("id"), body.get("time")
     )
 
 
-def _annotated(kind: str, data: Any, source: Source, event_id: str, when: str) -> Parsed:
+def _annotated(kind: str, data: Any, source: Source, event_id: Any, envelope_time: Any) -> Parsed:
     if kind != ANNOTATED:
         return Parsed(ignored=[Ignored("not_an_eviction_event", f"event type '{kind}'", source)])
     info = _obj(_obj(data, "data").get("resourceInfo"), "data.resourceInfo")
@@ -207,7 +202,7 @@ def _annotated(kind: str, data: Any, source: Source, event_id: str, when: str) -
         )
     if annotation != PREEMPTED:
         return Parsed(ignored=[Ignored("not_an_eviction", f"annotation '{annotation}'", source)])
-    return _one(props.get("targetResourceId"), source, event_id, str(props.get("occurredTime") or when))
+    return _one(props.get("targetResourceId"), source, event_id, _time(props.get("occurredTime"), envelope_time))
 
 
 # --- the in-VM agent ----------------------------------------------------------------------------------------
@@ -222,18 +217,48 @@ def _agent(body: dict[str, Any]) -> Parsed:
         return Parsed(ignored=[Ignored("not_preempt", f"scheduled event type '{body.get('eventType')}'", Source.AGENT)])
     if not isinstance(body.get("eventId"), str):
         raise Malformed("agent notice without eventId")
-    return _one(body.get("resourceId"), Source.AGENT, body["eventId"], str(body.get("notBefore", "")))
+    # NotBefore (RFC 1123) is when the eviction is due; it is empty once the event has started (scheduled-events.md).
+    return _one(
+        body.get("resourceId"), Source.AGENT, body["eventId"], _time(body.get("notBefore"), body.get("observedAt"))
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
 
 
-def _one(raw_id: Any, source: Source, event_id: str, when: str) -> Parsed:
+def _one(raw_id: Any, source: Source, event_id: Any, when: datetime) -> Parsed:
     try:
         vm = parse_vm_id(raw_id)
     except InvalidResourceId as exc:
         return Parsed(ignored=[Ignored("invalid_resource_id", str(exc), source)])
-    return Parsed(evictions=[Eviction(vm, source, event_id, when)])
+    return Parsed(signals=[Signal(vm, source, _event_id(event_id), when)])
+
+
+def _event_id(value: Any) -> str:
+    """The source's event id; a long one is replaced by its digest (ids only ever compare for equality)."""
+    if value is None or value == "":
+        raise Malformed("the event has no id")
+    text = str(value)
+    if len(text) <= MAX_EVENT_ID and text.isprintable():
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _time(*candidates: Any) -> datetime:
+    """The first candidate that is a time (ISO 8601, or RFC 1123 as IMDS writes NotBefore)."""
+    for value in candidates:
+        if not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            return parse_iso(value, "time")
+        except InvalidInput:
+            pass
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            continue
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    raise Malformed("the event carries no time (or none that parses as ISO 8601 or RFC 1123)")
 
 
 def _props(context: dict[str, Any]) -> dict[str, Any]:

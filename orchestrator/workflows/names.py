@@ -1,7 +1,17 @@
-"""Every durable function name, in one place: blueprints register them, workflows call them."""
+"""Every durable function and event name, in one place: blueprints register them, workflows call them."""
 
-RECOVER_VM = "recover_vm"
-GET_VM_FACTS = "get_vm_facts"
-START_VM = "start_vm"
-SET_MAX_PRICE = "set_max_price"
-LAST_USER_ACTION = "last_user_action"
+RECOVER_VM = "recover_vm"  # one eviction: identity, signals joining, classify, then a strategy
+RESTART_VM = "restart_vm"  # strategy: start the deallocated VM again until capacity returns
+
+RECOVERY_POLICY = "recovery_policy"
+READ_VM = "read_vm"
+TRY_START = "try_start"
+CHECK_OPERATION = "check_operation"
+RAISE_MAX_PRICE = "raise_max_price"
+USER_ACTION = "user_action"
+EVICTION_RECORD = "eviction_record"
+
+SIGNAL_EVENT = "signal"  # a signal joining a running recovery (raised by /api/alerts)
+
+# Named strategies, by the decision that calls for them (the redeploy strategy is the next one).
+STRATEGIES = {"restart": RESTART_VM}

@@ -31,7 +31,6 @@ def product_env(arm: ArmEmulator, **extra: str) -> dict[str, str]:
         "RESPOT_RESOURCE_GROUPS": arm.resource_group,
         "RESPOT_CREDENTIAL": "localcloud",
         "RESPOT_ARM_ENDPOINT": arm.url,
-        "RESPOT_ARM_POLLING_SECONDS": "0.2",
         "RESPOT_LOGS_ENDPOINT": arm.url,
         **extra,
     }
@@ -39,7 +38,7 @@ def product_env(arm: ArmEmulator, **extra: str) -> dict[str, str]:
 
 def reset_product_caches() -> None:
     from orchestrator.adapters.activitylog import activity_log_for
-    from orchestrator.adapters.azure import compute_for
+    from orchestrator.adapters.compute import compute_for
     from orchestrator.settings import get_settings
 
     get_settings.cache_clear()
@@ -99,6 +98,46 @@ class Stack:
                 return dict(json.loads(resp.read()))
         except urllib.error.HTTPError as err:
             return dict(json.loads(err.read())) if err.code != 404 else {}
+
+    # --- recoveries: respot-<vm hash>-<n>, its strategy <id>:restart ---------------------------------------
+
+    @staticmethod
+    def recovery(vm_id: str, seq: int = 1) -> str:
+        from orchestrator.domain.identity import recovery_id
+        from orchestrator.domain.scope import parse_vm_id
+
+        return recovery_id(parse_vm_id(vm_id), seq)
+
+    def recoveries(self, vm_id: str) -> list[dict[str, Any]]:
+        prefix = self.recovery(vm_id)[:-4]
+        return sorted(
+            (i for i in self.instances() if i["instanceId"].startswith(prefix) and ":" not in i["instanceId"]),
+            key=lambda i: str(i["instanceId"]),
+        )
+
+    def phase(self, vm_id: str, seq: int = 1) -> str | None:
+        """The strategy's phase while it runs (waiting, warming...), else the recovery's own."""
+        strategy = self.instance(self.recovery(vm_id, seq) + ":restart")
+        if strategy.get("runtimeStatus") in ("Running", "Pending"):
+            return (strategy.get("customStatus") or {}).get("phase")
+        return (self.instance(self.recovery(vm_id, seq)).get("customStatus") or {}).get("phase")
+
+    def strategy_status(self, vm_id: str, seq: int = 1) -> dict[str, Any]:
+        return dict(self.instance(self.recovery(vm_id, seq) + ":restart").get("customStatus") or {})
+
+    def finished(self, vm_id: str, seq: int = 1, timeout: float = 60) -> dict[str, Any]:
+        """Wait for the recovery to complete (it settles for a while after concluding); its output."""
+        iid = self.recovery(vm_id, seq)
+        self.wait(lambda: self.instance(iid).get("runtimeStatus") == "Completed", timeout, f"recovery {iid}")
+        return dict(self.instance(iid)["output"])
+
+    def concluded(self, vm_id: str, seq: int = 1, timeout: float = 60) -> dict[str, Any]:
+        """Wait until the recovery concluded (settling or done); its custom status."""
+        iid = self.recovery(vm_id, seq)
+        self.wait(
+            lambda: (self.instance(iid).get("customStatus") or {}).get("concludedAt") is not None, timeout, f"{iid}"
+        )
+        return dict(self.instance(iid).get("customStatus") or {})
 
     def power(self, name: str) -> str:
         statuses = self.compute.virtual_machines.instance_view(self.arm.resource_group, name).statuses

@@ -17,9 +17,8 @@ import pytest
 from bench.common import free_port
 from localcloud.arm import ArmEmulator
 from localcloud.clock import Clock
-from orchestrator.domain.resources import parse_vm_id
 from tests.conftest import REPO
-from tests.e2e.conftest import SIZE, product_env
+from tests.e2e.conftest import SIZE, Stack, product_env
 from tests.integration.helpers import control, vm_body, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -80,9 +79,11 @@ def test_host_killed_mid_recovery_recovers_the_vm_once(tmp_path: Path) -> None:
                 arm.resource_group, "phoenix", vm_body(arm, zones=["1"])
             ).result()
             control(arm, "/capacity", {"region": "eastus", "zone": "1", "size": SIZE, "available": 0})
-            status_url = f"http://127.0.0.1:{port}/runtime/webhooks/durabletask/instances/{parse_vm_id(vm.id).instance_id_for_recovery}?code={keys['system']}"
+            hooks = f"http://127.0.0.1:{port}/runtime/webhooks/durabletask/instances"
+            status_url = f"{hooks}/{Stack.recovery(str(vm.id))}?code={keys['system']}"
+            strategy_url = f"{hooks}/{Stack.recovery(str(vm.id))}:restart?code={keys['system']}"
             wait_until(
-                lambda: (status_of(status_url).get("customStatus") or {}).get("phase") == "waiting",
+                lambda: (status_of(strategy_url).get("customStatus") or {}).get("phase") == "waiting",
                 timeout=60,
                 what="the recovery to wait",
             )

@@ -13,29 +13,17 @@ from tests.integration.helpers import control
 pytestmark = pytest.mark.e2e
 
 
-def recovery_of(stack: Stack, vm_id: str) -> str:
-    from orchestrator.domain.resources import parse_vm_id
-
-    return parse_vm_id(vm_id).instance_id_for_recovery
-
-
 def test_evicted_vms_restart_when_capacity_returns(stack: Stack) -> None:
     stack.alert_group()
     ids = stack.fleet(["a", "b"])
     assert len(stack.capacity(0)) == 2
-    stack.wait(lambda: len(stack.instances()) == 2, what="two recoveries to start from the alerts")
-    stack.wait(
-        lambda: all((i.get("customStatus") or {}).get("phase") == "waiting" for i in stack.instances()),
-        what="both to wait for capacity",
-    )
+    stack.wait(lambda: all(stack.phase(v) == "waiting" for v in ids), what="both to wait for capacity")
     assert stack.power("a") == "PowerState/deallocated"
     stack.capacity(2)
     for vm_id in ids:
-        stack.wait(
-            lambda v=vm_id: stack.instance(recovery_of(stack, v)).get("runtimeStatus") == "Completed", what="recovery"
-        )
-        done = stack.instance(recovery_of(stack, vm_id))
-        assert done["output"]["outcome"] == "recovered" and done["output"]["decision"]["reason"] == "evicted"
+        out = stack.finished(vm_id)
+        assert (out["outcome"], out["reason"], out["decision"]["reason"]) == ("recovered", "evicted", "evicted")
+        assert out["lastError"] is None and out["attempts"][0]["code"] == "ZonalAllocationFailed"
     assert stack.power("a") == stack.power("b") == "PowerState/running"
 
 
@@ -44,18 +32,15 @@ def test_capacity_absent_for_hours_keeps_history_bounded_and_recovers(stack_fact
     stack.alert_group()
     [vm_id] = stack.fleet(["long"])
     stack.capacity(0)
-    instance_id = recovery_of(stack, vm_id)
-    stack.wait(
-        lambda: (stack.instance(instance_id).get("customStatus") or {}).get("attempt", 0) >= 14,
-        timeout=90,
-        what="14 attempts (~3 simulated hours)",
-    )
-    current = stack.instance(instance_id, history=True)
-    assert len(current["historyEvents"]) < 100  # continue-as-new keeps each execution short
+    strategy = stack.recovery(vm_id) + ":restart"
+    stack.wait(lambda: stack.strategy_status(vm_id).get("attempt", 0) >= 14, timeout=90, what="14 attempts (~3 hours)")
+    assert len(stack.instance(strategy, history=True)["historyEvents"]) < 100  # continue-as-new keeps it short
     stack.capacity(1)
-    stack.wait(lambda: stack.instance(instance_id).get("runtimeStatus") == "Completed", timeout=60, what="recovery")
-    out = stack.instance(instance_id)["output"]
-    assert out["outcome"] == "recovered" and out["executions"] >= 3 and out["attempts"] >= 15
+    out = stack.finished(vm_id, timeout=90)
+    assert out["outcome"] == "recovered" and out["executions"] >= 2 and out["attemptCount"] >= 15
+    capacity = out["attempts"][0]
+    assert capacity["result"] == "capacity" and capacity["count"] >= 14  # every try is in the story
+    assert len(json.dumps(out)) < 6000
     assert stack.successful_starts() == 1  # one restart, after hours of tries that found no capacity
 
 
@@ -92,26 +77,32 @@ def test_a_user_deallocation_is_left_alone(stack: Stack) -> None:
     assert stack.successful_starts() == 0
 
 
+def _eviction_alert(stack: Stack) -> dict[str, Any]:
+    from localcloud.arm.models import ActivityRecord
+    from localcloud.arm.notifications import ActionGroup, activity_alert
+
+    record = next(
+        r for r in control(stack.arm, "/activity-log")["value"] if r["operation_name"].endswith("evictSpotVM/action")
+    )
+    when = record["timestamp"]
+    from datetime import datetime
+
+    at = datetime.fromisoformat(when)
+    return activity_alert(ActionGroup("x", "http://x"), ActivityRecord(**{**record, "timestamp": at}))
+
+
 def test_the_same_alert_ten_times_gives_one_recovery(stack: Stack) -> None:
     [vm_id] = stack.fleet(["dup"])
     stack.capacity(0)
     stack.wait(lambda: stack.power("dup") == "PowerState/deallocated", what="the eviction")
-    record = next(
-        r for r in control(stack.arm, "/activity-log")["value"] if r["operation_name"].endswith("evictSpotVM/action")
-    )
-    from localcloud.arm.models import ActivityRecord
-    from localcloud.arm.notifications import ActionGroup, activity_alert
-
-    alert = activity_alert(
-        ActionGroup("x", "http://x"), ActivityRecord(**{**record, "timestamp": stack.arm.clock.now()})
-    )
+    alert = _eviction_alert(stack)
     answers = [stack.post_alert(alert) for _ in range(10)]
-    assert {status for status, _ in answers} == {202}
-    assert [a["accepted"][0]["joined"] for _, a in answers].count(False) == 1
-    assert {a["accepted"][0]["instanceId"] for _, a in answers} == {recovery_of(stack, vm_id)}
+    routes = [a["accepted"][0]["route"] if a["accepted"] else a["ignored"][0]["reason"] for _, a in answers]
+    assert routes[0] == "start" and set(routes[1:]) <= {"duplicate", "join"}
     stack.capacity(1)
-    stack.wait(lambda: stack.instance(recovery_of(stack, vm_id)).get("runtimeStatus") == "Completed", what="recovery")
-    assert len(stack.instances()) == 1 and stack.successful_starts() == 1
+    out = stack.finished(vm_id)
+    assert out["outcome"] == "recovered" and len(out["signals"]) == 1
+    assert len(stack.recoveries(vm_id)) == 1 and stack.successful_starts() == 1
 
 
 def test_an_out_of_scope_alert_reaches_no_arm_call(stack: Stack) -> None:
@@ -121,26 +112,29 @@ def test_an_out_of_scope_alert_reaches_no_arm_call(stack: Stack) -> None:
     )
     control(stack.arm, "/requests", method="DELETE")
     for target in (other, wrong_rg):
-        event = {
-            "id": "e",
-            "topic": "t",
-            "subject": target,
-            "eventType": "Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated",
-            "eventTime": "2026-01-01T00:00:00Z",
-            "dataVersion": "1",
-            "data": {
-                "resourceInfo": {
-                    "properties": {
-                        "targetResourceId": target,
-                        "annotationName": "VirtualMachinePreempted",
-                        "occurredTime": "2026-01-01T00:00:00Z",
-                    }
-                }
-            },
-        }
-        status, body = stack.post_alert([event])
+        status, body = stack.post_alert([_annotated(target, "e")])
         assert status == 200 and body["ignored"][0]["reason"] == "out_of_scope"
     assert control(stack.arm, "/requests")["entries"] == [] and stack.instances() == []
+
+
+def _annotated(target: str, event_id: str, when: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "topic": "t",
+        "subject": target,
+        "eventType": "Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated",
+        "eventTime": when,
+        "dataVersion": "1",
+        "data": {
+            "resourceInfo": {
+                "properties": {
+                    "targetResourceId": target,
+                    "annotationName": "VirtualMachinePreempted",
+                    "occurredTime": when,
+                }
+            }
+        },
+    }
 
 
 def test_bad_input_is_a_400_with_a_reason_and_nothing_else_happens(stack: Stack) -> None:
@@ -151,6 +145,8 @@ def test_bad_input_is_a_400_with_a_reason_and_nothing_else_happens(stack: Stack)
         (b"{nope", "not JSON"),
         (json.dumps({"schemaId": "azureMonitorCommonAlertSchema"}).encode(), "data must be an object"),
         (b"x" * 2_000_000, "limit"),
+        (b"[" * 10_000 + b"]" * 10_000, "nested deeper"),
+        (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "nested deeper"),
     ):
         req = urllib.request.Request(stack.alerts_url, data=data, method="POST")
         with pytest.raises(urllib.error.HTTPError) as err:
@@ -189,51 +185,17 @@ def test_a_429_storm_is_absorbed(stack: Stack) -> None:
     control(stack.arm, "/faults", {"error429": 0.6, "seed": 1, "path": "/virtualMachines/storm"})
     stack.capacity(0)
     stack.capacity(1)
-    stack.wait(
-        lambda: stack.instance(recovery_of(stack, vm_id)).get("runtimeStatus") == "Completed",
-        timeout=90,
-        what="recovery through the storm",
-    )
-    assert stack.instance(recovery_of(stack, vm_id))["output"]["outcome"] in ("recovered", "ignored")
-    assert stack.power("storm") == "PowerState/running"
-    assert control(stack.arm, "/state")["faultsInjected"] > 0
-    assert (
-        stack.requests("VirtualMachines_Get") + stack.requests("VirtualMachines_Start")
-        > control(stack.arm, "/state")["faultsInjected"]
-    )
+    out = stack.finished(vm_id, timeout=90)
+    injected = control(stack.arm, "/state")["faultsInjected"]
+    control(stack.arm, "/faults", {"error429": 0})
+    assert out["outcome"] == "recovered" and stack.power("storm") == "PowerState/running"
+    assert injected > 0
+    assert any(run["result"] == "throttled" for run in out["attempts"])  # waited out, and written down
 
 
-def test_a_second_eviction_starts_a_new_run_that_remembers_the_first(stack: Stack) -> None:
-    stack.alert_group()
-    [vm_id] = stack.fleet(["twice"])
-    recovery = recovery_of(stack, vm_id)
-    stack.capacity(0)
-    stack.wait(
-        lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting",
-        what="the first recovery to wait",
-    )
-    stack.capacity(1)
-    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the first recovery")
-    first = stack.instance(recovery)["output"]
-    assert first["outcome"] == "recovered" and first["previous"] is None
-    stack.capacity(0)
-    stack.wait(
-        lambda: (
-            (stack.instance(recovery).get("output") or {}).get("previous") is not None
-            or stack.instance(recovery).get("runtimeStatus") == "Running"
-        ),
-        what="the second recovery",
-    )
-    stack.capacity(1)
-    stack.wait(
-        lambda: (stack.instance(recovery).get("output") or {}).get("previous") is not None,
-        what="the second recovery to finish",
-    )
-    second = stack.instance(recovery)["output"]
-    assert second["outcome"] == "recovered"
-    assert second["previous"] == {
-        "runtimeStatus": "Completed",
-        "outcome": "recovered",
-        "attempts": first["attempts"],
-        "finishedAt": first["finishedAt"],
-    }
+def test_the_202_holds_instance_ids_only_never_a_url_with_a_key(stack: Stack) -> None:
+    [vm_id] = stack.fleet(["keys"])
+    status, body = stack.post_alert([_annotated(vm_id, "k1")])
+    assert status == 202 and body["accepted"][0]["instanceId"] == stack.recovery(vm_id)
+    text = json.dumps(body)
+    assert "code=" not in text and "http" not in text and stack.host.keys.system not in text

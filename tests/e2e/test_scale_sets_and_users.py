@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from orchestrator.domain.resources import parse_vm_id
 from tests.e2e.conftest import SIZE, Stack
 from tests.integration.helpers import control, vmss_body
 
@@ -29,14 +28,9 @@ def test_a_scale_set_instance_restarts_through_the_scale_set_vm_api(stack: Stack
     stack.wait(lambda: any(power(i) == "PowerState/deallocated" for i in instance_ids), what="the eviction")
     [evicted] = [i for i in instance_ids if power(i) == "PowerState/deallocated"]
     vm_id = f"/subscriptions/{stack.arm.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/pool/virtualMachines/{evicted}"
-    recovery = parse_vm_id(vm_id).instance_id_for_recovery
-    stack.wait(
-        lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting",
-        what="the recovery to wait",
-    )
+    stack.wait(lambda: stack.phase(vm_id) == "waiting", what="the recovery to wait")
     stack.capacity(2)
-    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery")
-    assert stack.instance(recovery)["output"]["outcome"] == "recovered"
+    assert stack.finished(vm_id)["outcome"] == "recovered"
     assert power(evicted) == "PowerState/running"
     assert stack.requests("VirtualMachineScaleSetVMs_Start") >= 1 and stack.requests("VirtualMachines_Start") == 0
 
@@ -46,17 +40,13 @@ def test_a_user_deallocation_after_the_eviction_stops_the_recovery(stack_factory
     stack.alert_group()
     [vm_id] = stack.fleet(["mine"])
     stack.capacity(0)
-    recovery = parse_vm_id(vm_id).instance_id_for_recovery
-    stack.wait(
-        lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting",
-        what="the recovery to wait",
-    )
+    stack.wait(lambda: stack.phase(vm_id) == "waiting", what="the recovery to wait")
     # The owner decides the VM should stay off: a deallocation of their own, recorded with their name as caller.
     owner = stack.arm.compute_client(principal="owner@contoso.com", retry_total=0)
     owner.virtual_machines.begin_deallocate(stack.arm.resource_group, "mine").result()
     control(stack.arm, "/capacity", {"region": "eastus", "zone": "1", "size": SIZE, "available": 5})
-    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery to stop")
-    assert stack.instance(recovery)["output"]["outcome"] == "stopped_user_deallocated"
+    out = stack.finished(vm_id)
+    assert (out["outcome"], out["reason"]) == ("stopped", "user_deallocated")
     assert stack.power("mine") == "PowerState/deallocated"
     assert stack.successful_starts() == 0
 
@@ -67,23 +57,16 @@ def test_with_the_health_gate_a_vm_is_recovered_only_when_its_app_is_healthy(sta
     [vm_id] = stack.fleet(["app"])
     control(stack.arm, "/health", {"id": vm_id, "state": "unhealthy"})
     stack.capacity(0)
-    recovery = parse_vm_id(vm_id).instance_id_for_recovery
-    stack.wait(
-        lambda: (stack.instance(recovery).get("customStatus") or {}).get("phase") == "waiting",
-        what="the recovery to wait",
-    )
+    stack.wait(lambda: stack.phase(vm_id) == "waiting", what="the recovery to wait")
     stack.capacity(1)
     stack.wait(lambda: stack.power("app") == "PowerState/running", what="the VM to start")
     stack.wait(
-        lambda: (
-            ((stack.instance(recovery).get("customStatus") or {}).get("lastError") or {}).get("code") == "unhealthy"
-        ),
+        lambda: (stack.strategy_status(vm_id).get("lastError") or {}).get("code") == "unhealthy",
         what="the gate to hold",
     )
-    assert stack.instance(recovery)["runtimeStatus"] == "Running"
+    assert stack.instance(stack.recovery(vm_id))["runtimeStatus"] == "Running"
     control(stack.arm, "/health", {"id": vm_id, "state": "healthy"})
-    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery")
-    assert stack.instance(recovery)["output"]["outcome"] == "recovered"
+    assert stack.finished(vm_id)["outcome"] == "recovered"
 
 
 def test_a_price_eviction_raises_max_price_up_to_the_ceiling_when_allowed(stack_factory: Any) -> None:
@@ -95,8 +78,7 @@ def test_a_price_eviction_raises_max_price_up_to_the_ceiling_when_allowed(stack_
         stack.arm.resource_group, "capped", vm_body(stack.arm, max_price=0.03)
     ).result()
     control(stack.arm, "/price", {"region": "eastus", "size": SIZE, "price": 0.05})
-    recovery = parse_vm_id(vm.id).instance_id_for_recovery
-    stack.wait(lambda: stack.instance(recovery).get("runtimeStatus") == "Completed", what="the recovery")
-    assert stack.instance(recovery)["output"]["outcome"] == "recovered"
+    out = stack.finished(vm.id)
+    assert out["outcome"] == "recovered" and [r["action"] for r in out["attempts"]][:2] == ["start", "set_max_price"]
     assert stack.compute.virtual_machines.get(stack.arm.resource_group, "capped").billing_profile.max_price == 0.06
     assert stack.power("capped") == "PowerState/running"

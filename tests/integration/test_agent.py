@@ -29,8 +29,8 @@ def test_preempt_is_notified_drained_and_acknowledged(
     [event_id] = agent.poll_once()
     notice = webhook.wait_for(1)[0]
     assert notice["eventId"] == event_id and notice["resourceId"] == vm.id
-    [eviction] = signals.parse(notice).evictions  # respot reads the agent's notice as an eviction signal
-    assert eviction.source == signals.Source.AGENT and eviction.vm.name == "worker"
+    [eviction] = signals.parse(notice).signals  # respot reads the agent's notice as an eviction signal
+    assert eviction.source == signals.Source.AGENT and eviction.vm.name == "worker" and eviction.is_notice
     assert marker.read_text().strip() == event_id
     arm.backend.tick()
     assert power_state(compute, arm.resource_group, "worker") == "PowerState/deallocated"  # ack: no wait for NotBefore

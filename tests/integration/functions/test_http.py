@@ -58,13 +58,17 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "alerts": "httpTrigger",
         "alerts_handshake": "httpTrigger",
         "recover_vm": "orchestrationTrigger",
-        "get_vm_facts": "activityTrigger",
-        "start_vm": "activityTrigger",
-        "set_max_price": "activityTrigger",
-        "last_user_action": "activityTrigger",
+        "restart_vm": "orchestrationTrigger",
+        "recovery_policy": "activityTrigger",
+        "read_vm": "activityTrigger",
+        "try_start": "activityTrigger",
+        "check_operation": "activityTrigger",
+        "raise_max_price": "activityTrigger",
+        "user_action": "activityTrigger",
+        "eviction_record": "activityTrigger",
     }
     assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"
-    assert set(app.orchestrators) == {"recover_vm"}
+    assert set(app.orchestrators) == {"recover_vm", "restart_vm"}
 
 
 def test_an_unsupported_trigger_fails_at_start_naming_the_function(tmp_path: Path) -> None:

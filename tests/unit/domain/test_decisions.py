@@ -1,4 +1,4 @@
-"""Classification, stop rules, VM status, the failure taxonomy, the schedule, and VM ids."""
+"""Classification, stop rules, VM status, the failure taxonomy and the schedules."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.domain.classify import Action, VmFacts, classify, stop_reason
-from orchestrator.domain.errors import Failure
+from orchestrator.domain.classify import Action, UserAction, classify, stop_reason
+from orchestrator.domain.errors import Failure, missing_of
 from orchestrator.domain.errors import classify as failure_of
-from orchestrator.domain.resources import InvalidResourceId, parse_vm_id
-from orchestrator.domain.schedule import Backoff
-from orchestrator.domain.vmstate import VmStatus, is_recovered, status_of
+from orchestrator.domain.models import Missing, Reason, VmFacts, VmStatus
+from orchestrator.domain.schedule import Backoff, poll_delay, throttle_delay, transient_delay
+from orchestrator.domain.vmstate import failed_provisioning, is_recovered, status_of
 
 SPOT = {"exists": True, "priority": "Spot", "eviction_policy": "Deallocate", "size": "Standard_D2s_v5"}
+EVIDENCE = "the Activity Log records evictSpotVM"
 
 
 def facts(**kw: object) -> VmFacts:
@@ -21,46 +22,87 @@ def facts(**kw: object) -> VmFacts:
 
 
 @pytest.mark.parametrize(
-    ("vm", "user", "action", "reason"),
+    ("vm", "user", "evidence", "action", "reason"),
     [
-        (facts(status=VmStatus.DEALLOCATED), None, Action.RESTART, "evicted"),
-        (facts(status=VmStatus.DEALLOCATING), None, Action.RESTART, "evicted"),
-        (facts(status=VmStatus.DEALLOCATED), "deallocate", Action.IGNORE, "user_deallocated"),
-        (facts(status=VmStatus.DEALLOCATED, tags={"respot:ignore": "true"}), None, Action.IGNORE, "tagged_ignore"),
-        (facts(status=VmStatus.DEALLOCATED, tags={"respot:ignore": "false"}), None, Action.RESTART, "evicted"),
-        (facts(status=VmStatus.RUNNING), None, Action.IGNORE, "already_running"),
-        (facts(status=VmStatus.STOPPED), None, Action.IGNORE, "user_stopped"),
-        (facts(status=VmStatus.DEALLOCATED, priority="Regular"), None, Action.IGNORE, "not_spot"),
-        (VmFacts(exists=False), None, Action.REDEPLOY, "deleted_by_eviction"),
-        (VmFacts(exists=False), "delete", Action.IGNORE, "user_deleted"),
-        (facts(status=VmStatus.DEALLOCATED, eviction_policy="Delete"), None, Action.REDEPLOY, "deleted_by_eviction"),
-        (facts(status=VmStatus.FAILED), None, Action.IGNORE, "in_transition"),
+        (facts(status=VmStatus.DEALLOCATED), None, None, Action.RESTART, Reason.EVICTED),
+        (facts(status=VmStatus.DEALLOCATING), None, None, Action.RESTART, Reason.EVICTED),
+        (
+            facts(status=VmStatus.DEALLOCATED, provisioning_failed="AllocationFailed"),
+            None,
+            None,
+            Action.RESTART,
+            Reason.EVICTED,
+        ),
+        (facts(status=VmStatus.DEALLOCATED), UserAction.DEALLOCATE, None, Action.IGNORE, Reason.USER_DEALLOCATED),
+        (
+            facts(status=VmStatus.DEALLOCATED, tags={"respot:ignore": "true"}),
+            None,
+            None,
+            Action.IGNORE,
+            Reason.TAGGED_IGNORE,
+        ),
+        (
+            facts(status=VmStatus.DEALLOCATED, tags={"respot:ignore": "false"}),
+            None,
+            None,
+            Action.RESTART,
+            Reason.EVICTED,
+        ),
+        (facts(status=VmStatus.RUNNING), None, None, Action.IGNORE, Reason.ALREADY_RUNNING),
+        (facts(status=VmStatus.STOPPED), None, None, Action.IGNORE, Reason.USER_STOPPED),
+        (facts(status=VmStatus.DEALLOCATED, priority="Regular"), None, None, Action.IGNORE, Reason.NOT_SPOT),
+        (VmFacts(exists=False, missing=Missing.VM), None, None, Action.NOT_FOUND, Reason.VM_MISSING),
+        (VmFacts(exists=False, missing=Missing.VM), None, EVIDENCE, Action.REDEPLOY, Reason.DELETED_BY_EVICTION),
+        (VmFacts(exists=False, missing=Missing.VM), UserAction.DELETE, EVIDENCE, Action.IGNORE, Reason.USER_DELETED),
+        (
+            VmFacts(exists=False, missing=Missing.RESOURCE_GROUP),
+            None,
+            EVIDENCE,
+            Action.NOT_FOUND,
+            Reason.RESOURCE_GROUP_MISSING,
+        ),
+        (
+            VmFacts(exists=False, missing=Missing.SUBSCRIPTION),
+            None,
+            None,
+            Action.NOT_FOUND,
+            Reason.SUBSCRIPTION_MISSING,
+        ),
+        (
+            facts(status=VmStatus.DEALLOCATED, eviction_policy="Delete"),
+            None,
+            None,
+            Action.REDEPLOY,
+            Reason.DELETED_BY_EVICTION,
+        ),
+        (facts(status=VmStatus.FAILED), None, None, Action.DEFER, Reason.IN_TRANSITION),
+        (facts(status=VmStatus.CREATING), None, None, Action.DEFER, Reason.IN_TRANSITION),
     ],
 )
-def test_classification_table(vm: VmFacts, user: str | None, action: Action, reason: str) -> None:
-    decision = classify(vm, user_action=user)
+def test_classification_table(
+    vm: VmFacts, user: UserAction | None, evidence: str | None, action: Action, reason: Reason
+) -> None:
+    decision = classify(vm, user_action=user, evidence=evidence)
     assert (decision.action, decision.reason) == (action, reason)
 
 
-def test_tag_scope() -> None:
-    vm = facts(status=VmStatus.DEALLOCATED, tags={"Team": "spot"})
-    assert classify(vm, required_tags={"team": "spot"}).action == Action.RESTART
-    assert classify(vm, required_tags={"team": "other"}).reason == "out_of_scope"
+def test_a_404_alone_is_never_a_redeploy() -> None:
+    assert classify(VmFacts(exists=False)).action == Action.NOT_FOUND
 
 
 @pytest.mark.parametrize(
     ("now", "user", "reason"),
     [
         (facts(status=VmStatus.DEALLOCATED), None, None),
-        (VmFacts(exists=False), None, "deleted_meanwhile"),
-        (facts(status=VmStatus.RUNNING), None, "started_meanwhile"),
-        (facts(status=VmStatus.DEALLOCATED, tags={"respot:ignore": "1"}), None, "tagged_ignore"),
-        (facts(status=VmStatus.DEALLOCATED, size="Standard_D4s_v5"), None, "resized_meanwhile"),
-        (facts(status=VmStatus.DEALLOCATED), "deallocate", "user_deallocated"),
-        (facts(status=VmStatus.STOPPED), None, "user_stopped"),
+        (VmFacts(exists=False), None, Reason.DELETED_MEANWHILE),
+        (facts(status=VmStatus.RUNNING), None, Reason.STARTED_MEANWHILE),
+        (facts(status=VmStatus.DEALLOCATED, tags={"respot:ignore": "1"}), None, Reason.TAGGED_IGNORE),
+        (facts(status=VmStatus.DEALLOCATED, size="Standard_D4s_v5"), None, Reason.RESIZED_MEANWHILE),
+        (facts(status=VmStatus.DEALLOCATED), UserAction.DEALLOCATE, Reason.USER_DEALLOCATED),
+        (facts(status=VmStatus.STOPPED), None, Reason.USER_STOPPED),
     ],
 )
-def test_stop_rules_before_each_retry(now: VmFacts, user: str | None, reason: str | None) -> None:
+def test_stop_rules_before_each_retry(now: VmFacts, user: UserAction | None, reason: Reason | None) -> None:
     assert stop_reason(facts(status=VmStatus.DEALLOCATED), now, user) == reason
 
 
@@ -74,25 +116,45 @@ def test_vm_status_and_the_warm_up_gate() -> None:
     assert not is_recovered(["ProvisioningState/updating", "PowerState/running"])
 
 
+def test_after_a_failed_start_azure_shows_failed_provisioning_and_a_deallocated_vm_that_can_start_again() -> None:
+    codes = ["ProvisioningState/failed/AllocationFailed", "PowerState/deallocated"]
+    assert status_of(codes) == VmStatus.DEALLOCATED
+    assert failed_provisioning(codes) == "AllocationFailed"
+    assert failed_provisioning(["ProvisioningState/succeeded", "PowerState/deallocated"]) is None
+    assert classify(facts(status=status_of(codes), provisioning_failed="AllocationFailed")).action == Action.RESTART
+
+
 @pytest.mark.parametrize(
     ("code", "status", "message", "kind"),
     [
         ("AllocationFailed", 409, "", Failure.CAPACITY),
-        ("ZonalAllocationFailed", 200, "", Failure.CAPACITY),
+        ("ZonalAllocationFailed", None, "", Failure.CAPACITY),
         ("OverconstrainedAllocationRequest", 409, "", Failure.CAPACITY),
         ("SkuNotAvailable", 409, "", Failure.CAPACITY),
         ("SpotPriceGreaterThanProvidedMaxPrice", 409, "", Failure.PRICE),
         ("OperationNotAllowed", 409, "exceeding approved LowPriorityCores quota", Failure.QUOTA),
         ("OperationNotAllowed", 409, "another operation is in progress", Failure.CONFLICT),
         ("OperationNotAllowed", 429, "too many requests", Failure.THROTTLED),
+        ("TooManyRequests", 429, "", Failure.THROTTLED),
         ("MaxPriceValueInvalid", 400, "", Failure.CONFIG),
         ("ResourceNotFound", 404, "", Failure.NOT_FOUND),
+        ("ResourceGroupNotFound", 404, "", Failure.NOT_FOUND),
         ("InternalExecutionError", 500, "", Failure.TRANSIENT),
-        (None, None, "connection reset", Failure.TRANSIENT),
+        ("InternalExecutionError", None, "", Failure.TRANSIENT),
+        ("SomethingNew", None, "an operation's body", Failure.UNKNOWN),
+        ("SomethingNew", 503, "", Failure.TRANSIENT),
+        ("SomethingNew", 409, "", Failure.CONFLICT),
+        ("SomethingNew", 400, "", Failure.CONFIG),
     ],
 )
 def test_failure_taxonomy(code: str | None, status: int | None, message: str, kind: Failure) -> None:
     assert failure_of(code, status, message) == kind
+
+
+def test_what_a_404_says_is_missing() -> None:
+    assert missing_of("ResourceGroupNotFound") == Missing.RESOURCE_GROUP
+    assert missing_of("SubscriptionNotFound") == Missing.SUBSCRIPTION
+    assert missing_of("ResourceNotFound") == missing_of(None) == Missing.VM
 
 
 def test_backoff_doubles_caps_and_jitters_deterministically() -> None:
@@ -111,21 +173,14 @@ def test_backoff_deadline() -> None:
     assert b.next_try(start + timedelta(minutes=59, seconds=30), 1, "k", start) is None
 
 
-def test_vm_ids_normalise_and_refuse_everything_else() -> None:
-    ref = parse_vm_id(
-        "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/Vm1/"
-    )
-    assert (
-        ref.id
-        == "/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1"
-    )
-    assert (
-        ref.instance_id_for_recovery
-        == parse_vm_id(ref.id.upper().replace("/SUBSCRIPTIONS", "/subscriptions")).instance_id_for_recovery
-    )
-    for bad in (None, 42, "x" * 500, "/subscriptions/x"):
-        with pytest.raises(InvalidResourceId):
-            parse_vm_id(bad)
+def test_arm_asked_waits_are_lower_bounds() -> None:
+    assert poll_delay(0, None).total_seconds() == 10 and poll_delay(0, 40).total_seconds() == 40
+    assert poll_delay(99, None).total_seconds() == 30
+    for times in range(1, 6):
+        wait = throttle_delay(1200, "k", times).total_seconds()
+        assert 1200 <= wait <= 1320  # at least Retry-After, never shorter, at most 10 % longer
+    assert throttle_delay(None, "k", 1).total_seconds() >= 5
+    assert transient_delay(1, "k").total_seconds() < transient_delay(4, "k").total_seconds() <= 330
 
 
 def test_the_health_gate() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def annotated(annotation: str, cloud: bool = True) -> dict[str, Any]:
 
 def test_the_published_activity_log_sample_is_a_user_restart_and_ignored() -> None:
     parsed = signals.parse(sample("testaction_activitylog-administrative_full.json"))
-    assert parsed.evictions == [] and parsed.ignored[0].reason == "user_action"
+    assert parsed.signals == [] and parsed.ignored[0].reason == "user_action"
 
 
 def test_the_published_metric_alert_is_resolved_and_even_fired_it_is_not_an_eviction() -> None:
@@ -91,7 +92,7 @@ def test_the_published_resource_health_fragment_is_user_initiated() -> None:
 )
 def test_activity_log_eviction_of_a_vm(operation: str) -> None:
     parsed = signals.parse(activity_alert(operation))
-    [eviction] = parsed.evictions
+    [eviction] = parsed.signals
     assert eviction.vm.id == VM.lower() and eviction.source == Source.ACTIVITY_LOG
     assert eviction.event_id == "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
 
@@ -100,7 +101,7 @@ def test_activity_log_eviction_of_a_scale_set_instance_uses_the_entity() -> None
     instance = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/ss/virtualMachines/3"
     body = activity_alert("Microsoft.Compute/virtualMachineScaleSets/evictSpotVM/action", target=instance)
     body["data"]["essentials"]["alertTargetIDs"] = [instance.rsplit("/virtualMachines/", 1)[0]]
-    [eviction] = signals.parse(body).evictions
+    [eviction] = signals.parse(body).signals
     assert (eviction.vm.scale_set, eviction.vm.instance_id) == ("ss", "3")
 
 
@@ -124,7 +125,7 @@ def test_failed_eviction_records_and_resolved_alerts_are_ignored() -> None:
 
 
 def test_resource_health_preemption_is_an_eviction() -> None:
-    [eviction] = signals.parse(health_alert("PlatformInitiated", "VirtualMachinePreempted")).evictions
+    [eviction] = signals.parse(health_alert("PlatformInitiated", "VirtualMachinePreempted")).signals
     assert eviction.source == Source.RESOURCE_HEALTH
     assert (
         signals.parse(health_alert("PlatformInitiated", "VirtualMachineHostCrashed")).ignored[0].reason
@@ -134,9 +135,9 @@ def test_resource_health_preemption_is_an_eviction() -> None:
 
 @pytest.mark.parametrize("cloud", [True, False])
 def test_event_grid_and_cloud_events_preemption(cloud: bool) -> None:
-    [eviction] = signals.parse(annotated("VirtualMachinePreempted", cloud)).evictions
+    [eviction] = signals.parse(annotated("VirtualMachinePreempted", cloud)).signals
     assert eviction.source == (Source.CLOUD_EVENTS if cloud else Source.EVENT_GRID)
-    assert eviction.occurred_at == "2023-07-24T19:20:37.9245071Z"
+    assert eviction.occurred_at == datetime(2023, 7, 24, 19, 20, 37, 924507, tzinfo=UTC)
 
 
 def test_batches_mix_evictions_and_ignored_events() -> None:
@@ -146,7 +147,7 @@ def test_batches_mix_evictions_and_ignored_events() -> None:
         annotated("VirtualMachineDeallocationInitiated", False),
     ]
     parsed = signals.parse(batch)
-    assert len(parsed.evictions) == 1 and [i.reason for i in parsed.ignored] == ["not_an_eviction", "user_deallocation"]
+    assert len(parsed.signals) == 1 and [i.reason for i in parsed.ignored] == ["not_an_eviction", "user_deallocation"]
 
 
 def test_event_grid_subscription_validation_handshake() -> None:
@@ -170,9 +171,29 @@ def test_agent_preempt_notice() -> None:
         "resourceId": VM,
         "notBefore": "Tue, 16 Mar 2021 00:58:46 GMT",
     }
-    [eviction] = signals.parse(notice).evictions
+    [eviction] = signals.parse(notice).signals
     assert eviction.source == Source.AGENT and eviction.event_id == "A123"
+    assert eviction.occurred_at == datetime(2021, 3, 16, 0, 58, 46, tzinfo=UTC)  # NotBefore, RFC 1123 (IMDS)
+    assert eviction.is_notice
+    started = {**notice, "notBefore": "", "observedAt": "2021-03-16T00:58:50Z"}  # NotBefore empties once started
+    assert signals.parse(started).signals[0].occurred_at == datetime(2021, 3, 16, 0, 58, 50, tzinfo=UTC)
     assert signals.parse({**notice, "eventType": "Reboot"}).ignored[0].reason == "not_preempt"
+
+
+def test_a_signal_without_a_time_is_malformed_and_a_long_event_id_is_digested() -> None:
+    body = activity_alert("Microsoft.Compute/virtualMachines/evictSpotVM/action")
+    body["data"]["alertContext"]["eventTimestamp"] = "yesterday"
+    body["data"]["essentials"]["firedDateTime"] = None
+    with pytest.raises(Malformed, match="time"):
+        signals.parse(body)
+    body = activity_alert("Microsoft.Compute/virtualMachines/evictSpotVM/action", eventDataId="x" * 5000)
+    [signal] = signals.parse(body).signals
+    assert signal.event_id.startswith("sha256:") and len(signal.event_id) < 80
+
+
+def test_nested_arrays_in_a_batch_are_malformed_not_recursed_into() -> None:
+    with pytest.raises(Malformed, match="JSON object"):
+        signals.parse([[[{"eventType": "x", "data": {}}]]])
 
 
 # --- crafted and malformed input ------------------------------------------------------------------------------
@@ -190,7 +211,7 @@ def test_agent_preempt_notice() -> None:
 )
 def test_crafted_resource_ids_are_ignored_not_followed(target: str) -> None:
     parsed = signals.parse(activity_alert("Microsoft.Compute/virtualMachines/evictSpotVM/action", target=target))
-    assert parsed.evictions == [] and parsed.ignored[0].reason == "invalid_resource_id"
+    assert parsed.signals == [] and parsed.ignored[0].reason == "invalid_resource_id"
 
 
 @pytest.mark.parametrize(

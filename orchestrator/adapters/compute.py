@@ -1,0 +1,192 @@
+"""The Compute port over azure-mgmt-compute: VM facts, and writes that return at once with the operation to watch.
+
+No call here waits for a long-running operation. A write is sent with a polling method that keeps the initial
+response and stops (``polling=`` is the SDK's public hook for it): the Azure-AsyncOperation URL and Retry-After of
+that response go back to the orchestration, which waits on durable timers and reads the status with
+:meth:`ArmCompute.operation` (the Durable Functions monitor pattern). So no worker slot is held while Azure works.
+
+Scale sets: a Uniform instance is addressed through the scale-set VM API and its model (maxPrice...) belongs to the
+whole set, so respot never changes it for one instance; a Flexible member is an ordinary VM resource.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from azure.core.credentials import TokenCredential
+from azure.core.polling import PollingMethod
+from azure.core.rest import HttpRequest
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.compute.models import BillingProfile, VirtualMachineProperties, VirtualMachineUpdate
+
+from orchestrator.adapters import arm
+from orchestrator.adapters.credentials import LoopbackHttpPolicy, credential
+from orchestrator.domain.errors import ArmFailure, Failure, missing_of
+from orchestrator.domain.models import Operation, ScaleSetMode, VmFacts, VmRef
+from orchestrator.domain.vmstate import failed_provisioning, status_of
+from orchestrator.ports import OperationState
+from orchestrator.settings import Settings
+
+
+class Accepted(PollingMethod[None]):
+    """Keep a long-running operation's first response and stop there: the orchestration does the waiting."""
+
+    def __init__(self) -> None:
+        self.response: Any = None
+
+    def initialize(self, client: Any, initial_response: Any, deserialization_callback: Any) -> None:
+        self.response = initial_response
+
+    def run(self) -> None:
+        return None
+
+    def status(self) -> str:
+        return "Accepted"
+
+    def finished(self) -> bool:
+        return True
+
+    def resource(self) -> None:
+        return None
+
+    def operation(self) -> Operation | None:
+        """The Azure-AsyncOperation to watch; None when ARM answered 200 without one (already done)."""
+        headers = {k.lower(): v for k, v in arm.headers_of(self.response).items()}
+        url = headers.get("azure-asyncoperation") or headers.get("location")
+        return Operation(url, arm.retry_after_of(headers)) if url else None
+
+
+class ArmCompute:
+    def __init__(self, settings: Settings, cred: TokenCredential | None = None) -> None:
+        self.settings = settings
+        self._cred = cred or credential(settings)
+        self._clients: dict[str, ComputeManagementClient] = {}
+
+    def client(self, subscription: str) -> ComputeManagementClient:
+        if subscription not in self._clients:
+            self._clients[subscription] = ComputeManagementClient(
+                self._cred,
+                subscription,
+                base_url=self.settings.arm_endpoint,
+                retry_total=0,
+                per_call_policies=[LoopbackHttpPolicy()],
+            )
+        return self._clients[subscription]
+
+    # --- reads ----------------------------------------------------------------------------------------------
+
+    def facts(self, vm: VmRef) -> VmFacts:
+        try:
+            return arm.read(lambda: self._instance_facts(vm) if vm.scale_set else self._vm_facts(vm))
+        except ArmFailure as failure:
+            if failure.kind == Failure.NOT_FOUND:
+                return VmFacts(exists=False, missing=missing_of(failure.code))
+            raise
+
+    def _vm_facts(self, vm: VmRef) -> VmFacts:
+        got = self.client(vm.subscription).virtual_machines.get(vm.resource_group, vm.name, expand="instanceView")
+        props = got.properties
+        view = props.instance_view if props else None
+        billing = props.billing_profile if props else None
+        return _facts(
+            view,
+            priority=_text(props.priority) if props else None,
+            eviction_policy=_text(props.eviction_policy) if props else None,
+            max_price=billing.max_price if billing else None,
+            size=_text(props.hardware_profile.vm_size) if props and props.hardware_profile else None,
+            location=got.location,
+            tags=dict(got.tags or {}),
+            mode=ScaleSetMode.FLEXIBLE if props and props.virtual_machine_scale_set else None,
+        )
+
+    def _instance_facts(self, vm: VmRef) -> VmFacts:
+        client = self.client(vm.subscription)
+        scale_set = client.virtual_machine_scale_sets.get(vm.resource_group, str(vm.scale_set))
+        view = client.virtual_machine_scale_set_vms.get_instance_view(
+            vm.resource_group, str(vm.scale_set), str(vm.instance_id)
+        )
+        props = scale_set.properties
+        profile = props.virtual_machine_profile if props else None
+        return _facts(
+            view,
+            priority=_text(profile.priority) if profile else None,
+            eviction_policy=_text(profile.eviction_policy) if profile else None,
+            max_price=profile.billing_profile.max_price if profile and profile.billing_profile else None,
+            size=scale_set.sku.name if scale_set.sku else None,
+            location=scale_set.location,
+            tags=dict(scale_set.tags or {}),
+            mode=ScaleSetMode.UNIFORM,
+        )
+
+    def operation(self, operation: Operation) -> OperationState:
+        sub = operation.url.split("/subscriptions/", 1)[1].split("/", 1)[0]
+        response = arm.read(lambda: self._get(sub, operation.url))
+        body = response.json() if response.content else {}
+        error = body.get("error") or {}
+        return OperationState(
+            str(body.get("status") or "InProgress"),
+            arm.retry_after_of(response.headers),
+            error.get("code"),
+            str(error.get("message") or ""),
+        )
+
+    def _get(self, subscription: str, url: str) -> Any:
+        response = self.client(subscription).send_request(HttpRequest("GET", url))
+        response.raise_for_status()
+        return response
+
+    # --- writes: sent once, never waited for -----------------------------------------------------------------
+
+    def begin_start(self, vm: VmRef) -> Operation | None:
+        accepted, client = Accepted(), self.client(vm.subscription)
+        if vm.scale_set:
+            arm.write(
+                lambda: client.virtual_machine_scale_set_vms.begin_start(
+                    vm.resource_group, str(vm.scale_set), str(vm.instance_id), polling=accepted
+                )
+            )
+        else:
+            arm.write(lambda: client.virtual_machines.begin_start(vm.resource_group, vm.name, polling=accepted))
+        return accepted.operation()
+
+    def begin_set_max_price(self, vm: VmRef, price: float) -> Operation | None:
+        if vm.scale_set:  # a Uniform instance's maxPrice is the whole scale set's model: not respot's to change
+            raise ArmFailure(Failure.CONFIG, "UniformInstance", "maxPrice of a Uniform scale-set instance is the set's")
+        accepted, client = Accepted(), self.client(vm.subscription)
+        patch = VirtualMachineUpdate(
+            properties=VirtualMachineProperties(billing_profile=BillingProfile(max_price=price))
+        )
+        arm.write(lambda: client.virtual_machines.begin_update(vm.resource_group, vm.name, patch, polling=accepted))
+        return accepted.operation()
+
+
+def _facts(view: Any, *, mode: ScaleSetMode | None, **fields: Any) -> VmFacts:
+    codes = [s.code for s in (getattr(view, "statuses", None) or []) if s.code]
+    return VmFacts(
+        exists=True,
+        status=status_of(codes),
+        provisioning_failed=failed_provisioning(codes),
+        codes=codes,
+        health=_health(view),
+        scale_set_mode=mode,
+        **{**fields, "priority": fields.get("priority") or "Regular"},
+    )
+
+
+def _health(view: Any) -> str | None:
+    """``HealthState/healthy`` from the instance view's vmHealth -> "healthy"; None without the extension."""
+    code = getattr(getattr(getattr(view, "vm_health", None), "status", None), "code", None)
+    return str(code).split("/", 1)[-1].lower() if code else None
+
+
+def _text(value: Any) -> str | None:
+    """SDK enums are str subclasses whose str() is their repr: take the wire value."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+@lru_cache(maxsize=1)
+def compute_for(settings: Settings) -> ArmCompute:
+    return ArmCompute(settings)

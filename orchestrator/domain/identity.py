@@ -1,0 +1,125 @@
+"""The identity of a recovery: which recovery a signal belongs to, so that one eviction is one record. Pure.
+
+Each eviction of a VM gets its own durable orchestration, ``respot-<vm hash>-<n>`` (n = 1, 2, ...): its record
+(history and output) is never replaced by a later one, and each links to the one before. A recovery publishes, in
+its custom status and output, when it opened (``openedAfter``: the previous one's conclusion) and when it concluded
+(``concludedAt``: the time of the VM read that settled it). A signal belongs to the recovery whose window holds the
+signal's own time (when the source says the eviction happened, not when the signal arrived):
+
+- before the window's end, or the recovery is still working: it **joins** that recovery, which records it;
+- after the latest recovery concluded: a **new** eviction, recovery n + 1 starts, linked to n;
+- it belongs to a recovery that already finished: it is **late**, recorded as ignored with that recovery's id;
+- it is already recorded there (alerts are delivered at least once): a **duplicate**, nothing to do.
+
+Concluded recoveries stay open for a settle window (minutes) before they complete, so that signals that lag behind
+the first one still reach the record, and so that two deliveries racing to start recovery n + 1 always meet the
+running instance (Durable Functions refuses a second start of a running id; it would replace a completed one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from orchestrator.domain.models import InvalidInput, Signal, VmRef, parse_iso
+from orchestrator.domain.scope import vm_hash
+
+PREFIX = "respot-"
+ACTIVE = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
+
+
+def recovery_prefix(vm: VmRef) -> str:
+    return f"{PREFIX}{vm_hash(vm)}-"
+
+
+def recovery_id(vm: VmRef, seq: int) -> str:
+    return f"{recovery_prefix(vm)}{seq:04d}"
+
+
+def seq_of(instance_id: str, vm: VmRef) -> int | None:
+    prefix = recovery_prefix(vm)
+    tail = instance_id[len(prefix) :] if instance_id.startswith(prefix) else ""
+    return int(tail) if tail.isdigit() and len(tail) <= 9 else None
+
+
+@dataclass(frozen=True)
+class RecoveryRecord:
+    """What routing needs to know of one recovery, read from its durable status."""
+
+    instance_id: str
+    seq: int
+    active: bool
+    opened_after: datetime | None = None
+    concluded_at: datetime | None = None
+    signal_keys: frozenset[str] = frozenset()
+    outcome: str | None = None
+
+    @classmethod
+    def from_status(
+        cls, vm: VmRef, instance_id: str, runtime_status: str | None, published: Any, last_updated: datetime | None
+    ) -> RecoveryRecord | None:
+        """From a status query: ``published`` is the output when finished, else the custom status. None if the
+        instance is not one of this VM's recoveries."""
+        seq = seq_of(instance_id, vm)
+        if seq is None:
+            return None
+        info = published if isinstance(published, dict) else {}
+        if info.get("outcome") == "rejected":
+            return None  # not a recovery respot started: its input did not match its id
+        active = (runtime_status or "") in ACTIVE
+        concluded = _time(info.get("concludedAt"))
+        if not active and concluded is None:
+            concluded = last_updated  # failed or terminated before concluding: its window ends where it stopped
+        listed = info.get("signals")
+        keys: list[Any] = listed if isinstance(listed, list) else []
+        return cls(
+            instance_id,
+            seq,
+            active,
+            _time(info.get("openedAfter")),
+            concluded,
+            frozenset(k if isinstance(k, str) else _key(k) for k in keys),
+            info.get("outcome") if isinstance(info.get("outcome"), str) else None,
+        )
+
+
+def _key(entry: Any) -> str:
+    return f"{entry.get('source')}:{entry.get('eventId')}" if isinstance(entry, dict) else ""
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return parse_iso(value, "time") if value else None
+    except InvalidInput:
+        return None
+
+
+class Route(StrEnum):
+    START = "start"
+    JOIN = "join"
+    DUPLICATE = "duplicate"
+    LATE = "late"
+
+
+@dataclass(frozen=True)
+class Routing:
+    route: Route
+    instance_id: str
+    seq: int
+    previous: RecoveryRecord | None = None  # for START: the recovery this one follows
+
+
+def route(signal: Signal, records: list[RecoveryRecord]) -> Routing:
+    """Where ``signal`` goes, given every recovery of its VM still on record."""
+    if not records:
+        return Routing(Route.START, recovery_id(signal.vm, 1), 1)
+    ordered = sorted(records, key=lambda r: r.seq, reverse=True)
+    latest = ordered[0]
+    home = next((r for r in ordered if r.opened_after is None or signal.occurred_at >= r.opened_after), ordered[-1])
+    if home is latest and latest.concluded_at is not None and signal.occurred_at >= latest.concluded_at:
+        return Routing(Route.START, recovery_id(signal.vm, latest.seq + 1), latest.seq + 1, latest)
+    if signal.key in home.signal_keys:
+        return Routing(Route.DUPLICATE, home.instance_id, home.seq)
+    return Routing(Route.JOIN if home.active else Route.LATE, home.instance_id, home.seq)

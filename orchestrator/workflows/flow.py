@@ -1,0 +1,114 @@
+"""What every orchestration here does the same way: typed activity calls, timers, waits that ARM asked for, and one
+pending wait for joining signals. Deterministic: time is ``context.current_utc_datetime``, nothing else.
+
+:class:`Flow` counts the durable tasks of the execution, so workflows continue-as-new before the history grows
+past ~100 events (replay cost grows with it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator.domain.models import StepResult, VmFacts, iso
+from orchestrator.domain.schedule import throttle_delay, transient_delay
+from orchestrator.domain.story import AttemptRun, Story
+from orchestrator.workflows import names
+
+Context = Any  # azure.durable_functions.DurableOrchestrationContext (workflows do not import the SDK)
+Steps = Generator[Any, Any, Any]
+
+
+class Flow:
+    def __init__(self, context: Context, on_signal: Callable[[Any], None] | None = None) -> None:
+        self.context = context
+        self.on_signal = on_signal
+        self.tasks = 0
+        self._signal: Any = None  # the one pending wait for a signal event (the SDK hands events LIFO to waiters)
+        self._troubles = 0  # consecutive throttled / transient answers, for jitter keys and backoff
+
+    @property
+    def now(self) -> datetime:
+        now: datetime = self.context.current_utc_datetime
+        return now
+
+    @property
+    def key(self) -> str:
+        return str(self.context.instance_id)
+
+    def call(self, name: str, payload: Any) -> Generator[Any, Any, StepResult]:
+        self.tasks += 1
+        raw = yield from self.wait_for(self.context.call_activity(name, payload))
+        return StepResult.from_dict(raw)
+
+    def call_raw(self, name: str, payload: Any) -> Steps:
+        self.tasks += 1
+        return (yield from self.wait_for(self.context.call_activity(name, payload)))
+
+    def sleep_until(self, when: datetime) -> Steps:
+        self.tasks += 1
+        yield from self.wait_for(self.context.create_timer(when))
+
+    def wait_for(self, task: Any, interrupt: Callable[[], bool] | None = None) -> Steps:
+        """``task``'s result; signals that arrive meanwhile go to ``on_signal``. With ``interrupt``, returns None as
+        soon as it says so after a signal (the task stays pending)."""
+        if self.on_signal is None:
+            return (yield task)
+        while True:
+            winner = yield self.context.task_any([task, self.signal_task()])
+            if winner is task:
+                if isinstance(task.result, Exception):
+                    raise task.result
+                return task.result
+            self.on_signal(self.took_signal())
+            if interrupt is not None and interrupt():
+                return None
+
+    def signal_task(self) -> Any:
+        """The pending wait for the next joining signal (created once, reused until a signal arrives)."""
+        if self._signal is None:
+            self._signal = self.context.wait_for_external_event(names.SIGNAL_EVENT)
+        return self._signal
+
+    def took_signal(self) -> Any:
+        """The payload of the signal that just arrived; the next call of :meth:`signal_task` waits anew."""
+        payload, self._signal = self._signal.result, None
+        return payload
+
+    def arm_trouble(self, result: StepResult, story: Story, action: str) -> timedelta | None:
+        """For a throttled or transient answer: record it and say how long to wait (None: not trouble)."""
+        if result.step.value not in ("throttled", "transient"):
+            self._troubles = 0
+            return None
+        self._troubles += 1
+        if result.step.value == "throttled":
+            delay = throttle_delay(result.retry_after, self.key, self._troubles)
+        else:
+            delay = transient_delay(self._troubles, self.key)
+        failure = result.failure
+        story.add_attempt(
+            AttemptRun(
+                action,
+                result.step.value,
+                failure.code if failure else result.reason,
+                failure.message if failure else "",
+                iso(self.now),
+                iso(self.now),
+                next_try=iso(self.now + delay),
+            )
+        )
+        return delay
+
+    def read(self, vm: dict[str, Any], story: Story, deadline: datetime) -> Generator[Any, Any, StepResult]:
+        """``read_vm`` until ARM answers (throttling and 5xx are waited out on durable timers, up to ``deadline``)."""
+        while True:
+            result = yield from self.call(names.READ_VM, {"vm": vm})
+            delay = self.arm_trouble(result, story, "read")
+            if delay is None or self.now + delay > deadline:
+                return result
+            yield from self.sleep_until(self.now + delay)
+
+
+def facts_of(result: StepResult) -> VmFacts:
+    return result.facts if result.facts is not None else VmFacts(exists=False)

@@ -1,0 +1,107 @@
+"""respot's Compute adapter and activities with the real azure-mgmt-compute client against the ARM emulator:
+writes return at once with the operation to watch, reads map every 404 and error code, nothing waits."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from localcloud.arm import ArmEmulator
+from orchestrator.activities import compute as activities
+from orchestrator.adapters.compute import ArmCompute
+from orchestrator.domain.errors import ArmFailure, Failure
+from orchestrator.domain.models import Missing, Operation, StepResult, VmRef, VmStatus
+from orchestrator.settings import Settings
+from tests.integration.helpers import control, vm_body
+
+pytestmark = pytest.mark.integration
+
+
+def settings(arm: ArmEmulator, **extra: Any) -> Settings:
+    return Settings(subscriptions=arm.subscription, arm_endpoint=arm.url, credential="localcloud", **extra)
+
+
+def vm(arm: ArmEmulator, name: str = "vm1") -> VmRef:
+    return VmRef(arm.subscription, arm.resource_group.lower(), name)
+
+
+@pytest.fixture
+def evicted(arm: ArmEmulator, compute: Any) -> VmRef:
+    compute.virtual_machines.begin_create_or_update(arm.resource_group, "vm1", vm_body(arm)).result()
+    compute.virtual_machines.begin_deallocate(arm.resource_group, "vm1").result()
+    control(arm, "/clock", {"speed": 0})  # from here, time moves only when the test says so
+    return vm(arm)
+
+
+def test_a_start_returns_its_operation_at_once_and_the_operation_is_read_by_one_get(
+    arm: ArmEmulator, evicted: VmRef
+) -> None:
+    port = ArmCompute(settings(arm))
+    began = time.monotonic()
+    op = port.begin_start(evicted)
+    assert op is not None and "/operations/" in op.url and time.monotonic() - began < 5  # clock stopped: no wait
+    assert port.operation(op).status == "InProgress"
+    assert port.facts(evicted).status in (VmStatus.STARTING, VmStatus.DEALLOCATED)
+    control(arm, "/clock", {"advance": 120})
+    assert port.operation(op).status == "Succeeded"
+    assert port.facts(evicted).status == VmStatus.RUNNING
+
+
+def test_a_failed_allocation_ends_the_operation_failed_with_its_code(arm: ArmEmulator, evicted: VmRef) -> None:
+    control(arm, "/faults", {"allocation": {"code": "ZonalAllocationFailed", "count": 1}})
+    port = ArmCompute(settings(arm))
+    op = port.begin_start(evicted)
+    assert op is not None
+    control(arm, "/clock", {"advance": 120})
+    state = port.operation(op)
+    assert (state.status, state.code) == ("Failed", "ZonalAllocationFailed")
+    result = StepResult.from_dict(activities.check_operation({"operation": op.to_dict()}, port, settings(arm)))
+    assert result.failure is not None and result.failure.kind == Failure.CAPACITY.value
+
+
+def test_every_404_says_what_is_missing(arm: ArmEmulator) -> None:
+    port = ArmCompute(settings(arm))
+    assert port.facts(vm(arm, "never-created")).missing == Missing.VM
+    assert port.facts(VmRef(arm.subscription, "no-such-group", "vm")).missing == Missing.RESOURCE_GROUP
+
+
+def test_a_429_on_a_start_carries_its_retry_after_and_is_not_retried_in_process(
+    arm: ArmEmulator, evicted: VmRef
+) -> None:
+    control(arm, "/faults", {"error429": 1.0, "path": "/start$", "method": "POST", "seed": 1})
+    control(arm, "/requests", method="DELETE")
+    with pytest.raises(ArmFailure) as err:
+        ArmCompute(settings(arm)).begin_start(evicted)
+    assert err.value.kind == Failure.THROTTLED and err.value.retry_after is not None
+    assert control(arm, "/requests")["counts"].get("VirtualMachines_Start 429") == 1
+
+
+def test_try_start_reads_first_and_does_not_start_a_running_vm(arm: ArmEmulator, compute: Any) -> None:
+    compute.virtual_machines.begin_create_or_update(arm.resource_group, "vm1", vm_body(arm)).result()
+    control(arm, "/requests", method="DELETE")
+    answer = StepResult.from_dict(
+        activities.try_start({"vm": vm(arm).to_dict()}, ArmCompute(settings(arm)), settings(arm).scope)
+    )
+    assert (answer.step.value, answer.reason) == ("skipped", "started_meanwhile")
+    assert "VirtualMachines_Start 202" not in control(arm, "/requests")["counts"]
+
+
+def test_an_operation_url_from_elsewhere_gets_no_token(arm: ArmEmulator) -> None:
+    forged = Operation(
+        f"http://127.0.0.2:1/subscriptions/{arm.subscription}/providers/Microsoft.Compute/locations/eastus/operations/x"
+    )
+    answer = activities.check_operation({"operation": forged.to_dict()}, ArmCompute(settings(arm)), settings(arm))
+    assert answer["step"] == "out_of_scope"
+
+
+def test_a_vm_outside_the_scope_gets_no_arm_call(arm: ArmEmulator) -> None:
+    control(arm, "/requests", method="DELETE")
+    outside = VmRef("99999999-9999-9999-9999-999999999999", "theirs", "vm")
+    for activity in (activities.read_vm, activities.try_start):
+        assert (
+            activity({"vm": outside.to_dict()}, ArmCompute(settings(arm)), settings(arm).scope)["step"]
+            == "out_of_scope"
+        )
+    assert control(arm, "/requests")["entries"] == []

@@ -1,0 +1,215 @@
+"""Small simulators of the ports, with state, a call log and scenario verbs (SkyPilot's FakeCloud, moto's backends).
+
+:class:`FakeCompute` keeps VMs and long-running operations on a clock the test (or the replay Driver) moves:
+``begin_start`` returns an operation that succeeds after ``start_seconds`` when there is capacity, or fails after
+``fail_seconds`` with ``ZonalAllocationFailed``; faults queued with :meth:`FakeCompute.fail_next` answer the next
+matching call instead (a 429 with Retry-After, a 5xx, a dropped connection that still applied the write, an
+operation ending with an unknown code). It does not model throttling buckets, prices or scale sets' models.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from orchestrator.activities import compute as compute_activities
+from orchestrator.activities import logs, policy
+from orchestrator.domain.classify import UserAction
+from orchestrator.domain.errors import ArmFailure, Failure
+from orchestrator.domain.models import Missing, Operation, VmFacts, VmRef, VmStatus
+from orchestrator.ports import OperationState
+from orchestrator.settings import Settings
+from orchestrator.workflows import names
+
+SUB = "11111111-2222-3333-4444-555555555555"
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ARM = "https://management.azure.com"
+
+CODES = {
+    VmStatus.RUNNING: ["ProvisioningState/succeeded", "PowerState/running"],
+    VmStatus.STARTING: ["ProvisioningState/updating", "PowerState/starting"],
+    VmStatus.DEALLOCATED: ["ProvisioningState/succeeded", "PowerState/deallocated"],
+    VmStatus.STOPPED: ["ProvisioningState/succeeded", "PowerState/stopped"],
+}
+
+
+def vm_ref(name: str = "vm1", rg: str = "rg") -> VmRef:
+    return VmRef(SUB, rg, name)
+
+
+@dataclass
+class FakeVm:
+    status: VmStatus = VmStatus.DEALLOCATED
+    size: str = "Standard_D2s_v5"
+    priority: str = "Spot"
+    eviction_policy: str = "Deallocate"
+    max_price: float = 0.05
+    tags: dict[str, str] = field(default_factory=dict)
+    failed_code: str | None = None
+
+
+@dataclass
+class FakeOp:
+    name: str
+    vm: str
+    ends: datetime
+    code: str | None = None  # the failure code when it ends, None: succeeds
+    applied: bool = False
+
+
+@dataclass
+class FakeCompute:
+    now: datetime = T0
+    capacity: bool = True
+    start_seconds: float = 30
+    fail_seconds: float = 8
+    vms: dict[str, FakeVm] = field(default_factory=dict)
+    ops: dict[str, FakeOp] = field(default_factory=dict)
+    faults: list[tuple[str, Any]] = field(default_factory=list)
+    log: list[tuple[str, str]] = field(default_factory=list)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    # --- scenario verbs ---------------------------------------------------------------------------------------
+
+    def add(self, vm: VmRef, **kw: Any) -> FakeVm:
+        self.vms[vm.id] = FakeVm(**kw)
+        return self.vms[vm.id]
+
+    def fail_next(self, call: str, fault: Any) -> None:
+        """``call``: facts | start | operation | price; ``fault``: an ArmFailure to raise, or for ``operation``
+        a code the operation ends with; ``("applied", ArmFailure)`` applies the write, then raises."""
+        self.faults.append((call, fault))
+
+    def tick(self, now: datetime) -> None:
+        self.now = now
+        for op in self.ops.values():
+            if op.ends <= now and not op.applied and op.vm in self.vms:
+                op.applied, vm = True, self.vms[op.vm]
+                if vm.status == VmStatus.STARTING:
+                    vm.status = VmStatus.DEALLOCATED if op.code else VmStatus.RUNNING
+                    vm.failed_code = op.code
+
+    def count(self, call: str) -> int:
+        return sum(1 for c, _ in self.log if c == call)
+
+    # --- the port ----------------------------------------------------------------------------------------------
+
+    def _fault(self, call: str) -> Any:
+        for i, (name, fault) in enumerate(self.faults):
+            if name == call:
+                del self.faults[i]
+                return fault
+        return None
+
+    def facts(self, vm: VmRef) -> VmFacts:
+        self.log.append(("facts", vm.id))
+        fault = self._fault("facts")
+        if isinstance(fault, ArmFailure):
+            raise fault
+        got = self.vms.get(vm.id)
+        if got is None:
+            return VmFacts(exists=False, missing=Missing.VM)
+        codes = list(CODES.get(got.status, []))
+        if got.failed_code:
+            codes[0] = f"ProvisioningState/failed/{got.failed_code}"
+        return VmFacts(
+            exists=True,
+            status=got.status,
+            provisioning_failed=got.failed_code,
+            priority=got.priority,
+            eviction_policy=got.eviction_policy,
+            max_price=got.max_price,
+            size=got.size,
+            location="eastus",
+            tags=dict(got.tags),
+            codes=codes,
+        )
+
+    def begin_start(self, vm: VmRef) -> Operation | None:
+        self.log.append(("start", vm.id))
+        fault = self._fault("start")
+        applied = isinstance(fault, tuple) and fault[0] == "applied"
+        if isinstance(fault, ArmFailure):
+            raise fault
+        got = self.vms[vm.id]
+        code = self._fault("operation")
+        if code is None and not self.capacity:
+            code = "ZonalAllocationFailed"
+        op = FakeOp(
+            "start", vm.id, self.now + timedelta(seconds=self.fail_seconds if code else self.start_seconds), code
+        )
+        got.status, got.failed_code = VmStatus.STARTING, None
+        op_id = f"op{next(self._ids)}"
+        self.ops[op_id] = op
+        if applied:
+            raise fault[1]
+        return Operation(
+            f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/locations/eastus/operations/{op_id}", 10
+        )
+
+    def operation(self, operation: Operation) -> OperationState:
+        self.log.append(("operation", operation.url))
+        fault = self._fault("poll")
+        if isinstance(fault, ArmFailure):
+            raise fault
+        op = self.ops.get(operation.url.rsplit("/", 1)[1])
+        if op is None:
+            raise ArmFailure(Failure.NOT_FOUND, "NotFound", "no such operation", 404)
+        if op.ends > self.now:
+            return OperationState("InProgress", 10)
+        if op.code:
+            return OperationState("Failed", None, op.code, f"{op.code} (fake)")
+        return OperationState("Succeeded")
+
+    def begin_set_max_price(self, vm: VmRef, price: float) -> Operation | None:
+        self.log.append(("price", vm.id))
+        self.vms[vm.id].max_price = price
+        return None
+
+
+@dataclass
+class FakeActivityLog:
+    user_actions: dict[str, UserAction] = field(default_factory=dict)
+    evictions: dict[str, datetime] = field(default_factory=dict)
+    log: list[tuple[str, str]] = field(default_factory=list)
+
+    def last_user_action(self, vm: VmRef, since: datetime) -> UserAction | None:
+        self.log.append(("user", vm.id))
+        return self.user_actions.get(vm.id)
+
+    def eviction_record(self, vm: VmRef, since: datetime) -> datetime | None:
+        self.log.append(("eviction", vm.id))
+        return self.evictions.get(vm.id)
+
+
+def settings(**values: Any) -> Settings:
+    base: dict[str, Any] = {"subscriptions": SUB, "arm_endpoint": ARM, "credential": "localcloud"}
+    return Settings(**{**base, **values})
+
+
+@dataclass
+class World:
+    """The fakes behind every activity, wired the way compose.py wires the real adapters."""
+
+    compute: FakeCompute = field(default_factory=FakeCompute)
+    activity_log: FakeActivityLog = field(default_factory=FakeActivityLog)
+    config: Settings = field(default_factory=settings)
+
+    def with_settings(self, **values: Any) -> World:
+        return replace(self, config=settings(**values))
+
+    def activity(self, name: str, payload: Any, now: datetime) -> Any:
+        self.compute.tick(now)
+        scope = self.config.scope
+        table: dict[str, Any] = {
+            names.RECOVERY_POLICY: lambda: policy.recovery_policy(self.config),
+            names.READ_VM: lambda: compute_activities.read_vm(payload, self.compute, scope),
+            names.TRY_START: lambda: compute_activities.try_start(payload, self.compute, scope),
+            names.CHECK_OPERATION: lambda: compute_activities.check_operation(payload, self.compute, self.config),
+            names.RAISE_MAX_PRICE: lambda: compute_activities.raise_max_price(payload, self.compute, self.config),
+            names.USER_ACTION: lambda: logs.user_action(payload, self.activity_log, scope),
+            names.EVICTION_RECORD: lambda: logs.eviction_record(payload, self.activity_log, scope),
+        }
+        return table[name]()

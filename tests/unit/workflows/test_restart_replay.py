@@ -1,0 +1,181 @@
+"""The restart strategy replayed by azure-functions-durable, answered by the real activities over a fake Compute.
+
+Every wait is a durable timer (the Driver records them); ARM trouble never fails the orchestration.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from orchestrator.domain.errors import ArmFailure, Failure
+from orchestrator.domain.models import VmStatus, iso
+from orchestrator.workflows import names
+from orchestrator.workflows.restart import restart_vm
+from tests.unit.fakes import T0, World, vm_ref
+from tests.unit.workflows.driver import Driver
+
+VM = vm_ref()
+
+
+def drive(world: World, **extra: Any) -> tuple[dict[str, Any], Driver]:
+    data = {"vm": VM.to_dict(), "since": iso(T0), "size": "Standard_D2s_v5", **extra}
+    driver = Driver(restart_vm, data, "respot-x-0001:restart", T0, world.activity, on_tick=world.compute.tick)
+    return driver.run(), driver
+
+
+def evicted_world(**settings: Any) -> World:
+    world = World().with_settings(**settings) if settings else World()
+    world.compute.add(VM)
+    return world
+
+
+def throttled(retry_after: float) -> ArmFailure:
+    return ArmFailure(Failure.THROTTLED, "TooManyRequests", "throttled", 429, retry_after)
+
+
+def test_a_capacity_failure_waits_on_the_backoff_then_the_vm_comes_back() -> None:
+    world = evicted_world()
+    world.compute.capacity = False
+    out, driver = drive_with_capacity_after(world, minutes=5)
+    assert out["outcome"] == "recovered" and out["lastError"] is None
+    runs = out["story"]["runs"]
+    assert runs[0]["result"] == "capacity" and runs[0]["code"] == "ZonalAllocationFailed" and runs[0]["count"] >= 2
+    assert runs[-1]["result"] == "succeeded"
+    assert world.compute.count("start") == runs[0]["count"] + 1
+    assert all(fire > created for created, fire in driver.timers)
+
+
+def drive_with_capacity_after(world: World, minutes: float) -> tuple[dict[str, Any], Driver]:
+    """Capacity returns ``minutes`` after the start: the fake's clock follows the Driver's."""
+    returns_at = T0 + timedelta(minutes=minutes)
+    follow = world.compute.tick
+
+    def tick(now: Any) -> None:
+        follow(now)
+        if now >= returns_at:
+            world.compute.capacity = True
+
+    data = {"vm": VM.to_dict(), "since": iso(T0), "size": "Standard_D2s_v5"}
+    driver = Driver(restart_vm, data, "respot-x-0001:restart", T0, world.activity, on_tick=tick)
+    return driver.run(), driver
+
+
+def test_no_activity_waits_for_the_start_operation_the_orchestration_polls_it() -> None:
+    world = evicted_world()
+    out, driver = drive(world)
+    assert out["outcome"] == "recovered"
+    names_called = [name for name, _ in driver.calls]
+    assert names_called.count(names.TRY_START) == 1 and names_called.count(names.CHECK_OPERATION) >= 2
+    assert world.compute.count("start") == 1  # one POST; the LRO was watched from the orchestration
+
+
+def test_a_429_with_retry_after_1200_on_the_start_is_a_durable_timer_of_at_least_1200_s() -> None:
+    world = evicted_world()
+    world.compute.fail_next("start", throttled(1200))
+    out, driver = drive(world)
+    assert out["outcome"] == "recovered" and out["lastError"] is None
+    waits = [(fire - created).total_seconds() for created, fire in driver.timers]
+    assert max(waits) >= 1200
+    first = out["story"]["runs"][0]
+    assert (first["action"], first["result"], first["code"]) == ("start", "throttled", "TooManyRequests")
+    assert world.compute.count("start") == 2
+
+
+def test_an_operation_failing_with_an_unknown_code_is_retried_not_a_configuration_error() -> None:
+    world = evicted_world()
+    world.compute.fail_next("operation", "SomethingNew")
+    out, _ = drive(world)
+    assert out["outcome"] == "recovered"
+    assert out["story"]["runs"][0]["result"] == "unknown" and out["story"]["runs"][0]["code"] == "SomethingNew"
+
+
+def test_an_unknown_code_that_keeps_coming_back_fails_after_a_bounded_count_with_the_code() -> None:
+    world = evicted_world()
+    for _ in range(10):
+        world.compute.fail_next("operation", "SomethingNew")
+    out, _ = drive(world)
+    assert (out["outcome"], out["reason"]) == ("failed", "unknown_error")
+    assert "SomethingNew" in out["detail"] and out["story"]["runs"][0]["count"] == 5
+
+
+def test_a_read_that_fails_is_waited_out_not_a_failed_recovery() -> None:
+    world = evicted_world()
+    world.compute.fail_next("facts", ArmFailure(Failure.TRANSIENT, "InternalServerError", "boom", 500))
+    world.compute.fail_next("facts", throttled(30))
+    out, _driver = drive(world)
+    assert out["outcome"] == "recovered"
+    assert [r["result"] for r in out["story"]["runs"]][:2] == ["transient", "throttled"]
+
+
+def test_a_start_sent_without_an_answer_is_not_sent_again_once_it_took() -> None:
+    world = evicted_world()
+    world.compute.fail_next("start", ("applied", ArmFailure(Failure.NO_ANSWER, "NoAnswer", "connection dropped")))
+    out, _ = drive(world)
+    assert out["outcome"] == "recovered" and out["reason"] == "evicted"
+    assert world.compute.count("start") == 1  # the guard read saw it starting: respot's own, not "someone else"
+
+
+def test_someone_else_starting_it_stops_the_retries() -> None:
+    world = evicted_world()
+    world.compute.capacity = False
+    original = world.compute.tick
+
+    def tick(now: Any) -> None:
+        original(now)
+        if now >= T0 + timedelta(minutes=3):
+            world.compute.vms[VM.id].status = VmStatus.RUNNING
+
+    data = {"vm": VM.to_dict(), "since": iso(T0), "size": "Standard_D2s_v5"}
+    out = Driver(restart_vm, data, "respot-x-0001:restart", T0, world.activity, on_tick=tick).run()
+    assert (out["outcome"], out["reason"]) == ("stopped", "started_meanwhile")
+
+
+def test_quota_gives_up_at_once_and_says_why() -> None:
+    world = evicted_world()
+    world.compute.fail_next(
+        "start", ArmFailure(Failure.QUOTA, "OperationNotAllowed", "exceeding approved lowPriorityCores quota", 409)
+    )
+    out, _ = drive(world)
+    assert (out["outcome"], out["reason"]) == ("failed", "quota") and "quota" in out["detail"]
+
+
+def test_continue_as_new_keeps_the_whole_attempt_list_and_each_history_stays_short() -> None:
+    world = evicted_world(retry_first_seconds=60, retry_cap_seconds=900)
+    world.compute.capacity = False
+    out, driver = drive_with_capacity_after(world, minutes=24 * 60 - 30)
+    assert out["outcome"] == "recovered"
+    assert len(driver.executions) >= 5 and out["executions"] == len(driver.executions)
+    capacity = out["story"]["runs"][0]
+    assert capacity["result"] == "capacity" and capacity["count"] > 90  # a day of tries: one entry, counted
+    assert out["story"]["attempts"] == capacity["count"] + 1
+    assert max(e.history_events for e in driver.executions) < 100
+    import json
+
+    assert len(json.dumps(out)) < 4000  # a few KB, however long it took
+
+
+def test_the_deadline_ends_it_with_the_last_error() -> None:
+    world = evicted_world(retry_deadline_hours=1)
+    world.compute.capacity = False
+    out, _ = drive(world)
+    assert (out["outcome"], out["reason"]) == ("gave_up", "deadline")
+    assert out["lastError"]["code"] == "ZonalAllocationFailed"
+
+
+def test_the_price_raise_policy_lifts_max_price_once_then_starts() -> None:
+    world = evicted_world(price_policy="raise", max_price_ceiling=0.2)
+    world.compute.fail_next(
+        "start", ArmFailure(Failure.PRICE, "SpotPriceGreaterThanProvidedMaxPrice", "price above max", 409)
+    )
+    out, _ = drive(world)
+    assert out["outcome"] == "recovered"
+    assert world.compute.vms[VM.id].max_price == 0.2
+    assert [r["action"] for r in out["story"]["runs"]] == ["start", "set_max_price", "start"]
+
+
+def test_an_input_that_is_not_a_vm_is_rejected_without_any_activity() -> None:
+    world = evicted_world()
+    driver = Driver(restart_vm, {"vm": {"subscription": "x"}}, "id", T0, world.activity)
+    out = driver.run()
+    assert out["outcome"] == "rejected" and driver.calls == []
