@@ -49,7 +49,7 @@ async def admit(client: df.DurableOrchestrationClient, signal: Signal) -> Admitt
     """Raises :class:`BackendUnavailable`."""
     for _ in range(ROUTING_TRIES):
         routing = route(signal, await _records(client, signal))
-        if routing.route in (Route.DUPLICATE, Route.LATE):
+        if routing.route in (Route.DUPLICATE, Route.LATE, Route.SATURATED):
             return Admitted(routing.route, routing.instance_id)
         if await _deliver(client, signal, routing):
             return Admitted(routing.route, routing.instance_id)

@@ -30,6 +30,7 @@ bp = df.Blueprint()
 _IGNORED = {
     Route.LATE: ("late_signal", "the eviction's recovery {id} already finished; recorded there as concluded"),
     Route.DUPLICATE: ("duplicate", "already recorded by recovery {id}"),
+    Route.SATURATED: ("too_many_signals", "recovery {id} has recorded as many signals as it keeps"),
 }
 
 

@@ -9,7 +9,9 @@ signal's own time (when the source says the eviction happened, not when the sign
 - before the window's end, or the recovery is still working: it **joins** that recovery, which records it;
 - after the latest recovery concluded: a **new** eviction, recovery n + 1 starts, linked to n;
 - it belongs to a recovery that already finished: it is **late**, recorded as ignored with that recovery's id;
-- it is already recorded there (alerts are delivered at least once): a **duplicate**, nothing to do.
+- it is already recorded there (alerts are delivered at least once): a **duplicate**, nothing to do;
+- that recovery already holds MAX_SIGNALS signals: **saturated**, recorded as ignored (a flood of distinct signals
+  for one VM must not grow its history without bound).
 
 Concluded recoveries stay open for a settle window (minutes) before they complete, so that signals that lag behind
 the first one still reach the record, and so that two deliveries racing to start recovery n + 1 always meet the
@@ -25,6 +27,7 @@ from typing import Any
 
 from orchestrator.domain.models import InvalidInput, Signal, VmRef, parse_iso
 from orchestrator.domain.scope import vm_hash
+from orchestrator.domain.story import MAX_SIGNALS
 
 PREFIX = "respot-"
 ACTIVE = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
@@ -101,6 +104,7 @@ class Route(StrEnum):
     JOIN = "join"
     DUPLICATE = "duplicate"
     LATE = "late"
+    SATURATED = "saturated"
 
 
 @dataclass(frozen=True)
@@ -122,4 +126,8 @@ def route(signal: Signal, records: list[RecoveryRecord]) -> Routing:
         return Routing(Route.START, recovery_id(signal.vm, latest.seq + 1), latest.seq + 1, latest)
     if signal.key in home.signal_keys:
         return Routing(Route.DUPLICATE, home.instance_id, home.seq)
-    return Routing(Route.JOIN if home.active else Route.LATE, home.instance_id, home.seq)
+    if not home.active:
+        return Routing(Route.LATE, home.instance_id, home.seq)
+    if len(home.signal_keys) >= MAX_SIGNALS:
+        return Routing(Route.SATURATED, home.instance_id, home.seq)
+    return Routing(Route.JOIN, home.instance_id, home.seq)

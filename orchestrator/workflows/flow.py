@@ -11,7 +11,7 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.domain.models import StepResult, VmFacts, iso
+from orchestrator.domain.models import Step, StepResult, iso
 from orchestrator.domain.schedule import throttle_delay, transient_delay
 from orchestrator.domain.story import AttemptRun, Story
 from orchestrator.workflows import names
@@ -78,11 +78,11 @@ class Flow:
 
     def arm_trouble(self, result: StepResult, story: Story, action: str) -> timedelta | None:
         """For a throttled or transient answer: record it and say how long to wait (None: not trouble)."""
-        if result.step.value not in ("throttled", "transient"):
+        if result.step not in (Step.THROTTLED, Step.TRANSIENT):
             self._troubles = 0
             return None
         self._troubles += 1
-        if result.step.value == "throttled":
+        if result.step == Step.THROTTLED:
             delay = throttle_delay(result.retry_after, self.key, self._troubles)
         else:
             delay = transient_delay(self._troubles, self.key)
@@ -108,7 +108,3 @@ class Flow:
             if delay is None or self.now + delay > deadline:
                 return result
             yield from self.sleep_until(self.now + delay)
-
-
-def facts_of(result: StepResult) -> VmFacts:
-    return result.facts if result.facts is not None else VmFacts(exists=False)

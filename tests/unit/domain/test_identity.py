@@ -88,3 +88,9 @@ def test_records_are_read_from_custom_status_or_output_and_rejected_inputs_are_n
     assert RecoveryRecord.from_status(VM, "respot-elsewhere-0001", "Completed", {}, None) is None
     rejected = {"outcome": "rejected", "concludedAt": None}
     assert RecoveryRecord.from_status(VM, recovery_id(VM, 3), "Completed", rejected, T0) is None
+
+
+def test_a_recovery_full_of_signals_takes_no_more() -> None:
+    full = record(1, active=True, keys=frozenset(f"event-grid:{i}" for i in range(20)))
+    assert route(sig(T0, event_id="new"), [full]).route == Route.SATURATED
+    assert route(sig(T0, event_id="3"), [full]).route == Route.DUPLICATE
