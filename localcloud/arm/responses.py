@@ -2,7 +2,7 @@
 
 Long-running operations answer as CRP does: PUT 201 (create) or 200 (update) with the resource body,
 POST/DELETE 202 with no body; all with ``Azure-AsyncOperation`` (status URL) and ``Location`` (monitor URL)
-headers and a Retry-After scaled to the simulation clock.
+headers and a Retry-After in seconds of the simulated world.
 """
 
 from __future__ import annotations
@@ -29,18 +29,15 @@ def lro_headers(ctx: Ctx, op: Operation) -> dict[str, str]:
 
 
 def poll_after(ctx: Ctx, op: Operation) -> dict[str, str]:
-    """When to poll again: when the operation is due to finish, but at least every POLL_SECONDS.
+    """When to poll again: when the operation is due to end, but at least every POLL_SECONDS (simulated).
 
-    Given in ``retry-after-ms`` (azure-core reads it like Retry-After): whole seconds would make a poller
-    learn of the end up to a second late, and a fraction in Retry-After breaks the SDK's int parse.
+    Whole seconds of the simulated world, at least 1 (``throttling.retry_after``), as Azure gives them: a poller
+    may learn of the end up to a second late, as it would in Azure.
     """
     remaining = POLL_SECONDS
     if op.expected_end is not None:
         remaining = min(POLL_SECONDS, max(0.0, (op.expected_end - ctx.backend.now()).total_seconds()))
-    real = ctx.backend.clock.to_real(remaining)
-    if real == float("inf"):
-        return retry_after(real)
-    return {"retry-after-ms": str(max(1, round(real * 1000)))}
+    return retry_after(remaining)
 
 
 def _expand(ctx: Ctx) -> bool:

@@ -97,15 +97,18 @@ class ArmEmulator:
 
     # --- helpers for tests and the CLI ----------------------------------------------------------------------
 
-    def compute_client(self, subscription: str | None = None, **kwargs: Any) -> Any:
+    def compute_client(self, subscription: str | None = None, *, advance_on_sleep: bool = False, **kwargs: Any) -> Any:
+        """azure-mgmt-compute on this emulator, its waits in this emulator's time (``clients`` module docstring)."""
         from localcloud.arm.clients import compute_client
 
-        return compute_client(self.url, subscription or self.subscription, **kwargs)
+        return compute_client(
+            self.url, subscription or self.subscription, clock=self.clock, advance_on_sleep=advance_on_sleep, **kwargs
+        )
 
-    def logs_client(self, **kwargs: Any) -> Any:
+    def logs_client(self, *, advance_on_sleep: bool = False, **kwargs: Any) -> Any:
         from localcloud.arm.clients import logs_client
 
-        return logs_client(self.url, **kwargs)
+        return logs_client(self.url, clock=self.clock, advance_on_sleep=advance_on_sleep, **kwargs)
 
     def apply(self, doc: Json) -> None:
         self.services.apply(doc)
