@@ -167,7 +167,7 @@ def deallocate(b: Backend, vm: Vm, caller: str) -> Operation:
     _ensure_idle(vm, "deallocate")
     op = _start_op(b, vm, "deallocate", caller)
     if not vm.allocated:
-        b.complete(op, (1.0), f"deallocate {vm.name}", lambda: _finish(b, vm, op, caller, "deallocate"))
+        b.complete(op, (1.0), f"deallocate {vm.name}", _deallocated_already(b, vm, op, caller))
         return op
     vm.power, vm.provisioning = Power.DEALLOCATING, Provisioning.UPDATING
     b.annotate(vm, "VirtualMachineDeallocationInitiated")
@@ -180,6 +180,17 @@ def deallocate(b: Backend, vm: Vm, caller: str) -> Operation:
 
     b.complete(op, (b.durations.deallocate), f"deallocate {vm.name}", done)
     return op
+
+
+def _deallocated_already(b: Backend, vm: Vm, op: Operation, caller: str) -> Callable[[], None]:
+    """Deallocating a deallocated VM succeeds, and clears a failed provisioning left by a failed start."""
+
+    def done() -> None:
+        if vm.provisioning == Provisioning.FAILED:
+            vm.provisioning, vm.failure = Provisioning.SUCCEEDED, None
+        _finish(b, vm, op, caller, "deallocate")
+
+    return done
 
 
 def power_off(b: Backend, vm: Vm, caller: str) -> Operation:
@@ -279,7 +290,10 @@ def _create_failed(b: Backend, vm: Vm, op: Operation, caller: str, err: ArmError
 
 
 def _start_failed(b: Backend, vm: Vm, op: Operation, caller: str, err: ArmError) -> None:
-    vm.power, vm.failure = Power.DEALLOCATED, err.error()
+    # A start that cannot be allocated leaves the VM deallocated with provisioningState Failed; the instance view
+    # carries the code as ProvisioningState/<state>[/<errorCode>] (states-billing.md) next to
+    # PowerState/deallocated. A later start or deallocate that succeeds clears it.
+    vm.provisioning, vm.power, vm.failure = Provisioning.FAILED, Power.DEALLOCATED, err.error()
     _finish(b, vm, op, caller, "start", err)
 
 
