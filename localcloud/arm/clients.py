@@ -90,7 +90,7 @@ class WorldRetryAfterPolicy(SansIOHTTPPolicy[Any, Any]):
         headers["retry-after-ms"] = str(max(1, round(self.real_seconds(world) * 1000)))
 
 
-class ClockSteppingTransport(RequestsTransport):
+class ClockSteppingTransport(RequestsTransport):  # type: ignore[misc]  # exported lazily: Any to mypy
     """A transport whose ``sleep`` advances the simulated clock instead of sleeping (for a stopped clock).
 
     azure-core's RetryPolicy and LRO pollers wait through ``transport.sleep``; with this transport a client's

@@ -96,7 +96,7 @@ def test_a_failed_instance_start_shows_failed_provisioning_until_a_start_succeed
         f"ProvisioningState/failed/{code}",
         "PowerState/deallocated",
     ]
-    assert [s.code for s in vms.get_instance_view(rg, "ss", "0").statuses][0] == f"ProvisioningState/failed/{code}"
+    assert vms.get_instance_view(rg, "ss", "0").statuses[0].code == f"ProvisioningState/failed/{code}"
     control(arm, "/capacity", {"region": "eastus", "size": "Standard_D2s_v5", "available": 1})
     vms.begin_start(rg, "ss", "0").result()
     instance = vms.get(rg, "ss", "0", expand="instanceView")
