@@ -316,13 +316,14 @@ def service_unavailable() -> ArmError:
     )
 
 
-def throttled_injected() -> ArmError:
-    """An injected 429, shaped like CRP's (troubleshooting-throttling-errors.md), asking for a 1 s wait."""
+def throttled_injected(retry_after: int = 1) -> ArmError:
+    """An injected 429, shaped like CRP's (troubleshooting-throttling-errors.md), asking for ``retry_after``
+    simulated seconds (the doc's sample asks for 1200)."""
     detail = '{"operationGroup":"LowCostGet","allowedRequestCount":36,"measuredRequestCount":37}'
     return ArmError(
         429,
         "OperationNotAllowed",
         "The server rejected the request because too many requests have been received for this subscription.",
         details=[{"code": "TooManyRequests", "target": "LowCostGet", "message": detail}],
-        headers={"Retry-After": "1"},
+        headers={"Retry-After": str(retry_after)},
     )

@@ -200,14 +200,21 @@ class Nic:
 
 @dataclass
 class AllocationFault:
-    """An injected failure for the next ``remaining`` allocations that match (control API ``faults``)."""
+    """An injected failure for the next ``remaining`` allocations that match (control API ``faults``).
+
+    Any code may be given; one Azure does not document (``"SomethingNew"``) still fails the operation with it.
+    """
 
     code: str
     remaining: int = 1
     region: str | None = None
     size: str | None = None
+    vm_id: str | None = None  # only this VM or scale-set instance (resource id, any case)
+    message: str | None = None
 
     def matches(self, vm: Vm) -> bool:
-        return (self.region is None or self.region == vm.location) and (
-            self.size is None or self.size.lower() == vm.size.lower()
+        return (
+            (self.region is None or self.region == vm.location)
+            and (self.size is None or self.size.lower() == vm.size.lower())
+            and (self.vm_id is None or self.vm_id.lower() == vm.key)
         )
