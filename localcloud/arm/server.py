@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -94,6 +94,21 @@ class ArmEmulator:
             horizon = self.clock.now() + timedelta(seconds=max(self.clock.speed, 1.0))
             self.clock.wait_until(min(due, horizon) if due else horizon, self._stop, interruptible=True)
             self.backend.tick()
+
+    # --- for a stepped-clock driver (localcloud.stepper) ------------------------------------------------------
+
+    def quiescent(self) -> bool:
+        """Nothing runnable now, at ``clock.now()``: no scheduled callback due, no request being served, no
+        webhook delivery posting or waiting for its real-time retry. A snapshot: ask again before each step."""
+        if self.pipeline.in_flight or self.notifier.in_flight:
+            return False
+        due = self.backend.next_due()  # waits for a tick in progress (it holds the backend's lock)
+        return due is None or due > self.clock.now()
+
+    def next_due(self) -> datetime | None:
+        """The earliest simulated time something is scheduled for (an LRO's end, an eviction, a timeline step,
+        an alert delivery), or None when nothing is."""
+        return self.backend.next_due()
 
     # --- helpers for tests and the CLI ----------------------------------------------------------------------
 
