@@ -88,7 +88,9 @@ class Backend:
         self.lro_factor = 1.0  # > 1 when a "slow LRO" fault is injected
         self._queue: list[tuple[datetime, int, str, Callable[[], None]]] = []
         self._seq = itertools.count()
-        self._running_at: datetime | None = None
+        # The due time of the callback this thread is running (see ``tick``); per thread, so a request logged on
+        # another thread meanwhile reads the clock, not the ticker's callback.
+        self._running = threading.local()
         self.allocation_faults: list[AllocationFault] = []
         self.listeners: list[Callable[[ActivityRecord], None]] = []
         self.annotation_listeners: list[Callable[[Vm, str, datetime], None]] = []
@@ -97,7 +99,8 @@ class Backend:
 
     def now(self) -> datetime:
         """Simulated time; inside a scheduled callback, the time it was due (see ``tick``)."""
-        return self._running_at or self.clock.now()
+        running: datetime | None = getattr(self._running, "at", None)
+        return running or self.clock.now()
 
     def schedule(self, delay: float, label: str, fn: Callable[[], None]) -> datetime:
         """Run ``fn`` (under the lock) once ``delay`` simulated seconds have passed."""
@@ -120,13 +123,13 @@ class Backend:
                 due, _, label, fn = heapq.heappop(self._queue)
                 # Each callback runs "at" its due time, so what it schedules in turn (a recall's 30 s notice)
                 # lands where it would have if time had flowed, even after a jump of the clock.
-                self._running_at = due
+                self._running.at = due
                 try:
                     fn()
                 except Exception:  # a bug in one callback must not stop the world
                     log.exception("scheduled callback %s failed", label)
                 finally:
-                    self._running_at = None
+                    self._running.at = None
                 ran += 1
         return ran
 

@@ -135,7 +135,7 @@ class Pipeline:
                 self._in_flight -= 1
 
     def _handle(self, req: Request) -> Response:
-        started = time.perf_counter()
+        started, arrived = time.perf_counter(), self.backend.clock.now()
         self.backend.tick()
         match = self._router.match(req.method, req.path)
         if match is None:
@@ -156,7 +156,7 @@ class Pipeline:
         resp.headers.setdefault("x-ms-correlation-request-id", req.header("x-ms-correlation-request-id") or request_id)
         if not req.path.startswith("/_localcloud"):
             entry: dict[str, Any] = {
-                "time": iso(self.backend.now()),
+                "time": iso(arrived),  # simulated time of arrival, to the microsecond
                 "method": req.method,
                 "path": req.path,
                 "operation": op,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from localcloud.arm.models import Json, Operation, Power, Provisioning, ScaleSet, Vm
 
 
 def iso(when: datetime | None) -> str | None:
+    """UTC with seven fractional digits and ``Z``, the way ARM writes times (``2020-04-24T21:02:04.2556154Z`` in
+    VirtualMachine_Get_InstanceView.json): the simulated time to the microsecond, in one fixed shape."""
     if when is None:
         return None
-    return when.isoformat().replace("+00:00", "Z") if when.utcoffset() is not None else when.isoformat() + "Z"
+    utc = when.astimezone(UTC).replace(tzinfo=None) if when.utcoffset() is not None else when
+    return utc.isoformat(timespec="microseconds") + "0Z"
 
 
 def _copy(obj: Json) -> Json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -60,3 +62,19 @@ def test_request_log_counts_operations_by_status(arm: ArmEmulator, compute: Any)
     assert counts["VirtualMachines_CreateOrUpdate 201"] == 1
     assert counts["VirtualMachines_Get 404"] == 1
     assert counts["Operations_Get 200"] >= 1
+
+
+def test_the_request_log_and_the_activity_log_carry_simulated_time_to_the_microsecond(arm: ArmEmulator) -> None:
+    control(arm, "/clock", {"speed": 0})
+    control(arm, "/clock", {"advance": 1.0015})  # a millisecond and a half past a second
+    arrived = arm.clock.now()
+    path = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2026-04-01"
+    assert raw(arm, "PUT", path, vm_body(arm))[0] == 201
+    [entry] = control(arm, "/requests")["entries"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z", entry["time"])  # ARM's shape, always
+    assert datetime.fromisoformat(entry["time"]) == arrived
+    [started] = control(arm, "/activity-log")["value"]
+    assert datetime.fromisoformat(started["timestamp"]) == arrived
+    control(arm, "/clock", {"advance": 40})
+    finished = control(arm, "/activity-log")["value"][-1]
+    assert datetime.fromisoformat(finished["timestamp"]) == arrived + timedelta(seconds=40)  # when it was due
