@@ -25,6 +25,7 @@ from localcloud.arm.models import (
     Json,
     Nic,
     Operation,
+    Orchestration,
     ScaleSet,
     ScheduledEvent,
     Vm,
@@ -236,8 +237,20 @@ class Backend:
         return catalog.DEFAULT_FAMILY_CORES
 
     def vms_in_scale_set(self, ss: ScaleSet) -> list[Vm]:
+        """A Uniform set's instances by instance id; a Flexible set's member VMs, oldest first."""
+        if ss.orchestration == Orchestration.FLEXIBLE:
+            members = (vm for vm in self.world.vms.values() if vm.member_of == ss.key)
+            return sorted(members, key=lambda v: (v.time_created, v.name))
         prefix = ss.key + "/virtualmachines/"
         return sorted(
             (vm for key, vm in self.world.vms.items() if key.startswith(prefix)),
             key=lambda v: int(v.instance_id or 0),
         )
+
+    def scale_set_of(self, vm: Vm) -> ScaleSet | None:
+        """The set ``vm`` is an instance (Uniform) or a member (Flexible) of."""
+        if vm.member_of is not None:
+            return self.world.scale_sets.get(vm.member_of)
+        if vm.scale_set is None:
+            return None
+        return self.world.scale_sets.get(vm.key.rsplit("/virtualmachines/", 1)[0])

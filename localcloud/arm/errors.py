@@ -176,6 +176,18 @@ def conflicting_operation(name: str, op: str) -> ArmError:
     )
 
 
+def not_allowed_on_scale_set(operation: str, scale_set: str) -> ArmError:
+    """The scale-set VM API on a Flexible set. OBSERVED, not in a Microsoft doc: Microsoft Q&A 1418158 shows
+    ``BadRequest`` "Operation 'VirtualMachineScaleSets.virtualMachines.GET' is not allowed on Virtual Machine
+    Scale Set ..."; hashicorp/nomad-autoscaler#1096 the same shape for instanceView. The status (400) follows
+    the code."""
+    return ArmError(
+        400,
+        "BadRequest",
+        f"Operation '{operation}' is not allowed on Virtual Machine Scale Set '{scale_set}'.",
+    )
+
+
 def property_change_not_allowed(prop: str) -> ArmError:
     return ArmError(409, "PropertyChangeNotAllowed", f"Changing property '{prop}' is not allowed.", target=prop)
 
