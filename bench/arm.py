@@ -5,7 +5,8 @@
   Throttling is off: one VM allows a burst of 36 GETs in Azure, and this measures the server, not the bucket.
 - LRO: a full create with 2 s of simulated provisioning at speed 1. The SDK makes 4 round trips (PUT, an
   immediate status poll, a poll at Retry-After, a final GET). The emulator's overhead is its handler time for
-  those requests plus how late, after the operation was due, a poller learns it has ended.
+  those requests plus how late, after the operation was due, a poller learns it has ended. Retry-After is whole
+  seconds of simulated time, which at speed 1 are real seconds: the client needs no clock to wait them out.
 Targets (issue #2): at least 500 GET/s; at most 5 ms of emulator overhead per create.
 """
 

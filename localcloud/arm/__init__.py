@@ -4,9 +4,10 @@ It speaks ARM's wire format on loopback so the real azure-mgmt-compute and azure
 unmodified, and simulates what matters for Spot: capacity that comes and goes, prices, quotas, evictions under
 both eviction policies, Activity Log records and the alerts they raise, throttling, and injected faults.
 
-Modules follow moto's roles: ``urls`` (routes), ``responses``/``data_api`` (HTTP handlers), ``models``
-(resources), ``backend`` (state and scheduler), ``compute``/``scalesets``/``evictions``/``capacity`` (behaviour),
-``errors`` (the ARM envelope), ``control`` (the /_localcloud API), ``scenario`` (worlds from JSON).
+Modules follow moto's roles: ``urls`` (routes), ``responses`` (Compute's HTTP handlers), one module per data
+service (``resourceskus``, ``retailprices``, ``placement``, ``resourcegraph``, ``loganalytics``, ``imds``),
+``models`` (resources), ``backend`` (state and scheduler), ``compute``/``scalesets``/``evictions``/``capacity``
+(behaviour), ``errors`` (the ARM envelope), ``control`` (the /_localcloud API), ``scenario`` (worlds from JSON).
 """
 
 from localcloud.arm.server import ArmEmulator

@@ -25,6 +25,7 @@ from localcloud.arm.models import (
     Json,
     Nic,
     Operation,
+    Orchestration,
     ScaleSet,
     ScheduledEvent,
     Vm,
@@ -88,7 +89,9 @@ class Backend:
         self.lro_factor = 1.0  # > 1 when a "slow LRO" fault is injected
         self._queue: list[tuple[datetime, int, str, Callable[[], None]]] = []
         self._seq = itertools.count()
-        self._running_at: datetime | None = None
+        # The due time of the callback this thread is running (see ``tick``); per thread, so a request logged on
+        # another thread meanwhile reads the clock, not the ticker's callback.
+        self._running = threading.local()
         self.allocation_faults: list[AllocationFault] = []
         self.listeners: list[Callable[[ActivityRecord], None]] = []
         self.annotation_listeners: list[Callable[[Vm, str, datetime], None]] = []
@@ -97,7 +100,8 @@ class Backend:
 
     def now(self) -> datetime:
         """Simulated time; inside a scheduled callback, the time it was due (see ``tick``)."""
-        return self._running_at or self.clock.now()
+        running: datetime | None = getattr(self._running, "at", None)
+        return running or self.clock.now()
 
     def schedule(self, delay: float, label: str, fn: Callable[[], None]) -> datetime:
         """Run ``fn`` (under the lock) once ``delay`` simulated seconds have passed."""
@@ -120,13 +124,13 @@ class Backend:
                 due, _, label, fn = heapq.heappop(self._queue)
                 # Each callback runs "at" its due time, so what it schedules in turn (a recall's 30 s notice)
                 # lands where it would have if time had flowed, even after a jump of the clock.
-                self._running_at = due
+                self._running.at = due
                 try:
                     fn()
                 except Exception:  # a bug in one callback must not stop the world
                     log.exception("scheduled callback %s failed", label)
                 finally:
-                    self._running_at = None
+                    self._running.at = None
                 ran += 1
         return ran
 
@@ -233,8 +237,20 @@ class Backend:
         return catalog.DEFAULT_FAMILY_CORES
 
     def vms_in_scale_set(self, ss: ScaleSet) -> list[Vm]:
+        """A Uniform set's instances by instance id; a Flexible set's member VMs, oldest first."""
+        if ss.orchestration == Orchestration.FLEXIBLE:
+            members = (vm for vm in self.world.vms.values() if vm.member_of == ss.key)
+            return sorted(members, key=lambda v: (v.time_created, v.name))
         prefix = ss.key + "/virtualmachines/"
         return sorted(
             (vm for key, vm in self.world.vms.items() if key.startswith(prefix)),
             key=lambda v: int(v.instance_id or 0),
         )
+
+    def scale_set_of(self, vm: Vm) -> ScaleSet | None:
+        """The set ``vm`` is an instance (Uniform) or a member (Flexible) of."""
+        if vm.member_of is not None:
+            return self.world.scale_sets.get(vm.member_of)
+        if vm.scale_set is None:
+            return None
+        return self.world.scale_sets.get(vm.key.rsplit("/virtualmachines/", 1)[0])

@@ -111,7 +111,7 @@ def fault_error(fault: AllocationFault, vm: Vm) -> ArmError:
         case "SkuNotAvailable":
             return errors.sku_not_available(vm.size, vm.location, vm.subscription)
         case _:
-            return ArmError(409, fault.code, f"Injected failure {fault.code}.")
+            return ArmError(409, fault.code, fault.message or f"Injected allocation failure {fault.code}.")
 
 
 def over_capacity(backend: Backend, region: str, zone: str, size: str) -> list[Vm]:

@@ -70,10 +70,15 @@ def put_vm(b: Backend, sub: str, rg: str, name: str, body: object, caller: str) 
         properties=spec.properties,
         time_created=b.now(),
     )
+    if "virtualMachineScaleSet" in spec.properties:
+        from localcloud.arm import scalesets  # scalesets builds on this module
+
+        scalesets.join(b, vm, spec.properties["virtualMachineScaleSet"])
     network.attach(b, vm)  # raises InvalidResourceReference for a subnet that is not there
     capacity.check_admission(b, vm, "create")
     network.commit(b, vm)
     b.world.vms[vm.key] = vm
+    _recount(b, vm)
     op = _start_op(b, vm, "write", caller)
     allocate(b, vm, op, caller, b.durations.create, on_fail=_create_failed)
     return 201, vm, op
@@ -93,6 +98,10 @@ def update_vm(b: Backend, vm: Vm, spec: VmSpec, caller: str) -> Operation:
         raise errors.property_change_not_allowed("evictionPolicy")
     if spec.zones != vm.zones:
         raise errors.property_change_not_allowed("zones")
+    joined = spec.properties.get("virtualMachineScaleSet")
+    joined_id = str(joined.get("id") or "") if isinstance(joined, dict) else ""
+    if joined_id.lower() != (vm.member_of or ""):
+        raise errors.property_change_not_allowed("virtualMachineScaleSet")  # set at creation only
     if vm.allocated and spec.spot.max_price != vm.max_price:
         raise errors.max_price_change_allocated(vm.name)
     if vm.allocated and spec.size != vm.size:
@@ -101,6 +110,8 @@ def update_vm(b: Backend, vm: Vm, spec: VmSpec, caller: str) -> Operation:
         )
     vm.size, vm.max_price, vm.tags = spec.size, spec.spot.max_price, spec.tags
     vm.properties = {**spec.properties, "networkProfile": vm.properties.get("networkProfile", {})}
+    if vm.member_of is not None:
+        vm.properties["virtualMachineScaleSet"] = {"id": b.world.scale_sets[vm.member_of].id}
     op = _start_op(b, vm, "write", caller)
     previous = vm.provisioning if vm.provisioning != Provisioning.FAILED else Provisioning.SUCCEEDED
     vm.provisioning = Provisioning.UPDATING
@@ -167,7 +178,7 @@ def deallocate(b: Backend, vm: Vm, caller: str) -> Operation:
     _ensure_idle(vm, "deallocate")
     op = _start_op(b, vm, "deallocate", caller)
     if not vm.allocated:
-        b.complete(op, (1.0), f"deallocate {vm.name}", lambda: _finish(b, vm, op, caller, "deallocate"))
+        b.complete(op, (1.0), f"deallocate {vm.name}", _deallocated_already(b, vm, op, caller))
         return op
     vm.power, vm.provisioning = Power.DEALLOCATING, Provisioning.UPDATING
     b.annotate(vm, "VirtualMachineDeallocationInitiated")
@@ -180,6 +191,17 @@ def deallocate(b: Backend, vm: Vm, caller: str) -> Operation:
 
     b.complete(op, (b.durations.deallocate), f"deallocate {vm.name}", done)
     return op
+
+
+def _deallocated_already(b: Backend, vm: Vm, op: Operation, caller: str) -> Callable[[], None]:
+    """Deallocating a deallocated VM succeeds, and clears a failed provisioning left by a failed start."""
+
+    def done() -> None:
+        if vm.provisioning == Provisioning.FAILED:
+            vm.provisioning, vm.failure = Provisioning.SUCCEEDED, None
+        _finish(b, vm, op, caller, "deallocate")
+
+    return done
 
 
 def power_off(b: Backend, vm: Vm, caller: str) -> Operation:
@@ -198,14 +220,12 @@ def power_off(b: Backend, vm: Vm, caller: str) -> Operation:
     return op
 
 
-def delete(b: Backend, vm: Vm, caller: str, on_deleted: Callable[[Vm], None] | None = None) -> Operation:
+def delete(b: Backend, vm: Vm, caller: str) -> Operation:
     op = _start_op(b, vm, "delete", caller)
     vm.provisioning, vm.busy_op = Provisioning.DELETING, "delete"
 
     def done() -> None:
         remove(b, vm)
-        if on_deleted is not None:
-            on_deleted(vm)
         b.finish_operation(op)
         b.record(
             operation=op_name(vm, "delete"),
@@ -279,7 +299,10 @@ def _create_failed(b: Backend, vm: Vm, op: Operation, caller: str, err: ArmError
 
 
 def _start_failed(b: Backend, vm: Vm, op: Operation, caller: str, err: ArmError) -> None:
-    vm.power, vm.failure = Power.DEALLOCATED, err.error()
+    # A start that cannot be allocated leaves the VM deallocated with provisioningState Failed; the instance view
+    # carries the code as ProvisioningState/<state>[/<errorCode>] (states-billing.md) next to
+    # PowerState/deallocated. A later start or deallocate that succeeds clears it.
+    vm.provisioning, vm.power, vm.failure = Provisioning.FAILED, Power.DEALLOCATED, err.error()
     _finish(b, vm, op, caller, "start", err)
 
 
@@ -323,9 +346,16 @@ def release(vm: Vm) -> None:
 
 
 def remove(b: Backend, vm: Vm) -> None:
-    """Delete the VM with the disks and NICs whose deleteOption says so."""
+    """Delete the VM with the disks and NICs whose deleteOption says so; its scale set's capacity drops."""
     release(vm)
     b.world.vms.pop(vm.key, None)
+    _recount(b, vm)
+
+
+def _recount(b: Backend, vm: Vm) -> None:
+    ss = b.scale_set_of(vm)
+    if ss is not None:
+        ss.capacity = len(b.vms_in_scale_set(ss))
     evictions.drop_events(b, vm)
     for key in list(vm.disks):
         disk = b.world.disks.get(key)

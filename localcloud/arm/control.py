@@ -9,7 +9,8 @@ POST /_localcloud/price               {region, size, price} -> ids given a Preem
 POST /_localcloud/quota               {region, name, limit, subscription?}
 POST /_localcloud/evict               {id, noticeSeconds? (default 0: now)}
 POST /_localcloud/health              {id, state}: the VM's Application Health extension state
-POST /_localcloud/faults              {error500, error503, error429, drop, path, method, slowLro, seed, allocation: {code, count, region?, size?}}
+POST /_localcloud/faults              {error500, error503, error429, retryAfter, drop, dropAfter, path, method, count}
+                                      or {rules: [...]}; slowLro, seed, allocation: {code, count, id?, region?, size?}
 POST /_localcloud/throttling          {enabled}
 POST /_localcloud/clock               {advance?: seconds, speed?}
 GET|POST /_localcloud/action-groups   list or add {name, url, kind, delay_seconds, operations?, annotations?}
@@ -30,7 +31,7 @@ from typing import Any
 from localcloud.arm import capacity, evictions, scenario, views
 from localcloud.arm.backend import Backend, World
 from localcloud.arm.errors import ArmError
-from localcloud.arm.faults import Faults, FaultSettings
+from localcloud.arm.faults import RULE_KEYS, Faults, rule_from_json
 from localcloud.arm.models import Json
 from localcloud.arm.notifications import ActionGroup, Notifier
 from localcloud.arm.pipeline import Ctx, RequestLog, Route
@@ -68,7 +69,7 @@ class Services:
             self.notifier.groups.clear()
             self.notifier.deliveries.clear()
             self.throttler.reset()
-            self.faults.configure(FaultSettings())
+            self.faults.configure([])
             self.requests.clear()
             self.apply(self.start_scenario)
 
@@ -89,24 +90,37 @@ def _action_group(spec: Any, where: str) -> ActionGroup:
 
 
 def _configure_faults(svc: Services, spec: Any) -> None:
+    """HTTP fault rules (replaced by a body that names any, or by ``{}``), slowLro, and queued allocation faults."""
     if not isinstance(spec, dict):
         raise scenario.ScenarioError("faults: expected an object")
-    settings = FaultSettings(
-        error_500=float(spec.get("error500", 0)),
-        error_503=float(spec.get("error503", 0)),
-        error_429=float(spec.get("error429", 0)),
-        drop=float(spec.get("drop", 0)),
-        path=spec.get("path"),
-        method=spec.get("method"),
-    )
-    svc.faults.configure(settings, seed=spec.get("seed"))
+    unknown = set(spec) - RULE_KEYS - {"rules", "seed", "slowLro", "allocation"}
+    if unknown:
+        raise scenario.ScenarioError(f"faults: unknown keys {', '.join(sorted(unknown))}")
+    rule_keys = set(spec) & RULE_KEYS
+    if rule_keys and "rules" in spec:
+        raise scenario.ScenarioError("faults: give either rules or one rule's keys, not both")
+    if "rules" in spec:
+        rules = [rule_from_json(_object(r, f"faults.rules[{i}]")) for i, r in enumerate(spec["rules"])]
+        svc.faults.configure(rules, seed=spec.get("seed"))
+    elif rule_keys or not spec:
+        rule = rule_from_json({k: spec[k] for k in rule_keys})
+        svc.faults.configure([rule] if rule.fires() else [], seed=spec.get("seed"))
+    elif "seed" in spec:
+        svc.faults.configure(svc.faults.rules, seed=spec["seed"])
     if "slowLro" in spec:
         factor = float(spec["slowLro"])
         if factor <= 0:
             raise scenario.ScenarioError("faults.slowLro: must be > 0")
         svc.backend.lro_factor = factor
-    if "allocation" in spec:
-        scenario.add_allocation_fault(svc.backend, spec["allocation"])
+    allocation = spec.get("allocation")
+    for i, one in enumerate(allocation if isinstance(allocation, list) else [allocation] if allocation else []):
+        scenario.add_allocation_fault(svc.backend, _object(one, f"faults.allocation[{i}]"))
+
+
+def _object(value: Any, where: str) -> Json:
+    if not isinstance(value, dict):
+        raise scenario.ScenarioError(f"{where}: expected an object")
+    return value
 
 
 def routes(svc: Services) -> list[Route]:

@@ -176,6 +176,18 @@ def conflicting_operation(name: str, op: str) -> ArmError:
     )
 
 
+def not_allowed_on_scale_set(operation: str, scale_set: str) -> ArmError:
+    """The scale-set VM API on a Flexible set. OBSERVED, not in a Microsoft doc: Microsoft Q&A 1418158 shows
+    ``BadRequest`` "Operation 'VirtualMachineScaleSets.virtualMachines.GET' is not allowed on Virtual Machine
+    Scale Set ..."; hashicorp/nomad-autoscaler#1096 the same shape for instanceView. The status (400) follows
+    the code."""
+    return ArmError(
+        400,
+        "BadRequest",
+        f"Operation '{operation}' is not allowed on Virtual Machine Scale Set '{scale_set}'.",
+    )
+
+
 def property_change_not_allowed(prop: str) -> ArmError:
     return ArmError(409, "PropertyChangeNotAllowed", f"Changing property '{prop}' is not allowed.", target=prop)
 
@@ -316,13 +328,14 @@ def service_unavailable() -> ArmError:
     )
 
 
-def throttled_injected() -> ArmError:
-    """An injected 429, shaped like CRP's (troubleshooting-throttling-errors.md), asking for a 1 s wait."""
+def throttled_injected(retry_after: int = 1) -> ArmError:
+    """An injected 429, shaped like CRP's (troubleshooting-throttling-errors.md), asking for ``retry_after``
+    simulated seconds (the doc's sample asks for 1200)."""
     detail = '{"operationGroup":"LowCostGet","allowedRequestCount":36,"measuredRequestCount":37}'
     return ArmError(
         429,
         "OperationNotAllowed",
         "The server rejected the request because too many requests have been received for this subscription.",
         details=[{"code": "TooManyRequests", "target": "LowCostGet", "message": detail}],
-        headers={"Retry-After": "1"},
+        headers={"Retry-After": str(retry_after)},
     )

@@ -50,16 +50,14 @@ def evict(b: Backend, key: str, reason: str) -> None:
 
 
 def _delete_evicted(b: Backend, vm: Vm) -> None:
-    from localcloud.arm import compute, scalesets  # the eviction deletes as a user delete would
+    from localcloud.arm import compute  # the eviction deletes as a user delete would (the set shrinks)
 
     compute.remove(b, vm)
-    if vm.scale_set is not None:
-        scalesets.instance_gone(b, vm)
 
 
 def _log_eviction(b: Backend, vm: Vm, reason: str) -> None:
-    # Scale-set evictions are logged against the scale set resource type (azure-facts.md 1e); the instance
-    # stays findable from properties.entity.
+    # Uniform scale-set evictions are logged against the scale set resource type (azure-facts.md 1e); the
+    # instance stays findable from properties.entity. A Flexible set's VM is a VM resource: its own record.
     if vm.scale_set is not None:
         op = "Microsoft.Compute/virtualMachineScaleSets/evictSpotVM/action"
         resource_id = vm.id.rsplit("/virtualMachines/", 1)[0]

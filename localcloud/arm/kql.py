@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from localcloud.arm.kqlexpr import Expr, KqlError, Parser, Row, column_value, parse_datetime, tokenize
+from localcloud.arm.views import iso
 
-__all__ = ["KqlError", "column_type", "parse_datetime", "run"]
+__all__ = ["KqlError", "column_type", "json_cell", "parse_datetime", "run"]
 
 
 # --- the query pipeline ----------------------------------------------------------------------------------------
@@ -207,3 +208,13 @@ def column_type(values: list[Any]) -> str:
     if isinstance(sample, dict | list):
         return "dynamic"
     return "string"
+
+
+def json_cell(value: Any) -> Any:
+    """A KQL value as JSON: datetimes in ISO 8601, timespans as ``hh:mm:ss`` (Kusto's rendering)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, timedelta):
+        total = int(value.total_seconds())
+        return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+    return value

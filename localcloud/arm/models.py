@@ -1,7 +1,8 @@
 """The emulator's resources: plain dataclasses, rendered to ARM JSON by ``views``.
 
-A scale-set instance is a :class:`Vm` with ``scale_set`` and ``instance_id`` set, so allocation, eviction and
-power transitions are written once for both.
+A Uniform scale-set instance is a :class:`Vm` with ``scale_set`` and ``instance_id`` set, so allocation, eviction
+and power transitions are written once for both. A Flexible scale set's VMs are standalone VMs whose
+``member_of`` names the set (``properties.virtualMachineScaleSet``).
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ class Vm:
     busy_op: str | None = None  # name of the operation in flight (one at a time, as CRP enforces)
     nics: list[str] = field(default_factory=list)
     disks: list[str] = field(default_factory=list)
-    scale_set: str | None = None
+    scale_set: str | None = None  # name of the Uniform scale set this is an instance of
     instance_id: str | None = None
+    member_of: str | None = None  # key of the Flexible scale set this standalone VM belongs to
     evicted_at: datetime | None = None  # last platform eviction
     eviction_due: datetime | None = None  # a Preempt notice is out; eviction happens at this time
     failure: Json | None = None  # error of the last failed provisioning, shown in the instance view
@@ -94,6 +96,13 @@ class Vm:
         return self.id.lower()
 
 
+class Orchestration(StrEnum):
+    """properties.orchestrationMode (virtual-machine-scale-sets-orchestration-modes.md)."""
+
+    UNIFORM = "Uniform"
+    FLEXIBLE = "Flexible"
+
+
 @dataclass
 class ScaleSet:
     subscription: str
@@ -107,12 +116,13 @@ class ScaleSet:
     max_price: float | None
     zones: list[str]
     tags: dict[str, str]
-    profile: Json  # virtualMachineProfile as stored
+    profile: Json  # virtualMachineProfile as stored ({} for a Flexible set without one)
     properties: Json  # the other stored properties (upgradePolicy, ...)
     time_created: datetime
     unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     provisioning: Provisioning = Provisioning.SUCCEEDED
     next_instance: int = 0
+    orchestration: Orchestration = Orchestration.UNIFORM
 
     @property
     def id(self) -> str:
@@ -200,14 +210,21 @@ class Nic:
 
 @dataclass
 class AllocationFault:
-    """An injected failure for the next ``remaining`` allocations that match (control API ``faults``)."""
+    """An injected failure for the next ``remaining`` allocations that match (control API ``faults``).
+
+    Any code may be given; one Azure does not document (``"SomethingNew"``) still fails the operation with it.
+    """
 
     code: str
     remaining: int = 1
     region: str | None = None
     size: str | None = None
+    vm_id: str | None = None  # only this VM or scale-set instance (resource id, any case)
+    message: str | None = None
 
     def matches(self, vm: Vm) -> bool:
-        return (self.region is None or self.region == vm.location) and (
-            self.size is None or self.size.lower() == vm.size.lower()
+        return (
+            (self.region is None or self.region == vm.location)
+            and (self.size is None or self.size.lower() == vm.size.lower())
+            and (self.vm_id is None or self.vm_id.lower() == vm.key)
         )

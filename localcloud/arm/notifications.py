@@ -73,12 +73,19 @@ class Notifier:
         self.groups: list[ActionGroup] = []
         self.deliveries: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._in_flight = 0  # deliveries handed to the pool and not yet finished (retries included)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="localcloud-webhook")
         backend.listeners.append(self.on_activity)
         backend.annotation_listeners.append(self.on_annotation)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries under way: posting, or waiting in real time to retry (a stepped clock must not jump then)."""
+        with self._lock:
+            return self._in_flight
 
     def describe(self) -> list[Json]:
         return [asdict(g) for g in self.groups]
@@ -104,9 +111,24 @@ class Notifier:
 
     def _later(self, group: ActionGroup, payload: Any) -> None:
         def send() -> None:
-            self._pool.submit(self._deliver, group, payload)
+            with self._lock:
+                self._in_flight += 1
+            try:
+                self._pool.submit(self._counted, group, payload)
+            except RuntimeError:  # the pool is shut down: the emulator is stopping
+                self._done()
 
         self.backend.schedule(group.delay_seconds, f"notify {group.name}", send)
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _counted(self, group: ActionGroup, payload: Any) -> None:
+        try:
+            self._deliver(group, payload)
+        finally:
+            self._done()
 
     def _deliver(self, group: ActionGroup, payload: Any) -> None:
         data = json.dumps(payload).encode()

@@ -93,6 +93,8 @@ class RequestLog:
 
 
 class Pipeline:
+    """Route, check and serve one request; counts the requests in flight (``quiescent`` for a stepped clock)."""
+
     def __init__(
         self,
         backend: Backend,
@@ -106,8 +108,16 @@ class Pipeline:
         self.faults = faults
         self.requests = requests
         self._router = Router()
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
         for route in routes:
             self._router.add(route.method, route.pattern, self._bind(route))
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being served right now (from arrival to the answer leaving the pipeline)."""
+        with self._count_lock:
+            return self._in_flight
 
     def _bind(self, route: Route) -> Callable[[Request], Response]:
         def call(req: Request) -> Response:
@@ -116,15 +126,22 @@ class Pipeline:
         return call
 
     def __call__(self, req: Request) -> Response:
-        started = time.perf_counter()
+        with self._count_lock:
+            self._in_flight += 1
+        try:
+            return self._handle(req)
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
+
+    def _handle(self, req: Request) -> Response:
+        started, arrived = time.perf_counter(), self.backend.clock.now()
         self.backend.tick()
         match = self._router.match(req.method, req.path)
         if match is None:
             resp = _render(errors.no_route(req.method, req.path))
-            op = "Unknown"
         elif match == "method":
             resp = _render(errors.method_not_allowed(req.method, req.path))
-            op = "Unknown"
         else:
             assert not isinstance(match, str)
             handler, params = match
@@ -132,66 +149,82 @@ class Pipeline:
             decoded = {k: unquote(v) for k, v in params.items()}
             req = Request(req.method, req.path, req.query, req.headers, req.body, decoded, req.client)
             resp = handler(req)
-            op = resp.headers.pop("x-localcloud-operation", "Unknown")
+        op = resp.headers.pop("x-localcloud-operation", "Unknown")
+        dropped = resp.headers.pop("x-localcloud-drop-after", None) is not None
         request_id = str(uuid.uuid4())
         resp.headers.setdefault("x-ms-request-id", request_id)
         resp.headers.setdefault("x-ms-correlation-request-id", req.header("x-ms-correlation-request-id") or request_id)
         if not req.path.startswith("/_localcloud"):
-            self.requests.add(
-                {
-                    "time": iso(self.backend.now()),
-                    "method": req.method,
-                    "path": req.path,
-                    "operation": op,
-                    "status": resp.status,
-                    "ms": round((time.perf_counter() - started) * 1000, 3),
-                }
-            )
+            entry: dict[str, Any] = {
+                "time": iso(arrived),  # simulated time of arrival, to the microsecond
+                "method": req.method,
+                "path": req.path,
+                "operation": op,
+                "status": resp.status,
+                "ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+            if dropped or resp.drop:
+                entry["dropped"] = "after" if dropped else "before"
+            self.requests.add(entry)
+        if dropped:
+            resp.drop = True  # served, then the connection closes before the answer (fault dropAfter)
         return resp
 
     def _serve(self, route: Route, req: Request) -> Response:
         headers = {"x-localcloud-operation": route.op_id}
+        drop_after = False
         try:
-            resp = self._guarded(route, req)
+            resp, drop_after = self._guarded(route, req)
         except ArmError as err:
             resp = _render(err)
         except Exception:  # a bug in the emulator still answers in Azure's envelope
             log.exception("handler %s failed", route.op_id)
             resp = _render(errors.internal_error())
         resp.headers.update(headers)
+        if drop_after:
+            resp.headers["x-localcloud-drop-after"] = "1"
         return resp
 
-    def _guarded(self, route: Route, req: Request) -> Response:
+    def _guarded(self, route: Route, req: Request) -> tuple[Response, bool]:
+        """The answer, and whether to hang up after serving it (an injected ``dropAfter``)."""
         caller = DEFAULT_CALLER
         if route.auth:
             caller = _caller(req)
         if route.api_version and not req.query_ci("api-version"):
             raise errors.missing_api_version()
-        if route.auth:
-            fault = self.faults.decide(req.method, req.path)
-            if fault == "drop":
-                return Response(0, drop=True)
-            if isinstance(fault, ArmError):
-                raise fault
+        fault = self.faults.decide(req.method, req.path) if route.auth else None
+        if fault == "drop":
+            return Response(0, drop=True), False
+        if isinstance(fault, ArmError):
+            raise fault
         limit_headers: dict[str, str] = {}
-        if route.auth and route.pattern.startswith("/subscriptions"):
-            sub = req.params.get("sub", "")
-            decision = self.throttler.check(
-                sub=sub.lower(),
-                kind=route.kind,
-                policy=route.policy,
-                resource=req.path.lower(),
-                caller=caller,
-            )
-            if decision.error is not None:
-                raise decision.error
-            limit_headers = decision.headers
-        host = req.header("host") or "127.0.0.1"
-        ctx = Ctx(self.backend, req, dict(req.params), caller, f"http://{host}")
-        with self.backend.lock:
-            resp = route.handler(ctx)
+        try:
+            limit_headers = self._throttle(route, req, caller)
+            host = req.header("host") or "127.0.0.1"
+            ctx = Ctx(self.backend, req, dict(req.params), caller, f"http://{host}")
+            with self.backend.lock:
+                resp = route.handler(ctx)
+        except ArmError as err:
+            if fault != "dropAfter":
+                raise
+            resp = _render(err)  # the network loses a refusal as readily as an acceptance
         resp.headers.update(limit_headers)
-        return resp
+        return resp, fault == "dropAfter"
+
+    def _throttle(self, route: Route, req: Request, caller: str) -> dict[str, str]:
+        """The x-ms-ratelimit-remaining-* headers; raises the 429 when a bucket is empty."""
+        if not (route.auth and route.pattern.startswith("/subscriptions")):
+            return {}
+        decision = self.throttler.check(
+            sub=req.params.get("sub", "").lower(),
+            kind=route.kind,
+            policy=route.policy,
+            resource=req.path.lower(),
+            caller=caller,
+        )
+        if decision.error is not None:
+            raise decision.error
+        return decision.headers
 
 
 def _caller(req: Request) -> str:

@@ -2,15 +2,16 @@
 
 Long-running operations answer as CRP does: PUT 201 (create) or 200 (update) with the resource body,
 POST/DELETE 202 with no body; all with ``Azure-AsyncOperation`` (status URL) and ``Location`` (monitor URL)
-headers and a Retry-After scaled to the simulation clock.
+headers and a Retry-After in seconds of the simulated world.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from localcloud.arm import compute, errors, scalesets, views
-from localcloud.arm.models import Json, Operation, ScaleSet, Vm
+from localcloud.arm.models import Json, Operation, Orchestration, ScaleSet, Vm
 from localcloud.arm.pipeline import Ctx, Handler
 from localcloud.arm.throttling import retry_after
 from localcloud.httpserver import Response
@@ -29,18 +30,15 @@ def lro_headers(ctx: Ctx, op: Operation) -> dict[str, str]:
 
 
 def poll_after(ctx: Ctx, op: Operation) -> dict[str, str]:
-    """When to poll again: when the operation is due to finish, but at least every POLL_SECONDS.
+    """When to poll again: when the operation is due to end, but at least every POLL_SECONDS (simulated).
 
-    Given in ``retry-after-ms`` (azure-core reads it like Retry-After): whole seconds would make a poller
-    learn of the end up to a second late, and a fraction in Retry-After breaks the SDK's int parse.
+    Whole seconds of the simulated world, at least 1 (``throttling.retry_after``), as Azure gives them: a poller
+    may learn of the end up to a second late, as it would in Azure.
     """
     remaining = POLL_SECONDS
     if op.expected_end is not None:
         remaining = min(POLL_SECONDS, max(0.0, (op.expected_end - ctx.backend.now()).total_seconds()))
-    real = ctx.backend.clock.to_real(remaining)
-    if real == float("inf"):
-        return retry_after(real)
-    return {"retry-after-ms": str(max(1, round(real * 1000)))}
+    return retry_after(remaining)
 
 
 def _expand(ctx: Ctx) -> bool:
@@ -161,8 +159,19 @@ def _ss(ctx: Ctx) -> ScaleSet:
     return scalesets.find(ctx.backend, p["sub"], p["rg"], p["ss"])
 
 
-def _instance(ctx: Ctx) -> tuple[ScaleSet, Vm]:
+def _uniform(ctx: Ctx) -> ScaleSet:
+    """The set, for the scale-set VM API: Uniform only; a Flexible set's VMs answer the VM API."""
     ss = _ss(ctx)
+    if ss.orchestration == Orchestration.FLEXIBLE:
+        after = re.split("/virtualmachines", ctx.req.path, flags=re.IGNORECASE)[-1]
+        tail = after.strip("/").split("/")[1:]  # what follows the instance id: start, instanceView, ...
+        operation = ".".join(["VirtualMachineScaleSets.virtualMachines", *tail, ctx.req.method])
+        raise errors.not_allowed_on_scale_set(operation, ss.name)
+    return ss
+
+
+def _instance(ctx: Ctx) -> tuple[ScaleSet, Vm]:
+    ss = _uniform(ctx)
     return ss, scalesets.find_instance(ctx.backend, ss, ctx.params["iid"])
 
 
@@ -191,7 +200,7 @@ def vmss_list(ctx: Ctx) -> Response:
 
 
 def vmss_vm_list(ctx: Ctx) -> Response:
-    ss = _ss(ctx)
+    ss = _uniform(ctx)
     return Response.json(
         200, {"value": [views.vmss_vm(v, ss, expand=_expand(ctx)) for v in ctx.backend.vms_in_scale_set(ss)]}
     )
@@ -223,11 +232,11 @@ vmss_vm_power_off = _instance_action("power_off")
 
 
 def vmss_vm_delete(ctx: Ctx) -> Response:
-    ss = _ss(ctx)
+    ss = _uniform(ctx)
     vm = ctx.backend.world.vms.get(f"{ss.key}/virtualmachines/{ctx.params['iid']}".lower())
     if vm is None:
         return Response.empty(204)
-    return Response.empty(202, lro_headers(ctx, scalesets.delete_instance(ctx.backend, ss, vm, ctx.caller)))
+    return Response.empty(202, lro_headers(ctx, compute.delete(ctx.backend, vm, ctx.caller)))
 
 
 def vmss_vm_simulate_eviction(ctx: Ctx) -> Response:

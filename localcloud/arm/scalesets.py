@@ -1,20 +1,30 @@
-"""Virtual machine scale sets (Uniform orchestration): create, scale by PATCH sku.capacity, instance operations.
+"""Virtual machine scale sets, Uniform (the default) or Flexible: create, scale by PATCH sku.capacity.
 
-Instances are :class:`Vm` objects, so start/deallocate/powerOff/simulateEviction are the VM code paths. A
+Uniform: instances are :class:`Vm` objects under the set's id (``.../virtualMachineScaleSets/{ss}/
+virtualMachines/{instanceId}``), so start/deallocate/powerOff/simulateEviction are the VM code paths. A
 Deallocate-policy instance stays in the set, deallocated, and still counts toward capacity; a Delete-policy
 instance vanishes and the capacity drops, so respot restores it by raising sku.capacity (azure-facts.md 1e, 7).
+
+Flexible (virtual-machine-scale-sets-orchestration-modes.md): the set's VMs are standalone VM resources whose
+``properties.virtualMachineScaleSet.id`` names the set. They come from the profile when the set has one (named
+``<set>_<8 hex>``, Spot or Regular as ``priorityMixPolicy`` says, spot-priority-mix.md), or join through the VM
+API (``compute.put_vm``). They are operated through the VM API (orchestration-modes-api-comparison.md: every
+instance operation's "Flexible alternative" is the single-VM API), so the scale-set VM API refuses a Flexible set
+(``responses``). ``sku.capacity`` counts the set's VMs, however they came (a choice: no doc says).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from localcloud.arm import capacity, compute, errors, network
 from localcloud.arm.backend import Backend
 from localcloud.arm.errors import ArmError
-from localcloud.arm.models import Json, Operation, Power, Provisioning, ScaleSet, Vm
+from localcloud.arm.models import Json, Operation, Orchestration, Power, Provisioning, ScaleSet, Vm
 from localcloud.arm.validation import (
+    SpotSettings,
     check_name,
     check_scale_set_network,
     location_of,
@@ -27,6 +37,7 @@ from localcloud.arm.validation import (
 )
 
 MAX_CAPACITY = 1000
+_REGULAR = SpotSettings("Regular", None, None)
 
 
 def ss_key(sub: str, rg: str, name: str) -> str:
@@ -57,29 +68,52 @@ def _capacity_of(sku: Json) -> int:
     return cap
 
 
+def _orchestration(props: Json) -> Orchestration:
+    raw = props.get("orchestrationMode", "Uniform")
+    mode = next((m for m in Orchestration if isinstance(raw, str) and m.value.lower() == raw.lower()), None)
+    if mode is None:
+        raise errors.invalid_parameter(
+            "orchestrationMode", f"The value '{raw}' of parameter 'orchestrationMode' is not valid."
+        )
+    return mode
+
+
+def _model(body: Json, location: str, mode: Orchestration) -> tuple[str, SpotSettings, Json, int]:
+    """Size, spot settings, stored profile and capacity; a Flexible set may have no profile (and no SKU)."""
+    props = require_object(body.get("properties"), "properties")
+    if props.get("virtualMachineProfile") is None and mode == Orchestration.FLEXIBLE:
+        cap = _capacity_of(optional_object(body.get("sku"), "sku"))
+        if cap:
+            raise errors.invalid_parameter(
+                "sku.capacity", "A scale set without a virtualMachineProfile has no model to create VMs from."
+            )
+        return "", _REGULAR, {}, 0
+    profile = require_object(props.get("virtualMachineProfile"), "properties.virtualMachineProfile")
+    sku = require_object(body.get("sku"), "sku")
+    size = compute_size(str(sku.get("name") or ""), location)
+    spot = spot_settings(profile, size)
+    check_scale_set_network(require_object(profile.get("networkProfile"), "virtualMachineProfile.networkProfile"))
+    optional_object(profile.get("storageProfile"), "virtualMachineProfile.storageProfile")
+    return size, spot, strip_secrets({"p": profile})["p"], _capacity_of(sku)
+
+
 def put(b: Backend, sub: str, rg: str, name: str, body: Any, caller: str) -> tuple[int, ScaleSet, Operation]:
     """VirtualMachineScaleSets_CreateOrUpdate (create only; an existing set is changed through PATCH)."""
     compute.check_scope(b, sub, rg)
     check_name(name, "Microsoft.Compute/virtualMachineScaleSets")
     body = require_object(body, "parameters")
     location = location_of(body, b.world.regions, "Microsoft.Compute/virtualMachineScaleSets")
-    sku = require_object(body.get("sku"), "sku")
-    size = str(sku.get("name") or "")
-    props = require_object(body.get("properties"), "properties")
-    profile = require_object(props.get("virtualMachineProfile"), "properties.virtualMachineProfile")
-    size = compute_size(size, location)
-    spot = spot_settings(profile, size)
-    check_scale_set_network(require_object(profile.get("networkProfile"), "virtualMachineProfile.networkProfile"))
-    optional_object(profile.get("storageProfile"), "virtualMachineProfile.storageProfile")
+    mode = _orchestration(require_object(body.get("properties"), "properties"))
+    size, spot, profile, target = _model(body, location, mode)
     existing = b.world.scale_sets.get(ss_key(sub, rg, name))
     if existing is not None:
-        return (
-            200,
-            existing,
-            patch(b, existing, {"sku": {"capacity": _capacity_of(sku)}, "tags": tags_of(body)}, caller),
-        )
-    stored = strip_secrets({"p": profile})["p"]
-    others = {k: v for k, v in props.items() if k != "virtualMachineProfile"}
+        if existing.orchestration != mode:
+            raise errors.property_change_not_allowed("orchestrationMode")  # fixed at creation (orchestration-modes)
+        return 200, existing, patch(b, existing, {"sku": {"capacity": target}, "tags": tags_of(body)}, caller)
+    others = {k: v for k, v in body["properties"].items() if k != "virtualMachineProfile"}
+    others["orchestrationMode"] = mode.value
+    if mode == Orchestration.FLEXIBLE:
+        others.setdefault("platformFaultDomainCount", 1)
     ss = ScaleSet(
         subscription=sub,
         resource_group=b.world.resource_groups.get((sub.lower(), rg.lower()), rg),
@@ -92,13 +126,14 @@ def put(b: Backend, sub: str, rg: str, name: str, body: Any, caller: str) -> tup
         max_price=spot.max_price,
         zones=zones_of(body, location, b.world.regions),
         tags=tags_of(body),
-        profile=stored,
+        profile=profile,
         properties=others,
         time_created=b.now(),
+        orchestration=mode,
     )
     _check_subnets(b, ss)
     b.world.scale_sets[ss.key] = ss
-    return 201, ss, scale_to(b, ss, _capacity_of(sku), caller)
+    return 201, ss, scale_to(b, ss, target, caller)
 
 
 def compute_size(size: str, location: str) -> str:
@@ -131,7 +166,7 @@ def patch(b: Backend, ss: ScaleSet, body: Any, caller: str) -> Operation:
         else {}
     )
     billing = profile.get("billingProfile") if isinstance(profile, dict) else None
-    if isinstance(billing, dict) and "maxPrice" in billing:
+    if isinstance(billing, dict) and "maxPrice" in billing and ss.profile:
         merged = {**ss.profile, "priority": ss.priority, "billingProfile": billing}
         ss.max_price = spot_settings(merged, ss.size).max_price
         ss.profile["billingProfile"] = {"maxPrice": ss.max_price}
@@ -141,6 +176,12 @@ def patch(b: Backend, ss: ScaleSet, body: Any, caller: str) -> Operation:
 
 
 def scale_to(b: Backend, ss: ScaleSet, target: int, caller: str) -> Operation:
+    current = b.vms_in_scale_set(ss)
+    if target > len(current) and not ss.profile:
+        raise errors.invalid_parameter(
+            "sku.capacity",
+            f"Scale set '{ss.name}' has no virtualMachineProfile: add virtual machines through the VM API.",
+        )
     op = b.begin_operation(sub=ss.subscription, location=ss.location, name="write", resource_id=ss.id)
     op.result_of = ss.key
     b.record(
@@ -150,7 +191,6 @@ def scale_to(b: Backend, ss: ScaleSet, target: int, caller: str) -> Operation:
         resource_id=ss.id,
         correlation_id=op.op_id,
     )
-    current = b.vms_in_scale_set(ss)
     if target < len(current):
         for vm in current[target:][::-1]:
             compute.delete(b, vm, caller)
@@ -179,29 +219,11 @@ def scale_to(b: Backend, ss: ScaleSet, target: int, caller: str) -> Operation:
 
 
 def _add_instance(b: Backend, ss: ScaleSet) -> ArmError | None:
-    iid = str(ss.next_instance)
-    ss.next_instance += 1
-    props: Json = json.loads(json.dumps(ss.profile))
-    props["hardwareProfile"] = {"vmSize": ss.size}
-    vm = Vm(
-        subscription=ss.subscription,
-        resource_group=ss.resource_group,
-        name=f"{ss.name}_{iid}",
-        location=ss.location,
-        size=ss.size,
-        priority=ss.priority,
-        eviction_policy=ss.eviction_policy,
-        max_price=ss.max_price,
-        zones=[ss.zones[int(iid) % len(ss.zones)]] if ss.zones else [],
-        tags=dict(ss.tags),
-        properties=props,
-        time_created=b.now(),
-        scale_set=ss.name,
-        instance_id=iid,
-    )
-    ss.capacity += 1
+    index = len(b.vms_in_scale_set(ss))
+    vm = _uniform_instance(b, ss) if ss.orchestration == Orchestration.UNIFORM else _flexible_member(b, ss, index)
     network.commit(b, vm)
     b.world.vms[vm.key] = vm
+    ss.capacity = len(b.vms_in_scale_set(ss))
     try:
         capacity.check_admission(b, vm, "create")
         fault = b.take_allocation_fault(vm)
@@ -221,12 +243,96 @@ def _add_instance(b: Backend, ss: ScaleSet) -> ArmError | None:
     return None
 
 
-def delete_instance(b: Backend, ss: ScaleSet, vm: Vm, caller: str) -> Operation:
-    return compute.delete(b, vm, caller, on_deleted=lambda gone: instance_gone(b, gone))
+def _uniform_instance(b: Backend, ss: ScaleSet) -> Vm:
+    iid = str(ss.next_instance)
+    ss.next_instance += 1
+    props: Json = json.loads(json.dumps(ss.profile))
+    props["hardwareProfile"] = {"vmSize": ss.size}
+    return Vm(
+        subscription=ss.subscription,
+        resource_group=ss.resource_group,
+        name=f"{ss.name}_{iid}",
+        location=ss.location,
+        size=ss.size,
+        priority=ss.priority,
+        eviction_policy=ss.eviction_policy,
+        max_price=ss.max_price,
+        zones=[ss.zones[int(iid) % len(ss.zones)]] if ss.zones else [],
+        tags=dict(ss.tags),
+        properties=props,
+        time_created=b.now(),
+        scale_set=ss.name,
+        instance_id=iid,
+    )
 
 
-def instance_gone(b: Backend, vm: Vm) -> None:
-    """A deleted or Delete-evicted instance leaves the set, and the set's capacity drops by one."""
-    ss = b.world.scale_sets.get(vm.key.rsplit("/virtualmachines/", 1)[0])
-    if ss is not None:
-        ss.capacity = len(b.vms_in_scale_set(ss))
+def _flexible_member(b: Backend, ss: ScaleSet, index: int) -> Vm:
+    """A standalone VM made from the set's profile, named ``<set>_<8 hex>`` as Flexible sets name them."""
+    name = f"{ss.name}_{b.rng.getrandbits(32):08x}"
+    props: Json = json.loads(json.dumps(ss.profile))
+    for key in ("priority", "evictionPolicy", "billingProfile"):
+        props.pop(key, None)  # the VM's own settings, from the priority mix below
+    os_profile = props.get("osProfile")
+    if isinstance(os_profile, dict):
+        os_profile["computerName"] = f"{os_profile.pop('computerNamePrefix', ss.name)}{name[-8:]}"
+    props["hardwareProfile"] = {"vmSize": ss.size}
+    props["virtualMachineScaleSet"] = {"id": ss.id}
+    spot = _member_priority(ss, index)
+    return Vm(
+        subscription=ss.subscription,
+        resource_group=ss.resource_group,
+        name=name,
+        location=ss.location,
+        size=ss.size,
+        priority=spot.priority,
+        eviction_policy=spot.eviction_policy,
+        max_price=spot.max_price,
+        zones=[ss.zones[index % len(ss.zones)]] if ss.zones else [],
+        tags=dict(ss.tags),
+        properties=props,
+        time_created=b.now(),
+        member_of=ss.key,
+    )
+
+
+def _member_priority(ss: ScaleSet, index: int) -> SpotSettings:
+    """Spot Priority Mix (spot-priority-mix.md): the first ``baseRegularPriorityCount`` VMs are Regular, then
+    ``regularPriorityPercentageAboveBase`` percent of the rest, spread evenly."""
+    spot = SpotSettings(ss.priority, ss.eviction_policy, ss.max_price)
+    mix = ss.properties.get("priorityMixPolicy")
+    if ss.priority not in ("Spot", "Low") or not isinstance(mix, dict):
+        return spot
+    base = int(mix.get("baseRegularPriorityCount") or 0)
+    percent = float(mix.get("regularPriorityPercentageAboveBase") or 0)
+    above = index - base
+    regular = above < 0 or math.floor((above + 1) * percent / 100) > math.floor(above * percent / 100)
+    return _REGULAR if regular else spot
+
+
+def join(b: Backend, vm: Vm, ref: object) -> None:
+    """A VM created with ``properties.virtualMachineScaleSet`` joins that Flexible set (same region).
+
+    Raises:
+        ArmError: 404 for a set that is not there; 400 for a Uniform set or one in another region (the codes
+        are a choice: no public source prints them).
+    """
+    ref_id = ref.get("id") if isinstance(ref, dict) else None
+    if not isinstance(ref_id, str) or not ref_id:
+        raise errors.missing_property("virtualMachineScaleSet.id")
+    ss = b.world.scale_sets.get(ref_id.lower())
+    if ss is None:
+        rg = ref_id.split("/")[4] if ref_id.count("/") >= 4 else ""
+        raise errors.resource_not_found("virtualMachineScaleSets", ref_id.rsplit("/", 1)[-1], rg)
+    if ss.orchestration != Orchestration.FLEXIBLE:
+        raise errors.invalid_parameter(
+            "virtualMachineScaleSet",
+            f"Virtual Machine Scale Set '{ss.name}' uses Uniform orchestration: only a scale set with Flexible "
+            "orchestration mode can take a virtual machine through properties.virtualMachineScaleSet.",
+        )
+    if ss.location != vm.location:
+        raise errors.invalid_parameter(
+            "virtualMachineScaleSet",
+            f"Virtual machine '{vm.name}' must be in the location '{ss.location}' of its scale set '{ss.name}'.",
+        )
+    vm.member_of = ss.key
+    vm.properties["virtualMachineScaleSet"] = {"id": ss.id}

@@ -269,10 +269,19 @@ def _traces(b: Backend, value: Any, base_dir: Path) -> None:
                 b.schedule(at - b.clock.elapsed(), f"{where} price {tick}", _step(b, "price", step))
 
 
-def add_allocation_fault(b: Backend, spec: Json) -> None:
-    code = _req(spec, "code", "faults.allocation")
-    count = int(spec.get("count", 1))
-    b.allocation_faults.append(AllocationFault(code, count, spec.get("region"), spec.get("size")))
+def add_allocation_fault(b: Backend, spec: Json, where: str = "faults.allocation") -> None:
+    """Queue ``count`` allocation failures with ``code`` (optionally for one VM ``id``, a region or a size)."""
+    code = _req(spec, "code", where)
+    count = spec.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ScenarioError(f"{where}.count: expected a whole number >= 1")
+    vm_id, message = spec.get("id"), spec.get("message")
+    if vm_id is not None and not isinstance(vm_id, str):
+        raise ScenarioError(f"{where}.id: expected a VM resource id")
+    if message is not None and not isinstance(message, str):
+        raise ScenarioError(f"{where}.message: expected a string")
+    region = str(spec["region"]).lower() if spec.get("region") else None
+    b.allocation_faults.append(AllocationFault(code, count, region, spec.get("size"), vm_id, message))
 
 
 _SECTIONS: dict[str, Callable[[Backend, Any, Path], None]] = {

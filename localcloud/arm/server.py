@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -95,17 +95,35 @@ class ArmEmulator:
             self.clock.wait_until(min(due, horizon) if due else horizon, self._stop, interruptible=True)
             self.backend.tick()
 
+    # --- for a stepped-clock driver (localcloud.stepper) ------------------------------------------------------
+
+    def quiescent(self) -> bool:
+        """Nothing runnable now, at ``clock.now()``: no scheduled callback due, no request being served, no
+        webhook delivery posting or waiting for its real-time retry. A snapshot: ask again before each step."""
+        if self.pipeline.in_flight or self.notifier.in_flight:
+            return False
+        due = self.backend.next_due()  # waits for a tick in progress (it holds the backend's lock)
+        return due is None or due > self.clock.now()
+
+    def next_due(self) -> datetime | None:
+        """The earliest simulated time something is scheduled for (an LRO's end, an eviction, a timeline step,
+        an alert delivery), or None when nothing is."""
+        return self.backend.next_due()
+
     # --- helpers for tests and the CLI ----------------------------------------------------------------------
 
-    def compute_client(self, subscription: str | None = None, **kwargs: Any) -> Any:
+    def compute_client(self, subscription: str | None = None, *, advance_on_sleep: bool = False, **kwargs: Any) -> Any:
+        """azure-mgmt-compute on this emulator, its waits in this emulator's time (``clients`` module docstring)."""
         from localcloud.arm.clients import compute_client
 
-        return compute_client(self.url, subscription or self.subscription, **kwargs)
+        return compute_client(
+            self.url, subscription or self.subscription, clock=self.clock, advance_on_sleep=advance_on_sleep, **kwargs
+        )
 
-    def logs_client(self, **kwargs: Any) -> Any:
+    def logs_client(self, *, advance_on_sleep: bool = False, **kwargs: Any) -> Any:
         from localcloud.arm.clients import logs_client
 
-        return logs_client(self.url, **kwargs)
+        return logs_client(self.url, clock=self.clock, advance_on_sleep=advance_on_sleep, **kwargs)
 
     def apply(self, doc: Json) -> None:
         self.services.apply(doc)

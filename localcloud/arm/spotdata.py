@@ -52,7 +52,7 @@ def _item(region: str, size: catalog.Size, meter_name: str, price: float, b: Bac
         "unitPrice": price,
         "armRegionName": region,
         "location": catalog.REGION_DISPLAY.get(region, region),
-        "effectiveStartDate": iso(b.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)),
+        "effectiveStartDate": b.clock.now().strftime("%Y-%m-%dT00:00:00Z"),  # the Retail Prices API's own shape
         "meterId": meter_id,
         "meterName": meter_name,
         "productId": product,

@@ -22,6 +22,10 @@ from localcloud.arm.errors import ArmError
 from localcloud.arm.views import iso
 from localcloud.clock import Clock
 
+# A client that waited exactly the Retry-After finds its token, despite float noise in simulated seconds.
+_EPSILON = 1e-6
+MAX_RETRY_AFTER = 3600  # a bucket that never refills still names a finite wait
+
 ARM_BUCKETS: dict[str, tuple[float, float]] = {  # kind -> (max, refill per second)
     "reads": (250, 25),
     "writes": (200, 10),
@@ -57,6 +61,9 @@ class Bucket:
 
     def seconds_to_token(self) -> float:
         return max(0.0, (1 - self.tokens) / self.refill_per_s) if self.refill_per_s > 0 else math.inf
+
+    def take(self) -> None:
+        self.tokens = max(0.0, self.tokens - 1)
 
 
 @dataclass(frozen=True)
@@ -99,12 +106,12 @@ class Throttler:
                 if res_spec is not None:
                     buckets.append(("res", self._bucket(("res", resource, policy), res_spec[1], res_spec[0] / 60, now)))
                 buckets.append(("sub", self._bucket(("sub", sub, policy), sub_spec[1], sub_spec[0] / 60, now)))
-            empty = next(((name, b) for name, b in buckets if b.tokens < 1), None)
+            empty = next(((name, b) for name, b in buckets if b.tokens < 1 - _EPSILON), None)
             if empty is not None:
                 self.throttled += 1
                 return Decision({}, self._error(empty, sub=sub, kind=kind, policy=policy, caller=caller))
             for _, b in buckets:
-                b.tokens -= 1
+                b.take()
             return Decision(self._remaining_headers(kind, arm, policy, buckets))
 
     def _remaining_headers(
@@ -123,8 +130,8 @@ class Throttler:
     def _error(self, empty: tuple[str, Bucket], *, sub: str, kind: str, policy: str | None, caller: str) -> ArmError:
         level, bucket = empty
         wait_sim = bucket.seconds_to_token()
-        headers = retry_after(self.clock.to_real(wait_sim))
-        wait_text = headers.get("Retry-After") or f"{int(headers['retry-after-ms']) / 1000:g}"
+        headers = retry_after(wait_sim)
+        wait_text = headers["Retry-After"]
         if level == "arm":
             headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = "0"
             return ArmError(
@@ -156,15 +163,14 @@ class Throttler:
         )
 
 
-def retry_after(real_seconds: float) -> dict[str, str]:
-    """Retry-After headers for a throttled client to wait ``real_seconds``.
+def retry_after(seconds: float) -> dict[str, str]:
+    """The Retry-After header for a wait of ``seconds`` of simulated time.
 
-    Azure sends whole seconds (rounded up here: a throttled client must not come back early), and
-    azure-mgmt-compute parses the header as an int, so a fraction there breaks the SDK. A wait under a second
-    (a sped-up clock) goes in ``retry-after-ms`` instead, which azure-core reads when Retry-After is absent.
+    Azure gives whole seconds (request-limits-and-throttling.md), and azure-mgmt-compute parses the header as an
+    int, so the wait is rounded up (a throttled client must not come back early) and is at least 1 s. The
+    seconds are the simulated world's, whatever the clock's speed: a client outside the simulation converts
+    them to its own time (``localcloud.arm.clients.WorldRetryAfterPolicy``).
     """
-    if math.isinf(real_seconds):
-        return {"Retry-After": "3600"}
-    if real_seconds >= 1:
-        return {"Retry-After": str(math.ceil(real_seconds - 1e-9))}
-    return {"retry-after-ms": str(max(1, round(real_seconds * 1000)))}
+    if math.isinf(seconds):
+        return {"Retry-After": str(MAX_RETRY_AFTER)}
+    return {"Retry-After": str(max(1, math.ceil(seconds - 1e-9)))}

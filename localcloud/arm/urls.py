@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from localcloud.arm import control, data_api, responses
+from localcloud.arm import (
+    control,
+    imds,
+    loganalytics,
+    placement,
+    resourcegraph,
+    resourceskus,
+    responses,
+    retailprices,
+)
 from localcloud.arm.pipeline import Route
 
 SUB = r"/subscriptions/(?P<sub>[^/]+)"
@@ -136,28 +145,28 @@ def routes(services: control.Services) -> list[Route]:
             "VMScaleSetDelete",
         ),
         # capacity, quota and the spot market
-        Route("GET", SUB + CRP + "/skus", "ResourceSkus_List", data_api.skus, "reads"),
-        Route("GET", LOC + "/usages", "Usage_List", data_api.usages, "reads"),
+        Route("GET", SUB + CRP + "/skus", "ResourceSkus_List", resourceskus.skus, "reads"),
+        Route("GET", LOC + "/usages", "Usage_List", resourceskus.usages, "reads"),
         Route(
             "POST",
             LOC + "/placementScores/spot/generate",
             "SpotPlacementScores_Post",
-            data_api.placement_scores,
+            placement.placement_scores,
             "writes",
         ),
         Route(
             "GET",
             LOC + "/placementScores/spot",
             "SpotPlacementScores_Get",
-            data_api.placement_metadata,
+            placement.placement_metadata,
             "reads",
         ),
-        Route("POST", r"/providers/Microsoft\.ResourceGraph/resources", "Resources", data_api.resource_graph),
+        Route("POST", r"/providers/Microsoft\.ResourceGraph/resources", "Resources", resourcegraph.resource_graph),
         Route(
             "GET",
             r"/api/retail/prices",
             "RetailPrices_List",
-            data_api.retail_prices,
+            retailprices.retail_prices,
             auth=False,
             api_version=False,
         ),
@@ -166,21 +175,21 @@ def routes(services: control.Services) -> list[Route]:
             "POST",
             r"/v1/workspaces/(?P<ws>[^/]+)/query",
             "Query_Execute",
-            data_api.logs_query,
+            loganalytics.logs_query,
             api_version=False,
         ),
         Route(
             "GET",
             r"/_imds(?P<rid>/subscriptions/.+?)/metadata/scheduledevents",
             "ScheduledEvents_Get",
-            data_api.scheduled_events_get,
+            imds.scheduled_events_get,
             auth=False,
         ),
         Route(
             "POST",
             r"/_imds(?P<rid>/subscriptions/.+?)/metadata/scheduledevents",
             "ScheduledEvents_Ack",
-            data_api.scheduled_events_post,
+            imds.scheduled_events_post,
             auth=False,
         ),
         *control.routes(services),

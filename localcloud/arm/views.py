@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
-from localcloud.arm.models import Json, Operation, Power, Provisioning, ScaleSet, Vm
+from localcloud.arm.models import Json, Operation, Orchestration, Power, Provisioning, ScaleSet, Vm
 
 
 def iso(when: datetime | None) -> str | None:
+    """UTC with seven fractional digits and ``Z``, the way ARM writes times (``2020-04-24T21:02:04.2556154Z`` in
+    VirtualMachine_Get_InstanceView.json): the simulated time to the microsecond, in one fixed shape."""
     if when is None:
         return None
-    return when.isoformat().replace("+00:00", "Z") if when.utcoffset() is not None else when.isoformat() + "Z"
+    utc = when.astimezone(UTC).replace(tzinfo=None) if when.utcoffset() is not None else when
+    return utc.isoformat(timespec="microseconds") + "0Z"
 
 
 def _copy(obj: Json) -> Json:
@@ -156,35 +159,39 @@ def vmss_vm(v: Vm, ss: ScaleSet, *, expand: bool = False) -> Json:
 
 
 def vmss(ss: ScaleSet) -> Json:
-    profile = _copy(ss.profile)
-    profile["priority"] = ss.priority
-    if ss.eviction_policy:
-        profile["evictionPolicy"] = ss.eviction_policy
-    if ss.max_price is not None:
-        profile["billingProfile"] = {"maxPrice": ss.max_price}
     props = _copy(ss.properties)
-    props.setdefault("upgradePolicy", {"mode": "Manual"})
-    props.setdefault("orchestrationMode", "Uniform")
-    props.setdefault("singlePlacementGroup", False)
-    props.update(
-        virtualMachineProfile=profile,
-        provisioningState=ss.provisioning.value,
-        overprovision=False,
-        uniqueId=ss.unique_id,
-        timeCreated=iso(ss.time_created),
-    )
+    flexible = ss.orchestration == Orchestration.FLEXIBLE
+    if not flexible:  # Uniform-only settings (VirtualMachineScaleSet_Create_WithPriorityMixPolicy.json has none)
+        props.setdefault("upgradePolicy", {"mode": "Manual"})
+        props.setdefault("singlePlacementGroup", False)
+        props["overprovision"] = False
+    props["orchestrationMode"] = ss.orchestration.value
+    props.update(provisioningState=ss.provisioning.value, uniqueId=ss.unique_id, timeCreated=iso(ss.time_created))
+    if ss.profile:
+        props["virtualMachineProfile"] = _profile(ss)
     body: Json = {
         "id": ss.id,
         "name": ss.name,
         "type": "Microsoft.Compute/virtualMachineScaleSets",
         "location": ss.location,
         "tags": ss.tags,
-        "sku": {"name": ss.size, "tier": "Standard", "capacity": ss.capacity},
         "properties": props,
     }
+    if ss.size:  # a Flexible set without a profile has no model, so no SKU (a choice: no doc shows one)
+        body["sku"] = {"name": ss.size, "tier": "Standard", "capacity": ss.capacity}
     if ss.zones:
         body["zones"] = ss.zones
     return body
+
+
+def _profile(ss: ScaleSet) -> Json:
+    profile = _copy(ss.profile)
+    profile["priority"] = ss.priority
+    if ss.eviction_policy:
+        profile["evictionPolicy"] = ss.eviction_policy
+    if ss.max_price is not None:
+        profile["billingProfile"] = {"maxPrice": ss.max_price}
+    return profile
 
 
 def operation(op: Operation) -> Json:

@@ -120,3 +120,34 @@ def test_placement_scores_conform(arm: ArmEmulator) -> None:
     }
     status, _, answer = raw(arm, "POST", path, body)
     check("SpotPlacementScores_Post", status, answer)
+
+
+def test_flexible_sets_and_their_vms_conform(arm: ArmEmulator) -> None:
+    base = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers/Microsoft.Compute"
+    with_profile = vmss_body(arm, capacity=1)
+    with_profile["properties"] = {
+        "orchestrationMode": "Flexible",
+        "platformFaultDomainCount": 1,
+        **with_profile["properties"],
+    }
+    status, _, body = raw(arm, "PUT", f"{base}/virtualMachineScaleSets/flex?{V}", with_profile)
+    check("VirtualMachineScaleSets_CreateOrUpdate", status, body)
+    bare = {"location": "eastus", "properties": {"orchestrationMode": "Flexible", "platformFaultDomainCount": 1}}
+    status, _, body = raw(arm, "PUT", f"{base}/virtualMachineScaleSets/bare?{V}", bare)
+    check("VirtualMachineScaleSets_CreateOrUpdate", status, body)
+    joined = vm_body(arm)
+    joined["properties"]["virtualMachineScaleSet"] = {"id": body["id"]}
+    status, _, body = raw(arm, "PUT", f"{base}/virtualMachines/member?{V}", joined)
+    check("VirtualMachines_CreateOrUpdate", status, body)
+    wait_until(lambda: not arm.backend.pending(), what="provisioning")
+    for op_id, path in [
+        ("VirtualMachineScaleSets_Get", "virtualMachineScaleSets/flex"),
+        ("VirtualMachineScaleSets_Get", "virtualMachineScaleSets/bare"),
+        ("VirtualMachineScaleSets_List", "virtualMachineScaleSets"),
+        ("VirtualMachines_Get", "virtualMachines/member"),
+        ("VirtualMachines_List", "virtualMachines"),
+        ("VirtualMachineScaleSetVMs_List", "virtualMachineScaleSets/flex/virtualMachines"),  # 400, CloudError
+    ]:
+        status, _, body = raw(arm, "GET", f"{base}/{path}?{V}")
+        check(op_id, status, body)
+        assert status == (400 if op_id == "VirtualMachineScaleSetVMs_List" else 200)

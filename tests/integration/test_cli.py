@@ -13,6 +13,7 @@ import pytest
 from bench.common import emulator_process, free_port
 from localcloud.arm.clients import compute_client
 from localcloud.arm.scenario import DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION
+from localcloud.clock import Clock
 from tests.conftest import REPO
 from tests.integration.helpers import wait_until
 
@@ -30,7 +31,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "arm.state"
     scenario = {"quotas": [{"region": "eastus", "name": "lowPriorityCores", "limit": 12}]}
     with emulator_process("--speed", "600", "--state", str(state), scenario=scenario) as url:
-        client = compute_client(url, DEFAULT_SUBSCRIPTION)
+        client = compute_client(url, DEFAULT_SUBSCRIPTION, clock=Clock(speed=600))  # the emulator's pace
         client.virtual_machines.begin_create_or_update(DEFAULT_RESOURCE_GROUP, "keep", vm_body(_Arm())).result()  # type: ignore[arg-type]
     assert state.exists()  # saved on SIGTERM
     with emulator_process("--speed", "600", "--state", str(state)) as url:

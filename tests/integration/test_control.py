@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -28,15 +30,16 @@ def test_a_timeline_raises_the_price_at_its_time(arm: ArmEmulator, compute: Any)
 
 def test_slow_lro_fault_stretches_operations(arm: ArmEmulator) -> None:
     control(arm, "/faults", {"slowLro": 10})
-    control(arm, "/clock", {"speed": 0})  # with time stopped the SDK's poller would wait forever: use raw HTTP
-    path = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2026-04-01"
+    control(arm, "/clock", {"speed": 0})  # only the client's own waits move time (advance_on_sleep)
+    path = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers/Microsoft.Compute/virtualMachines/vm0?api-version=2026-04-01"
     status, headers, _ = raw(arm, "PUT", path, vm_body(arm))
-    assert status == 201 and headers["Retry-After"] == "3600"  # nothing finishes while time stands still
-    assert control(arm, "/operations")["value"][-1]["status"] == "InProgress"
-    control(arm, "/clock", {"advance": 40 * 5})  # a normal create (40 s) would be long done
-    assert control(arm, "/operations")["value"][-1]["status"] == "InProgress"
-    control(arm, "/clock", {"advance": 40 * 5})
-    assert control(arm, "/operations")["value"][-1]["status"] == "Succeeded"
+    assert status == 201 and headers["Retry-After"] == "5"  # simulated seconds: poll again in 5 s
+    assert control(arm, "/operations")["value"][-1]["status"] == "InProgress"  # time stands still
+    client = arm.compute_client(advance_on_sleep=True, retry_total=0)
+    began = arm.clock.elapsed()
+    client.virtual_machines.begin_create_or_update(arm.resource_group, "vm1", vm_body(arm)).result()
+    assert arm.clock.elapsed() - began == 400  # a 40 s create, ten times slower, polled every 5 s
+    assert {o["status"] for o in control(arm, "/operations")["value"]} == {"Succeeded"}  # vm0's 400 s passed too
 
 
 def test_reset_returns_to_the_start_scenario(arm: ArmEmulator, compute: Any) -> None:
@@ -59,3 +62,19 @@ def test_request_log_counts_operations_by_status(arm: ArmEmulator, compute: Any)
     assert counts["VirtualMachines_CreateOrUpdate 201"] == 1
     assert counts["VirtualMachines_Get 404"] == 1
     assert counts["Operations_Get 200"] >= 1
+
+
+def test_the_request_log_and_the_activity_log_carry_simulated_time_to_the_microsecond(arm: ArmEmulator) -> None:
+    control(arm, "/clock", {"speed": 0})
+    control(arm, "/clock", {"advance": 1.0015})  # a millisecond and a half past a second
+    arrived = arm.clock.now()
+    path = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2026-04-01"
+    assert raw(arm, "PUT", path, vm_body(arm))[0] == 201
+    [entry] = control(arm, "/requests")["entries"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z", entry["time"])  # ARM's shape, always
+    assert datetime.fromisoformat(entry["time"]) == arrived
+    [started] = control(arm, "/activity-log")["value"]
+    assert datetime.fromisoformat(started["timestamp"]) == arrived
+    control(arm, "/clock", {"advance": 40})
+    finished = control(arm, "/activity-log")["value"][-1]
+    assert datetime.fromisoformat(finished["timestamp"]) == arrived + timedelta(seconds=40)  # when it was due

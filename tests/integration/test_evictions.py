@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from localcloud.arm import ArmEmulator
+from localcloud.httpserver import Request, Response
 from tests.conftest import Webhook
 from tests.integration.helpers import control, power_state, raw, vm_body, vmss_body, wait_until
 
@@ -152,20 +153,33 @@ def test_user_deallocation_is_annotated_as_customer_initiated(arm: ArmEmulator, 
     assert (props["annotationName"], props["context"]) == ("VirtualMachineDeallocationInitiated", "Customer Initiated")
 
 
-def test_a_failing_webhook_is_retried_and_the_outcome_recorded(
-    arm: ArmEmulator, compute: Any, webhook: Webhook
-) -> None:
-    webhook.status = 503
-    control(
-        arm, "/action-groups", {"name": "flaky", "url": webhook.url, "kind": "activityLogAlert", "delay_seconds": 0}
-    )
-    create(arm, compute, "vm1")
-    control(arm, "/evict", {"id": compute.virtual_machines.get(arm.resource_group, "vm1").id})
-    webhook.wait_for(2)
-    webhook.status = 200
-    wait_until(lambda: bool(control(arm, "/deliveries")["value"]), what="the delivery outcome")
+class FailsFirst(Webhook):
+    """A receiver that answers 503 to its first ``failures`` deliveries, then 200: no race with the retries."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def _handle(self, req: Request) -> Response:
+        self.status = 503 if len(self.bodies) < self.failures else 200
+        return super()._handle(req)
+
+
+def test_a_failing_webhook_is_retried_and_the_outcome_recorded(arm: ArmEmulator, compute: Any) -> None:
+    webhook = FailsFirst(failures=2)
+    webhook.server.start()
+    try:
+        control(
+            arm, "/action-groups", {"name": "flaky", "url": webhook.url, "kind": "activityLogAlert", "delay_seconds": 0}
+        )
+        create(arm, compute, "vm1")
+        control(arm, "/evict", {"id": compute.virtual_machines.get(arm.resource_group, "vm1").id})
+        wait_until(lambda: bool(control(arm, "/deliveries")["value"]), what="the delivery outcome")
+    finally:
+        webhook.server.stop()
     outcome = control(arm, "/deliveries")["value"][0]
-    assert outcome["status"] == 200 and outcome["attempts"] >= 3
+    assert (outcome["status"], outcome["attempts"]) == (200, 3)
+    assert len(webhook.bodies) == 3
 
 
 def test_scheduled_events_show_preempt_and_an_ack_evicts_at_once(arm: ArmEmulator, compute: Any) -> None:

@@ -75,3 +75,30 @@ def test_scale_out_without_capacity_fails_the_lro_with_the_allocation_error(arm:
     with pytest.raises(HttpResponseError) as err:
         compute.virtual_machine_scale_sets.begin_update(rg, "ss", {"sku": {"capacity": 2}}).result()
     assert err.value.error.code == "AllocationFailed"
+
+
+def test_a_failed_instance_start_shows_failed_provisioning_until_a_start_succeeds(
+    arm: ArmEmulator, compute: Any
+) -> None:
+    from azure.core.exceptions import HttpResponseError
+
+    rg, vms = arm.resource_group, compute.virtual_machine_scale_set_vms
+    compute.virtual_machine_scale_sets.begin_create_or_update(rg, "ss", vmss_body(arm, capacity=1)).result()
+    vms.begin_deallocate(rg, "ss", "0").result()
+    control(arm, "/capacity", {"region": "eastus", "size": "Standard_D2s_v5", "available": 0})
+    with pytest.raises(HttpResponseError) as err:
+        vms.begin_start(rg, "ss", "0").result()
+    code = err.value.error.code
+    assert code == "AllocationFailed"  # a zoneless scale set
+    instance = vms.get(rg, "ss", "0", expand="instanceView")
+    assert instance.provisioning_state == "Failed"
+    assert [s.code for s in instance.instance_view.statuses] == [
+        f"ProvisioningState/failed/{code}",
+        "PowerState/deallocated",
+    ]
+    assert vms.get_instance_view(rg, "ss", "0").statuses[0].code == f"ProvisioningState/failed/{code}"
+    control(arm, "/capacity", {"region": "eastus", "size": "Standard_D2s_v5", "available": 1})
+    vms.begin_start(rg, "ss", "0").result()
+    instance = vms.get(rg, "ss", "0", expand="instanceView")
+    assert instance.provisioning_state == "Succeeded"
+    assert [s.code for s in instance.instance_view.statuses] == ["ProvisioningState/succeeded", "PowerState/running"]

@@ -78,20 +78,47 @@ def test_create_failure_arrives_through_the_lro_and_leaves_a_failed_vm(arm: ArmE
     assert vm.instance_view.statuses[0].code == "ProvisioningState/failed/AllocationFailed"
 
 
-def test_start_fails_zonally_when_the_zone_has_no_capacity_then_succeeds_when_it_returns(
-    arm: ArmEmulator, compute: Any
+@pytest.mark.parametrize(("zones", "code"), [(["1"], "ZonalAllocationFailed"), (None, "AllocationFailed")])
+def test_a_failed_start_leaves_the_vm_failed_and_deallocated_until_a_start_succeeds(
+    arm: ArmEmulator, compute: Any, zones: list[str] | None, code: str
 ) -> None:
-    rg = arm.resource_group
-    create(arm, compute, "vm1", zones=["1"])
+    rg, pool = arm.resource_group, {"region": "eastus", "size": "Standard_D2s_v5", **({"zone": "1"} if zones else {})}
+    create(arm, compute, "vm1", zones=zones)
     compute.virtual_machines.begin_deallocate(rg, "vm1").result()
-    control(arm, "/capacity", {"region": "eastus", "zone": "1", "size": "Standard_D2s_v5", "available": 0})
+    control(arm, "/capacity", {**pool, "available": 0})
     with pytest.raises(HttpResponseError) as err:
         compute.virtual_machines.begin_start(rg, "vm1").result()
-    assert err.value.error.code == "ZonalAllocationFailed"
-    assert power_state(compute, rg, "vm1") == "PowerState/deallocated"
-    control(arm, "/capacity", {"region": "eastus", "zone": "1", "size": "Standard_D2s_v5", "available": 1})
+    assert err.value.error.code == code
+    vm = compute.virtual_machines.get(rg, "vm1", expand="instanceView")
+    assert vm.provisioning_state == "Failed"
+    failed, power = vm.instance_view.statuses
+    assert (failed.code, failed.level, failed.display_status) == (
+        f"ProvisioningState/failed/{code}",
+        "Error",
+        "Provisioning failed",
+    )
+    assert "sufficient capacity" in failed.message and failed.time is not None
+    assert power.code == "PowerState/deallocated"
+    assert [s.code for s in compute.virtual_machines.instance_view(rg, "vm1").statuses] == [failed.code, power.code]
+    control(arm, "/capacity", {**pool, "available": 1})
     compute.virtual_machines.begin_start(rg, "vm1").result()
-    assert power_state(compute, rg, "vm1") == "PowerState/running"
+    vm = compute.virtual_machines.get(rg, "vm1", expand="instanceView")
+    assert vm.provisioning_state == "Succeeded"
+    assert [s.code for s in vm.instance_view.statuses] == ["ProvisioningState/succeeded", "PowerState/running"]
+
+
+def test_a_deallocate_after_a_failed_start_clears_the_failure(arm: ArmEmulator, compute: Any) -> None:
+    rg = arm.resource_group
+    create(arm, compute, "vm1")
+    compute.virtual_machines.begin_deallocate(rg, "vm1").result()
+    control(arm, "/faults", {"allocation": {"code": "AllocationFailed"}})
+    with pytest.raises(HttpResponseError):
+        compute.virtual_machines.begin_start(rg, "vm1").result()
+    assert compute.virtual_machines.get(rg, "vm1").provisioning_state == "Failed"
+    compute.virtual_machines.begin_deallocate(rg, "vm1").result()
+    vm = compute.virtual_machines.get(rg, "vm1", expand="instanceView")
+    assert vm.provisioning_state == "Succeeded"
+    assert [s.code for s in vm.instance_view.statuses] == ["ProvisioningState/succeeded", "PowerState/deallocated"]
 
 
 def test_a_second_operation_while_one_runs_is_refused(arm: ArmEmulator, compute: Any) -> None:
