@@ -105,3 +105,55 @@ def test_a_vm_outside_the_scope_gets_no_arm_call(arm: ArmEmulator) -> None:
             == "out_of_scope"
         )
     assert control(arm, "/requests")["entries"] == []
+
+
+def test_a_start_whose_answer_is_lost_is_no_answer_and_the_guard_read_sees_it_took(
+    arm: ArmEmulator, evicted: VmRef
+) -> None:
+    control(arm, "/faults", {"dropAfter": 1.0, "path": "/start$", "method": "POST", "count": 1})
+    port = ArmCompute(settings(arm))
+    with pytest.raises(ArmFailure) as err:
+        port.begin_start(evicted)
+    assert err.value.kind == Failure.NO_ANSWER  # sent; the outcome is unknown
+    answer = StepResult.from_dict(activities.try_start({"vm": evicted.to_dict()}, port, settings(arm).scope))
+    assert (answer.step.value, answer.reason) == ("skipped", "started_meanwhile")  # it took: no second POST
+    starts = [e for e in control(arm, "/requests")["entries"] if e["path"].endswith("/start")]
+    assert len(starts) == 1
+
+
+def test_after_a_failed_start_the_vm_reads_deallocated_with_the_failure_and_can_start_again(
+    arm: ArmEmulator, evicted: VmRef
+) -> None:
+    control(arm, "/faults", {"allocation": {"code": "AllocationFailed", "count": 1}})
+    port = ArmCompute(settings(arm))
+    assert port.begin_start(evicted) is not None
+    control(arm, "/clock", {"advance": 120})
+    facts = port.facts(evicted)
+    assert (facts.status, facts.provisioning_failed) == (VmStatus.DEALLOCATED, "AllocationFailed")
+    answer = StepResult.from_dict(activities.try_start({"vm": evicted.to_dict()}, port, settings(arm).scope))
+    assert answer.step.value == "accepted"
+
+
+def test_uniform_instances_and_flexible_members_are_told_apart(arm: ArmEmulator, compute: Any) -> None:
+    from orchestrator.domain.models import ScaleSetMode
+    from tests.integration.helpers import vmss_body
+    from tests.integration.test_flexible import flexible, member
+
+    rg = arm.resource_group
+    compute.virtual_machine_scale_sets.begin_create_or_update(rg, "uni", vmss_body(arm, capacity=1)).result()
+    [instance] = list(compute.virtual_machine_scale_set_vms.list(rg, "uni"))
+    flex = compute.virtual_machine_scale_sets.begin_create_or_update(rg, "flex", flexible(arm)).result()
+    compute.virtual_machines.begin_create_or_update(rg, "web1", member(arm, flex.id)).result()
+    port = ArmCompute(settings(arm, price_policy="raise", max_price_ceiling=0.5))
+    uniform = VmRef(arm.subscription, rg.lower(), f"uni_{instance.instance_id}", "uni", str(instance.instance_id))
+    assert port.facts(uniform).scale_set_mode == ScaleSetMode.UNIFORM
+    assert port.facts(vm(arm, "web1")).scale_set_mode == ScaleSetMode.FLEXIBLE
+    compute.virtual_machine_scale_set_vms.begin_deallocate(rg, "uni", instance.instance_id).result()
+    control(arm, "/requests", method="DELETE")
+    answer = StepResult.from_dict(
+        activities.raise_max_price(
+            {"vm": uniform.to_dict()}, port, settings(arm, price_policy="raise", max_price_ceiling=0.5)
+        )
+    )
+    assert answer.step.value == "skipped" and "whole set" in answer.reason
+    assert not [e for e in control(arm, "/requests")["entries"] if e["method"] == "PATCH"]  # the model is untouched
