@@ -43,6 +43,7 @@ from orchestrator.workflows.flow import Context, Flow, Steps
 
 MAX_PASSES = 3  # decisions per recovery: the first, and re-reads after signals that joined before the end
 MAX_DEFERS = 8  # looks at a VM in transition (creating, updating, deleting) before concluding
+PREVIOUS_KEYS = ("instanceId", "outcome", "concludedAt")
 _OUTCOME_OF = {Action.IGNORE: Outcome.IGNORED, Action.NOT_FOUND: Outcome.NOT_FOUND, Action.DEFER: Outcome.IGNORED}
 
 
@@ -61,7 +62,7 @@ class Start:
         if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 10**9:
             raise InvalidInput("seq must be a positive integer")
         signal = Signal.from_dict(data.get("signal"))
-        return cls(signal.vm, signal, seq, previous if isinstance(previous, dict) else None)
+        return cls(signal.vm, signal, seq, _link(previous))
 
 
 def recover_vm(context: Context) -> Steps:
@@ -287,6 +288,13 @@ class Recovery:
             "finishedAt": iso(self.flow.now),
             "previous": self.start.previous,
         }
+
+
+def _link(previous: Any) -> dict[str, Any] | None:
+    """The previous recovery, as intake found it: three short values, echoed into the output."""
+    if not isinstance(previous, dict):
+        return None
+    return {k: str(previous[k])[:100] if previous.get(k) is not None else None for k in PREVIOUS_KEYS}
 
 
 def _entry(signal: Signal, received: datetime) -> SignalEntry:
