@@ -19,6 +19,18 @@ from localcloud.functions.store import Instance
 
 TERMINAL = {"Completed", "Failed", "Terminated"}
 
+# What the extension puts in every orchestration context (OrchestrationTriggerAttributeBindingProvider
+# .OrchestrationContextToString): replay schema V2 in ``upperSchemaVersion`` (its enum numbers V2 as 1) and V3 in
+# ``upperSchemaVersionNew``, so the Python SDK replays with schema V3 (one flat action list per episode, compound
+# WhenAny/WhenAll actions, long timers); and the Azure Storage provider's timer limits (MaximumDelayTime 6 days,
+# LongRunningTimerIntervalLength 3 days), as .NET TimeSpan strings.
+SCHEMA_CONTEXT = {
+    "upperSchemaVersion": 1,
+    "upperSchemaVersionNew": 2,
+    "maximumShortTimerDuration": "6.00:00:00",
+    "longRunningTimerIntervalDuration": "3.00:00:00",
+}
+
 
 @dataclass
 class Outbox:
@@ -34,11 +46,17 @@ class Outbox:
 
 
 def flatten(actions: list[Any]) -> list[dict[str, Any]]:
-    """ReplaySchema V1 returns a list of lists of actions; compound tasks are already expanded."""
+    """The atomic actions in the order the SDK numbered them.
+
+    Schema V3 answers ``[[action, ...]]``, one action per yield, where task_any / task_all are compound actions
+    (``compoundActions``) holding only their children not scheduled before; V1 answered a list of lists.
+    """
     out: list[dict[str, Any]] = []
     for item in actions:
         if isinstance(item, list):
             out.extend(flatten(item))
+        elif isinstance(item, dict) and "compoundActions" in item:
+            out.extend(flatten(item["compoundActions"]))
         elif isinstance(item, dict):
             out.append(item)
     return out
@@ -53,6 +71,7 @@ def context_json(inst: Instance, old: list[Event], new: list[Event]) -> str:
             "isReplaying": False,
             "parentInstanceId": inst.parent_id,
             "input": inst.input,
+            **SCHEMA_CONTEXT,
         }
     )
 
