@@ -145,14 +145,22 @@ class Management:
         try:
             inst = self.engine.start_new(name, instance_id, input_json)
         except KeyError:
-            return Response.json(
+            known = "', '".join(sorted(self.engine.app.orchestrators))
+            return _error(
                 400,
-                {
-                    "ExceptionMessage": f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
-                },
+                "One or more of the arguments submitted is incorrect",
+                "System.ArgumentException",
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                f"Additional info: The following are the known orchestrator functions: '{known}'.",
             )
         except Conflict as exc:
-            return Response.json(409, {"ExceptionMessage": str(exc)})
+            # HttpApiHandler has no case for OrchestrationAlreadyExistsException: its catch-all answers 500.
+            return _error(
+                500,
+                "Something went wrong while processing your request",
+                "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
+                str(exc),
+            )
         links = self.links(inst.id)
         return Response.json(202, links, {"Location": links["statusQueryGetUri"], "Retry-After": "10"})
 
@@ -231,6 +239,19 @@ class Management:
     def terminate(self, req: Request, instance_id: str) -> Response:
         outcome = self.engine.terminate(instance_id, req.query.get("reason", ""))
         return Response.json({"ok": 202, "notfound": 404, "gone": 410}[outcome], {"outcome": outcome})
+
+
+def _error(status: int, message: str, exception_type: str, exception_message: str) -> Response:
+    """The extension's HttpRequestMessageExtensions.CreateErrorResponse(status, message, exception) body."""
+    return Response.json(
+        status,
+        {
+            "Message": message,
+            "ExceptionMessage": exception_message,
+            "ExceptionType": exception_type,
+            "StackTrace": "   at localcloud.functions (the local host)",
+        },
+    )
 
 
 def _input(body: bytes, *, rpc: bool) -> str | None:
