@@ -28,6 +28,7 @@ STATUS_CODES = {
     "Failed": 500,
     "Terminated": 400,
 }
+PAGE = 100  # OrchestrationStatusQueryCondition.PageSize: a list without `top` answers 100 and a continuation token
 MAX_PAGE = 1000
 
 
@@ -181,7 +182,7 @@ class Management:
     def query(self, req: Request) -> Response:
         try:
             statuses, created_from, created_to = _filters(req)
-            top = min(int(req.query.get("top") or MAX_PAGE), MAX_PAGE)
+            top = min(int(req.query.get("top") or PAGE), MAX_PAGE)
         except ValueError as exc:
             return Response.json(400, {"error": str(exc)})
         after = req.header("x-ms-continuation-token") or None
@@ -194,10 +195,8 @@ class Management:
             after=after,
         )
         page, more = found[:top], len(found) > top
-        flag = _flags(req)
-        bodies = [
-            status_body(self.engine, i, history=False, history_output=False, show_input=flag("showInput")) for i in page
-        ]
+        show_input = req.query.get("showInput", "true").lower() != "false"  # the condition's ShowInput defaults true
+        bodies = [status_body(self.engine, i, history=False, history_output=False, show_input=show_input) for i in page]
         headers = {"x-ms-continuation-token": page[-1].id} if more and page else {}
         return Response.json(200, bodies, headers)
 
