@@ -20,14 +20,7 @@ from localcloud.functions.history import Kind, stamp
 from localcloud.functions.store import Instance
 from localcloud.httpserver import Request, Response
 
-STATUS_CODES = {
-    "Completed": 200,
-    "Pending": 202,
-    "Running": 202,
-    "ContinuedAsNew": 202,
-    "Failed": 500,
-    "Terminated": 400,
-}
+RUNNING = {"Pending", "Running", "ContinuedAsNew", "Suspended"}  # answered 202 with Location (HttpApiHandler)
 PAGE = 100  # OrchestrationStatusQueryCondition.PageSize: a list without `top` answers 100 and a continuation token
 MAX_PAGE = 1000
 
@@ -177,7 +170,11 @@ class Management:
             history_output=flag("showHistoryOutput"),
             show_input=req.query.get("showInput", "true").lower() != "false",
         )
-        return Response.json(STATUS_CODES.get(inst.status, 200), body)
+        if inst.status in RUNNING:
+            return Response.json(202, body, {"Location": self.links(inst.id)["statusQueryGetUri"], "Retry-After": "5"})
+        # Ended: 200, a failure too unless the caller asks for a 500 (returnInternalServerErrorOnFailure).
+        failed_500 = inst.status == "Failed" and flag("returnInternalServerErrorOnFailure")
+        return Response.json(500 if failed_500 else 200, body)
 
     def query(self, req: Request) -> Response:
         try:

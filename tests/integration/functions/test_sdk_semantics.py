@@ -170,3 +170,19 @@ def test_an_event_in_the_episode_that_continues_as_new_is_lost_and_a_later_one_r
     assert stepped.settled("c")["runtimeStatus"] == "Running"  # generation 1 waits: "early" went with generation 0
     stepped.app("raise/c/signal", "late")
     assert stepped.settled("c")["output"] == "late"
+
+
+def test_status_codes_are_the_extensions(stepped: Stepped) -> None:
+    # HttpApiHandler.HandleGetStatusRequestAsync: 202 (with Location) while running, 200 once ended, a failure too
+    # unless returnInternalServerErrorOnFailure=true asks for a 500.
+    stepped.app("start/gate/running")
+    stepped.app("start/fails/failed")
+    stepped.step.settle()
+    status, headers, _ = stepped.call("GET", f"{API}/instances/running", key="system")
+    assert status == 202 and "/instances/running?" in headers["Location"]
+    assert stepped.call("GET", f"{API}/instances/failed", key="system")[0] == 200
+    assert (
+        stepped.call("GET", f"{API}/instances/failed?returnInternalServerErrorOnFailure=true", key="system")[0] == 500
+    )
+    stepped.call("POST", f"{API}/instances/running/terminate?reason=x", key="system")
+    assert stepped.call("GET", f"{API}/instances/running", key="system")[0] == 200
