@@ -186,3 +186,15 @@ def test_status_codes_are_the_extensions(stepped: Stepped) -> None:
     )
     stepped.call("POST", f"{API}/instances/running/terminate?reason=x", key="system")
     assert stepped.call("GET", f"{API}/instances/running", key="system")[0] == 200
+
+
+def test_a_timer_longer_than_the_providers_limit_is_split_by_the_sdk(stepped: Stepped) -> None:
+    # The context carries the Azure Storage provider's limits (6 days, then 3-day steps): the SDK's LongTimerTask.
+    stepped.app("start/long_sleep/eight-days", 8)
+    stepped.step.run_until(
+        lambda: stepped.status("eight-days")["runtimeStatus"] == "Completed", max_seconds=9 * 86400, what="the sleep"
+    )
+    done = stepped.settled("eight-days")
+    assert done["output"] == 8.0
+    fired = [e["FireAt"] for e in done["historyEvents"] if e["EventType"] == "TimerFired"]
+    assert fired == ["2026-06-04T12:00:00.000000Z", "2026-06-09T12:00:00.000000Z"]

@@ -167,6 +167,13 @@ def fails(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def long_sleep(context: df.DurableOrchestrationContext):
+    start = context.current_utc_datetime
+    yield context.create_timer(start + timedelta(days=context.get_input()))
+    return (context.current_utc_datetime - start).total_seconds() / 86400
+
+
+@app.orchestration_trigger(context_name="context")
 def labelled(context: df.DurableOrchestrationContext):
     label = context.get_input()
     context.set_custom_status({"label": label})
