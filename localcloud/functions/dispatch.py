@@ -103,12 +103,13 @@ class Dispatcher:
             self._kick.clear()
 
     def _idle_wait(self) -> float:
-        upcoming = self.store.next_visible()
+        # A message visible now but not dispatched waits for a kick: its instance's episode, or its hold, ends with one
+        # (every sender kicks too). Waiting 0 for it would spin while that episode runs.
+        now = self.clock.now()
+        upcoming = self.store.next_visible(after=stamp(now))
         if upcoming is None:
             return NOTHING_TIMED
-        delta = (datetime.fromisoformat(upcoming) - self.clock.now()).total_seconds()
-        if delta <= 0:
-            return 0.0
+        delta = (datetime.fromisoformat(upcoming) - now).total_seconds()
         return max(0.0, min(IDLE_POLL if self.clock.speed == 0 else self.clock.to_real(delta), NOTHING_TIMED))
 
     def _watch_clock(self) -> None:
