@@ -1,7 +1,8 @@
 """A new user's first run: with no local.settings.json, the app's local.settings.sample.json is the settings.
 
 Core Tools reads local.settings.json, which is never committed. A fresh clone has only the sample next to
-function_app.py; when the environment sets none of the sample's settings either, the host runs on the sample's
+function_app.py; when the environment sets none of the app's settings the sample lists either (RESPOT_* here; the
+Functions runtime's own FUNCTIONS_*, AzureWebJobs* do not count), the host runs on the sample's
 (localcloud) Values and says so, and starts the ARM emulator on the loopback port the sample's ``*_ARM_ENDPOINT``
 names, so that the app works out of the box. With a local.settings.json, nothing here applies.
 """
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 SETTINGS = "local.settings.json"
 SAMPLE = "local.settings.sample.json"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# The Functions runtime's own settings, which a dev container may set: they say nothing about the app's.
+RUNTIME = re.compile(r"^(FUNCTIONS_|AzureWebJobs|WEBSITE_|APPLICATIONINSIGHTS_)")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ def plan(app: Path, *, arm_port: int | None, no_arm: bool, environ: Mapping[str,
     settings, sample = folder / SETTINGS, folder / SAMPLE
     values = sample_values(sample) if sample.exists() else {}
     names = frozenset(values)
-    if settings.exists() or not values or any(name in environ for name in values):
+    if settings.exists() or not values or any(name in environ for name in values if not RUNTIME.match(name)):
         return Plan(settings, arm_port=None if no_arm else arm_port, sample_names=names)
     endpoints = {name: url for name, url in values.items() if name.endswith("_ARM_ENDPOINT") and loopback_port(url)}
     default_port = next((loopback_port(url) for url in endpoints.values()), None)
