@@ -164,6 +164,7 @@ class Engine:
             if inst.status in TERMINAL:
                 return "gone"
             self._terminate(inst, reason)
+        self.kick()  # a terminated sub-orchestration's parent has a message
         return "ok"
 
     def _terminate(self, inst: Instance, reason: str) -> None:
