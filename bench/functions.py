@@ -2,8 +2,12 @@
 
 - Throughput: orchestrations of five chained activities, started through the durable HTTP API, persisted in a
   SQLite task hub on disk, until all complete. Target (issue #3): at least 50 orchestrations/s.
+  The same run reports how much of it episodes spent inside the task hub's one lock (SQLite connection): an
+  episode holds it from reading its inbox to committing its actions, the SDK's replay included, so episodes of
+  different instances never overlap whatever maxConcurrentOrchestratorFunctions says. Activities run outside it.
 - Replay: one call of azure-functions-durable's orchestrator handle on a history of about 10, 100 and 1,000
-  events (the cost every episode pays, which is why long waits use continue-as-new).
+  events, with the context the extension sends (replay schema V3): the cost every episode pays, which is why long
+  waits use continue-as-new.
 """
 
 from __future__ import annotations
@@ -19,13 +23,45 @@ from pathlib import Path
 
 from bench.common import machine, median
 from localcloud.clock import Clock
+from localcloud.functions.episodes import SCHEMA_CONTEXT
 from localcloud.functions.history import Kind, event
 from localcloud.functions.host import FunctionsHost
 
 APP = Path(__file__).resolve().parent / "functions_app" / "function_app.py"
 
 
+class _Invocations(logging.Handler):
+    """Collects the host's one JSON line per invocation."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("{"):
+            self.lines.append(json.loads(message))
+
+
 def throughput(count: int = 300, threads: int = 4) -> list[str]:
+    logger, invocations = logging.getLogger("localcloud.functions"), _Invocations()
+    logger.addHandler(invocations)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        wall = _run_orchestrations(count, threads)
+    finally:
+        logger.removeHandler(invocations)
+        logger.propagate = True
+    episodes = [float(str(line["durationMs"])) for line in invocations.lines if line["function"] == "five"]
+    held = sum(episodes) / 1000 / wall
+    return [
+        f"orchestrations:       {count / wall:6.1f} /s end to end ({count} x 5 chained activities, SQLite on disk, {wall:.1f} s)",
+        f"episodes:             {len(episodes)}, median {median(episodes):.2f} ms, inside the task hub lock {held:.0%} of the run",
+    ]
+
+
+def _run_orchestrations(count: int, threads: int) -> float:
     with (
         tempfile.TemporaryDirectory() as tmp,
         FunctionsHost(APP, port=0, clock=Clock(), db_path=Path(tmp) / "hub.sqlite") as host,
@@ -64,9 +100,7 @@ def throughput(count: int = 300, threads: int = 4) -> list[str]:
             )
         }
     assert outputs == {15}, outputs
-    return [
-        f"orchestrations:       {count / wall:6.1f} /s end to end ({count} x 5 chained activities, SQLite on disk, {wall:.1f} s)"
-    ]
+    return wall
 
 
 def replay_cost() -> list[str]:
@@ -83,6 +117,7 @@ def replay_cost() -> list[str]:
                 "isReplaying": False,
                 "parentInstanceId": None,
                 "input": json.dumps(steps + 1),
+                **SCHEMA_CONTEXT,
             }
         )
         times = []

@@ -11,7 +11,8 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -104,6 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.client_address[0], format % args)
 
     def _serve(self) -> None:
+        with self.server.serving():
+            self._answer()
+
+    def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         req = parse_request(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
@@ -132,6 +137,24 @@ class LocalHTTPServer(ThreadingHTTPServer):
         self.app = app
         super().__init__((host, port), _Handler)
         self._thread: threading.Thread | None = None
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests read and not yet answered (a stepped test waits for none before it moves the clock)."""
+        with self._count_lock:
+            return self._in_flight
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        with self._count_lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
 
     @property
     def url(self) -> str:

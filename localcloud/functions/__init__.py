@@ -3,8 +3,10 @@ azure-functions-durable packages, with SQLite persistence (see docs/localcloud-f
 
 - ``appmodel``: load the app the way the Python worker indexes it, and refuse what this host cannot run;
 - ``store``: instances, histories, inboxes and pending work in SQLite;
-- ``engine``: the Durable Task side (episodes, activities, timers, sub-orchestrations, retries, events);
+- ``engine``: the Durable Task side (episodes, activities, timers, sub-orchestrations, retries, events, starts);
+- ``dispatch``: the threads that run episodes and activities, and see the shared clock move;
 - ``httphost``: HTTP triggers, keys, and the Durable Functions HTTP management API;
 - ``timers`` and ``ncrontab``: timer triggers;
-- ``host``: one object that wires it all, sharing a ``localcloud.clock.Clock`` with the ARM emulator.
+- ``host``: one object that wires it all, sharing a ``localcloud.clock.Clock`` with the ARM emulator;
+- ``firstrun``: the command line's defaults when the app has no local.settings.json yet.
 """

@@ -1,23 +1,64 @@
-"""``python -m localcloud.functions`` (and ``respot serve``): run function_app.py until Ctrl-C."""
+"""``python -m localcloud.functions`` (and ``respot serve``): run function_app.py until Ctrl-C.
+
+On a first run (no local.settings.json beside the app) the app's local.settings.sample.json gives the settings and
+the ARM emulator starts where they point (see ``firstrun``). Every failure to start is one line on stderr, exit 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from localcloud.clock import Clock
+from localcloud.functions import firstrun
 from localcloud.functions.appmodel import AppLoadError
 from localcloud.functions.host import FunctionsHost
 
+# Loggers that speak at INFO for every HTTP request the app's SDK clients make (azure-core's request and response
+# lines) or every token they get: WARNING unless -v, so that the host's one line per invocation stays readable.
+CHATTY = ("azure.core.pipeline.policies.http_logging_policy", "azure.identity")
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m localcloud.functions", description="Local Azure Functions host for function_app.py."
-    )
+
+def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.functions") -> int:
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    configure_logging(verbose=args.verbose)
+    if args.speed < 0:
+        parser.error("--speed must be >= 0")
+    try:
+        plan = firstrun.plan(args.app, arm_port=args.arm_port, no_arm=args.no_arm, environ=os.environ)
+    except ValueError as exc:
+        return _fail(prog, str(exc))
+    if plan.notice:
+        print(plan.notice, flush=True)
+    os.environ.update(plan.env)
+    clock = Clock(speed=args.speed)
+    try:
+        host = FunctionsHost(
+            args.app, host=args.host, port=args.port, clock=clock, db_path=args.db, settings_path=plan.settings
+        )
+    except (AppLoadError, OSError, ValueError) as exc:
+        return _fail(prog, firstrun.explain(str(exc), plan))
+    try:
+        arm = _start_arm(args.host, plan.arm_port, clock) if plan.arm_port is not None else None
+    except OSError as exc:
+        host.store.close()
+        return _fail(prog, f"the ARM emulator cannot listen on port {plan.arm_port}: {exc} (--arm-port N or --no-arm)")
+    _serve(host, args)
+    if arm is not None:
+        arm.stop()
+    return 0
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Local Azure Functions host for function_app.py.")
     parser.add_argument(
         "--app", type=Path, default=Path("function_app.py"), help="the app module (default: ./function_app.py)"
     )
@@ -28,27 +69,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, default=Path(".respot/taskhub.sqlite"), help="SQLite task hub")
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second for durable timers")
     parser.add_argument(
-        "--arm-port", type=int, default=None, help="also run the ARM emulator on this port, on the same clock"
+        "--arm-port",
+        type=int,
+        default=None,
+        help="also run the ARM emulator on this port, on the same clock (on a first run: the sample's port)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    parser.add_argument(
+        "--no-arm", action="store_true", help="on a first run, do not start the ARM emulator the sample points at"
     )
-    if args.speed < 0:
-        parser.error("--speed must be >= 0")
-    clock = Clock(speed=args.speed)
-    try:
-        host = FunctionsHost(args.app, host=args.host, port=args.port, clock=clock, db_path=args.db)
-    except (AppLoadError, OSError, ValueError) as exc:
-        print(f"localcloud.functions: {exc}", file=sys.stderr)
-        return 2
-    arm = None
-    if args.arm_port is not None:
-        from localcloud.arm import ArmEmulator
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs, the Azure SDK's HTTP lines too")
+    return parser
 
-        arm = ArmEmulator(host=args.host, port=args.arm_port, clock=clock).start()
-        print(f"ARM emulator on {arm.url}", flush=True)
+
+def configure_logging(*, verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+
+
+def _start_arm(host: str, port: int, clock: Clock) -> Any:
+    from localcloud.arm import ArmEmulator
+
+    try:
+        arm = ArmEmulator(host=host, port=port, clock=clock).start()
+    except OSError:
+        if not _emulator_answers(host, port):
+            raise
+        print(f"ARM emulator already running on http://{host}:{port}: using it (on its own clock)", flush=True)
+        return None
+    print(f"ARM emulator on {arm.url}", flush=True)
+    return arm
+
+
+def _emulator_answers(host: str, port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/_localcloud/health", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def _serve(host: FunctionsHost, args: argparse.Namespace) -> None:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -62,9 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     done.wait()
     host.stop()
-    if arm is not None:
-        arm.stop()
-    return 0
+
+
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,9 +1,8 @@
-"""The Durable Task side of the local host: dispatch episodes and activities from the SQLite task hub.
+"""The Durable Task side of the local host: episodes, activities, and the client operations, on the SQLite task hub.
 
 Orchestrator episodes run through the azure-functions-durable replay engine itself (the handle that
-``DFApp.orchestration_trigger`` registers): history in, actions out. One episode per instance at a time;
-``maxConcurrentOrchestratorFunctions`` episodes and ``maxConcurrentActivityFunctions`` activities at once, each
-kind on its own worker pool, so a slow activity never stalls orchestrations.
+``DFApp.orchestration_trigger`` registers): history in, actions out, one episode per instance at a time. The
+threads that run them live in :mod:`localcloud.functions.dispatch`.
 """
 
 from __future__ import annotations
@@ -15,8 +14,10 @@ import time
 import traceback
 import uuid
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from azure.functions import meta
@@ -25,33 +26,54 @@ from azure.functions.durable_functions import ActivityTriggerConverter
 from localcloud.clock import Clock
 from localcloud.functions import aio
 from localcloud.functions.appmodel import FunctionSpec, LoadedApp
+from localcloud.functions.dispatch import Dispatcher
 from localcloud.functions.episodes import TERMINAL, Planner, context_json, flatten
 from localcloud.functions.history import Event, Kind, event, stamp
 from localcloud.functions.store import Instance, Store
 
 log = logging.getLogger("localcloud.functions")
-IDLE_POLL = 0.05  # real seconds between looks for due timers when nothing else wakes the dispatcher
+
+
+class OverridableStates(StrEnum):
+    """host.json ``extensions.durableTask.overridableExistingInstanceStates`` (the extension's OverridableStates)."""
+
+    NON_RUNNING_STATES = "NonRunningStates"  # the default: only an ended instance is replaced
+    ANY_STATE = "AnyState"  # always replaced; a running one is terminated first
+
+    @classmethod
+    def parse(cls, text: str) -> OverridableStates:
+        """Case-insensitive, as the extension's options binder is. Raises ValueError naming the values."""
+        for member in cls:
+            if member.value.lower() == text.strip().lower():
+                return member
+        raise ValueError(f"'{text}' is not one of {', '.join(m.value for m in cls)}")
 
 
 class Conflict(Exception):
-    """An instance with this id is already running."""
+    """An instance with this id exists in a state that overridableExistingInstanceStates protects."""
 
 
 class Engine:
     def __init__(
-        self, app: LoadedApp, store: Store, clock: Clock, *, max_activities: int = 10, max_orchestrators: int = 10
+        self,
+        app: LoadedApp,
+        store: Store,
+        clock: Clock,
+        *,
+        max_activities: int = 10,
+        max_orchestrators: int = 10,
+        overridable: OverridableStates = OverridableStates.NON_RUNNING_STATES,
     ) -> None:
-        self.app, self.store, self.clock = app, store, clock
-        self.max_activities = max_activities
-        self._orchestrators = ThreadPoolExecutor(max_orchestrators, thread_name_prefix="orchestrator")
-        self._activities = ThreadPoolExecutor(max_activities, thread_name_prefix="activity")
-        self._busy: set[str] = set()
-        self._running_activities = 0
+        self.app, self.store, self.clock, self.overridable = app, store, clock, overridable
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._state = threading.Lock()
-        self._kick = threading.Event()
-        self._stop = threading.Event()
-        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="durable-dispatcher", daemon=True)
+        self.dispatch = Dispatcher(
+            store,
+            clock,
+            run_episode=self.run_episode,
+            run_activity=self.run_activity,
+            max_activities=max_activities,
+            max_orchestrators=max_orchestrators,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------------------
 
@@ -59,32 +81,41 @@ class Engine:
         released = self.store.release_leases()
         if released:
             log.info("re-running %d activities that were in flight when the host stopped (at-least-once)", released)
-        self._dispatcher.start()
+        self.dispatch.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._kick.set()
-        self._dispatcher.join(timeout=10)
-        self._orchestrators.shutdown(wait=True, cancel_futures=True)
-        self._activities.shutdown(wait=True, cancel_futures=True)
+        self.dispatch.stop()
 
     def kick(self) -> None:
-        self._kick.set()
+        self.dispatch.kick()
 
     def now(self) -> datetime:
         return self.clock.now()
 
+    @contextmanager
+    def hold(self, instance_id: str) -> Iterator[None]:
+        """See :meth:`Dispatcher.hold`: no episode of this instance runs meanwhile."""
+        with self.dispatch.hold(instance_id):
+            yield
+
     # --- client operations ----------------------------------------------------------------------------------
 
     def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> Instance:
-        """Raises KeyError for an unknown orchestrator and :class:`Conflict` for a running instance."""
+        """Start ``name`` as ``instance_id`` (a new id when None), replacing an instance of that id as
+        overridableExistingInstanceStates allows (DurableClient.StartNewAsync with its dedupe statuses).
+
+        Raises KeyError for an unknown orchestrator and :class:`Conflict` when the existing instance is protected.
+        """
         if name not in self.app.orchestrators:
             raise KeyError(name)
         iid = instance_id or uuid.uuid4().hex
-        with self.store.tx():
+        with self._locks[iid], self.store.tx():
             existing = self.store.instance(iid)
             if existing is not None and existing.status not in TERMINAL:
-                raise Conflict(f"An Orchestration instance with the status {existing.status} already exists.")
+                if self.overridable is OverridableStates.NON_RUNNING_STATES:
+                    # DTFx's OrchestrationAlreadyExistsException, as the Azure Storage provider words it.
+                    raise Conflict(f"An Orchestration instance with the status {existing.status} already exists.")
+                self._terminate(existing, "replaced by a new instance with the same id (AnyState)")
             inst = self._create(iid, name, input_json, parent=None)
         self.kick()
         return inst
@@ -112,15 +143,16 @@ class Engine:
         return inst
 
     def raise_event(self, instance_id: str, name: str, data_json: str | None) -> str:
-        """'ok', 'notfound' or 'gone' (completed, failed or terminated)."""
-        inst = self.store.instance(instance_id)
-        if inst is None:
-            return "notfound"
-        if inst.status in TERMINAL:
-            return "gone"
-        self.store.send(
-            instance_id, event(Kind.EVENT_RAISED, self.now(), Name=name, Input=data_json), stamp(self.now())
-        )
+        """'ok', 'notfound' or 'gone' (completed, failed or terminated). A Pending instance gets it when it runs."""
+        with self.store.tx():  # atomic with an episode that ends the instance (and drops its inbox)
+            inst = self.store.instance(instance_id)
+            if inst is None:
+                return "notfound"
+            if inst.status in TERMINAL:
+                return "gone"
+            self.store.send(
+                instance_id, event(Kind.EVENT_RAISED, self.now(), Name=name, Input=data_json), stamp(self.now())
+            )
         self.kick()
         return "ok"
 
@@ -131,65 +163,13 @@ class Engine:
                 return "notfound"
             if inst.status in TERMINAL:
                 return "gone"
-            self.store.append_history(
-                instance_id, [event(Kind.EXECUTION_TERMINATED, self.now(), Input=json.dumps(reason))]
-            )
-            self._finish(inst, "Terminated", json.dumps(reason), f"terminated: {reason}")
+            self._terminate(inst, reason)
+        self.kick()  # a terminated sub-orchestration's parent has a message
         return "ok"
 
-    # --- dispatch -------------------------------------------------------------------------------------------
-
-    def _dispatch_loop(self) -> None:
-        while not self._stop.is_set():
-            self._dispatch_orchestrations()
-            self._dispatch_activities()
-            self._kick.wait(self._idle_wait())
-            self._kick.clear()
-
-    def _idle_wait(self) -> float:
-        upcoming = self.store.next_visible()
-        if upcoming is None:
-            return 1.0
-        delta = (datetime.fromisoformat(upcoming) - self.now()).total_seconds()
-        return (
-            max(0.0, min(IDLE_POLL if self.clock.speed == 0 else self.clock.to_real(delta), 1.0)) if delta > 0 else 0.0
-        )
-
-    def _dispatch_orchestrations(self) -> None:
-        for iid in self.store.ready_instances(stamp(self.now())):
-            with self._state:
-                if iid in self._busy:
-                    continue
-                self._busy.add(iid)
-            self._orchestrators.submit(self._episode_guarded, iid)
-
-    def _dispatch_activities(self) -> None:
-        with self._state:
-            free = self.max_activities - self._running_activities
-        if free <= 0:
-            return
-        for item in self.store.lease_activities(free):
-            with self._state:
-                self._running_activities += 1
-            self._activities.submit(self._activity_guarded, item)
-
-    def _episode_guarded(self, iid: str) -> None:
-        try:
-            self.run_episode(iid)
-        except Exception:
-            log.exception("episode of %s failed in the host", iid)
-        finally:
-            with self._state:
-                self._busy.discard(iid)
-            self.kick()
-
-    def _activity_guarded(self, item: dict[str, Any]) -> None:
-        try:
-            self.run_activity(item)
-        finally:
-            with self._state:
-                self._running_activities -= 1
-            self.kick()
+    def _terminate(self, inst: Instance, reason: str) -> None:
+        self.store.append_history(inst.id, [event(Kind.EXECUTION_TERMINATED, self.now(), Input=json.dumps(reason))])
+        self._finish(inst, "Terminated", json.dumps(reason), f"terminated: {reason}")
 
     # --- episodes -------------------------------------------------------------------------------------------
 
@@ -240,6 +220,7 @@ class Engine:
             self._schedule_activity(inst, task_id, name, input_)
         for target, message, visible in out.messages:
             self.store.send(target, message, stamp(visible))
+            self.dispatch.timed_message_sent()
         for child, name, input_, task_id in out.children:
             self._start_child(inst, child, name, input_, task_id)
         if out.unsupported:

@@ -19,6 +19,18 @@ from localcloud.functions.store import Instance
 
 TERMINAL = {"Completed", "Failed", "Terminated"}
 
+# What the extension puts in every orchestration context (OrchestrationTriggerAttributeBindingProvider
+# .OrchestrationContextToString): replay schema V2 in ``upperSchemaVersion`` (its enum numbers V2 as 1) and V3 in
+# ``upperSchemaVersionNew``, so the Python SDK replays with schema V3 (one flat action list per episode, compound
+# WhenAny/WhenAll actions, long timers); and the Azure Storage provider's timer limits (MaximumDelayTime 6 days,
+# LongRunningTimerIntervalLength 3 days), as .NET TimeSpan strings.
+SCHEMA_CONTEXT = {
+    "upperSchemaVersion": 1,
+    "upperSchemaVersionNew": 2,
+    "maximumShortTimerDuration": "6.00:00:00",
+    "longRunningTimerIntervalDuration": "3.00:00:00",
+}
+
 
 @dataclass
 class Outbox:
@@ -33,23 +45,18 @@ class Outbox:
     unsupported: str | None = None
 
 
-# What the Durable Functions extension tells the Python SDK it speaks (OrchestrationContextToString in
-# azure-functions-durable-extension: upperSchemaVersion V2 and upperSchemaVersionNew V3, serialized as the enum's
-# numbers 1 and 2): the SDK then replays with ReplaySchema V3. No long-timer durations are sent, as with the
-# Durable Task Scheduler, so timers stay single timers.
-SCHEMA = {"upperSchemaVersion": 1, "upperSchemaVersionNew": 2}
-COMPOUND = {11, 12}  # WhenAny, WhenAll (ReplaySchema V2 and later)
-
-
 def flatten(actions: list[Any]) -> list[dict[str, Any]]:
-    """Every atomic action, in order. V1 gives a list of lists; V2 and V3 one list in which task_any / task_all
-    are compound actions holding the actions they add (a task already scheduled is not repeated)."""
+    """The atomic actions in the order the SDK numbered them.
+
+    Schema V3 answers ``[[action, ...]]``, one action per yield, where task_any / task_all are compound actions
+    (``compoundActions``) holding only their children not scheduled before; V1 answered a list of lists.
+    """
     out: list[dict[str, Any]] = []
     for item in actions:
         if isinstance(item, list):
             out.extend(flatten(item))
-        elif isinstance(item, dict) and item.get("actionType") in COMPOUND:
-            out.extend(flatten(item.get("compoundActions") or []))
+        elif isinstance(item, dict) and "compoundActions" in item:
+            out.extend(flatten(item["compoundActions"]))
         elif isinstance(item, dict):
             out.append(item)
     return out
@@ -64,7 +71,7 @@ def context_json(inst: Instance, old: list[Event], new: list[Event]) -> str:
             "isReplaying": False,
             "parentInstanceId": inst.parent_id,
             "input": inst.input,
-            **SCHEMA,
+            **SCHEMA_CONTEXT,
         }
     )
 

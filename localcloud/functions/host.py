@@ -1,8 +1,8 @@
 """The local Functions host as one object: ``FunctionsHost(app_path).start()`` serves ``function_app.py``.
 
 Settings come from local.settings.json (``Values`` into the environment, as Core Tools does; ``Host.LocalHttpPort``;
-keys under ``LocalcloudKeys``) and host.json (``extensions.http.routePrefix``, ``extensions.durableTask.hubName``
-and its concurrency limits). Keys not configured are generated once, kept beside the task hub, and printed.
+keys under ``LocalcloudKeys``) and host.json (``extensions.http.routePrefix``, ``extensions.durableTask.hubName``,
+its concurrency limits and ``overridableExistingInstanceStates``). Keys not configured are generated once, kept beside the task hub, and printed.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from localcloud.clock import Clock
 from localcloud.functions import appmodel
-from localcloud.functions.engine import Engine
+from localcloud.functions.engine import Engine, OverridableStates
+from localcloud.functions.history import stamp
 from localcloud.functions.httphost import HttpHost, Keys
 from localcloud.functions.management import Management
 from localcloud.functions.store import Store
@@ -34,6 +36,7 @@ class HostSettings:
     hub: str = "TestHubName"
     max_activities: int = 10
     max_orchestrators: int = 10
+    overridable: OverridableStates = OverridableStates.NON_RUNNING_STATES
 
     @classmethod
     def from_host_json(cls, path: Path) -> HostSettings:
@@ -45,11 +48,20 @@ class HostSettings:
             raise appmodel.AppLoadError(f"{path}: not JSON: {exc}") from None
         ext = doc.get("extensions", {})
         durable = ext.get("durableTask", {})
+        try:
+            overridable = OverridableStates.parse(
+                str(durable.get("overridableExistingInstanceStates", "NonRunningStates"))
+            )
+        except ValueError as exc:
+            raise appmodel.AppLoadError(
+                f"{path}: extensions.durableTask.overridableExistingInstanceStates: {exc}"
+            ) from None
         return cls(
             route_prefix=str(ext.get("http", {}).get("routePrefix", "api")),
             hub=str(durable.get("hubName", "TestHubName")),
             max_activities=int(durable.get("maxConcurrentActivityFunctions", 10)),
             max_orchestrators=int(durable.get("maxConcurrentOrchestratorFunctions", 10)),
+            overridable=overridable,
         )
 
 
@@ -107,6 +119,7 @@ class FunctionsHost:
             self.clock,
             max_activities=self.settings.max_activities,
             max_orchestrators=self.settings.max_orchestrators,
+            overridable=self.settings.overridable,
         )
         self.server = LocalHTTPServer(host, port, self._serve)
         self.management = Management(
@@ -126,6 +139,26 @@ class FunctionsHost:
     @property
     def url(self) -> str:
         return self.server.url
+
+    # --- the stepper's Part protocol (localcloud.stepper) -----------------------------------------------------
+
+    def quiescent(self) -> bool:
+        """Nothing to do at the clock's now: no inbox message visible, no activity queued or running, no episode
+        running, no HTTP request being served, no timer function due or running."""
+        now = self.clock.now()
+        return (
+            self.engine.dispatch.idle()
+            and not self.store.ready_instances(stamp(now))
+            and self.store.pending_activities() == 0
+            and self.server.in_flight == 0
+            and self.timers.quiescent(now)
+        )
+
+    def next_due(self) -> datetime | None:
+        """The earliest time work appears by itself: an inbox message (durable timer, retry) or a timer function."""
+        upcoming = self.store.next_visible()
+        times = [t for t in (self.timers.earliest(), datetime.fromisoformat(upcoming) if upcoming else None) if t]
+        return min(times, default=None)
 
     def _serve(self, req: Any) -> Any:
         return self.http(req)

@@ -20,14 +20,8 @@ from localcloud.functions.history import Kind, stamp
 from localcloud.functions.store import Instance
 from localcloud.httpserver import Request, Response
 
-STATUS_CODES = {
-    "Completed": 200,
-    "Pending": 202,
-    "Running": 202,
-    "ContinuedAsNew": 202,
-    "Failed": 500,
-    "Terminated": 400,
-}
+RUNNING = {"Pending", "Running", "ContinuedAsNew", "Suspended"}  # answered 202 with Location (HttpApiHandler)
+PAGE = 100  # OrchestrationStatusQueryCondition.PageSize: a list without `top` answers 100 and a continuation token
 MAX_PAGE = 1000
 
 
@@ -145,14 +139,22 @@ class Management:
         try:
             inst = self.engine.start_new(name, instance_id, input_json)
         except KeyError:
-            return Response.json(
+            known = "', '".join(sorted(self.engine.app.orchestrators))
+            return _error(
                 400,
-                {
-                    "ExceptionMessage": f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
-                },
+                "One or more of the arguments submitted is incorrect",
+                "System.ArgumentException",
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                f"Additional info: The following are the known orchestrator functions: '{known}'.",
             )
         except Conflict as exc:
-            return Response.json(409, {"ExceptionMessage": str(exc)})
+            # HttpApiHandler has no case for OrchestrationAlreadyExistsException: its catch-all answers 500.
+            return _error(
+                500,
+                "Something went wrong while processing your request",
+                "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException",
+                str(exc),
+            )
         links = self.links(inst.id)
         return Response.json(202, links, {"Location": links["statusQueryGetUri"], "Retry-After": "10"})
 
@@ -168,12 +170,16 @@ class Management:
             history_output=flag("showHistoryOutput"),
             show_input=req.query.get("showInput", "true").lower() != "false",
         )
-        return Response.json(STATUS_CODES.get(inst.status, 200), body)
+        if inst.status in RUNNING:
+            return Response.json(202, body, {"Location": self.links(inst.id)["statusQueryGetUri"], "Retry-After": "5"})
+        # Ended: 200, a failure too unless the caller asks for a 500 (returnInternalServerErrorOnFailure).
+        failed_500 = inst.status == "Failed" and flag("returnInternalServerErrorOnFailure")
+        return Response.json(500 if failed_500 else 200, body)
 
     def query(self, req: Request) -> Response:
         try:
             statuses, created_from, created_to = _filters(req)
-            top = min(int(req.query.get("top") or MAX_PAGE), MAX_PAGE)
+            top = min(int(req.query.get("top") or PAGE), MAX_PAGE)
         except ValueError as exc:
             return Response.json(400, {"error": str(exc)})
         after = req.header("x-ms-continuation-token") or None
@@ -186,10 +192,8 @@ class Management:
             after=after,
         )
         page, more = found[:top], len(found) > top
-        flag = _flags(req)
-        bodies = [
-            status_body(self.engine, i, history=False, history_output=False, show_input=flag("showInput")) for i in page
-        ]
+        show_input = req.query.get("showInput", "true").lower() != "false"  # the condition's ShowInput defaults true
+        bodies = [status_body(self.engine, i, history=False, history_output=False, show_input=show_input) for i in page]
         headers = {"x-ms-continuation-token": page[-1].id} if more and page else {}
         return Response.json(200, bodies, headers)
 
@@ -231,6 +235,19 @@ class Management:
     def terminate(self, req: Request, instance_id: str) -> Response:
         outcome = self.engine.terminate(instance_id, req.query.get("reason", ""))
         return Response.json({"ok": 202, "notfound": 404, "gone": 410}[outcome], {"outcome": outcome})
+
+
+def _error(status: int, message: str, exception_type: str, exception_message: str) -> Response:
+    """The extension's HttpRequestMessageExtensions.CreateErrorResponse(status, message, exception) body."""
+    return Response.json(
+        status,
+        {
+            "Message": message,
+            "ExceptionMessage": exception_message,
+            "ExceptionType": exception_type,
+            "StackTrace": "   at localcloud.functions (the local host)",
+        },
+    )
 
 
 def _input(body: bytes, *, rpc: bool) -> str | None:

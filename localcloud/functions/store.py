@@ -195,9 +195,12 @@ class Store:
                 db.execute(f"DELETE FROM inbox WHERE id IN ({','.join('?' * len(rows))})", [r["id"] for r in rows])  # noqa: S608 - placeholders only
         return [json.loads(r["event"]) for r in rows]
 
-    def next_visible(self) -> str | None:
+    def next_visible(self, after: str | None = None) -> str | None:
+        """The earliest time an inbox message becomes visible (only those later than ``after``, when given)."""
         with self._lock:
-            row = self._db.execute("SELECT MIN(visible_at) AS t FROM inbox").fetchone()
+            row = self._db.execute(
+                "SELECT MIN(visible_at) AS t FROM inbox WHERE visible_at > ?", (after or "",)
+            ).fetchone()
         return row["t"] if row else None
 
     def drop_inbox(self, instance_id: str) -> None:

@@ -40,6 +40,19 @@ class TimerHost:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="timers", daemon=True)
         self.next_due: dict[str, datetime] = {}
+        self._firing = 0  # a timer function running (next_due already points at its next occurrence)
+        self._firing_lock = threading.Lock()
+
+    def quiescent(self, now: datetime) -> bool:
+        """No timer function running and none due at ``now``."""
+        with self._firing_lock:
+            if self._firing:
+                return False
+        return all(due > now for due in list(self.next_due.values()))
+
+    def earliest(self) -> datetime | None:
+        """When the next timer function is due."""
+        return min(self.next_due.values(), default=None)
 
     def start(self) -> None:
         now = self.clock.now()
@@ -65,6 +78,15 @@ class TimerHost:
             self.fire(name, past_due=False, last=last)
 
     def fire(self, name: str, *, past_due: bool, last: str | None) -> None:
+        with self._firing_lock:
+            self._firing += 1
+        try:
+            self._fire(name, past_due=past_due, last=last)
+        finally:
+            with self._firing_lock:
+                self._firing -= 1
+
+    def _fire(self, name: str, *, past_due: bool, last: str | None) -> None:
         spec, now = self.specs[name], self.clock.now()
         due = self.schedules[name].next_after(now)
         self.next_due[name] = due

@@ -1,4 +1,5 @@
-"""A local Functions host running the test app (tests/functions_app), on a fast clock and a temporary task hub."""
+"""Local Functions hosts for the tests: the test app (tests/functions_app) on a fast clock, and the semantics app
+(semantics_app) on a stopped clock driven by a :class:`~localcloud.stepper.Stepper`; each on a temporary task hub."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,12 @@ import pytest
 
 from localcloud.clock import Clock
 from localcloud.functions.host import FunctionsHost
+from localcloud.stepper import Stepper
 
 APP = Path(__file__).resolve().parents[2] / "functions_app" / "function_app.py"
+SEMANTICS = Path(__file__).resolve().parent / "semantics_app"
 SPEED = 2000.0  # two hours of durable timers in under four seconds
+T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 
 
 class Client:
@@ -87,3 +92,38 @@ def host(tmp_path: Path) -> Iterator[FunctionsHost]:
 @pytest.fixture
 def client(host: FunctionsHost) -> Client:
     return Client(host)
+
+
+class Stepped(Client):
+    """The semantics app on a stopped clock: ``app(...)`` calls its durable-client functions, ``step`` drives time."""
+
+    def __init__(self, host: FunctionsHost) -> None:
+        super().__init__(host)
+        self.step = Stepper(host.clock, {"functions": host})
+
+    def app(self, op: str, body: Any = None, *, method: str = "POST") -> dict[str, Any]:
+        """/api/client/<op>: what the app's DurableOrchestrationClient returned or raised."""
+        status, _, answer = self.call(method, f"/api/client/{op}", body)
+        assert status == 200, answer
+        return dict(answer)
+
+    def settled(self, instance_id: str) -> dict[str, Any]:
+        """Let everything due now run, then the instance's status (with history)."""
+        self.step.settle()
+        return self.status(instance_id, showHistory="true", showHistoryOutput="true")
+
+
+def stepped_host(tmp_path: Path, host_json: str = "host.json") -> FunctionsHost:
+    return FunctionsHost(
+        SEMANTICS / "function_app.py",
+        port=0,
+        clock=Clock(speed=0, start=T0),
+        db_path=tmp_path / "hub.sqlite",
+        host_json=SEMANTICS / host_json,
+    )
+
+
+@pytest.fixture
+def stepped(tmp_path: Path) -> Iterator[Stepped]:
+    with stepped_host(tmp_path) as running:
+        yield Stepped(running)

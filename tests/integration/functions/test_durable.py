@@ -108,11 +108,14 @@ def test_terminate_purge_and_not_found(client: Client) -> None:
     assert status == 404 and iid in body
 
 
-def test_starting_a_running_instance_again_is_a_conflict(client: Client) -> None:
+def test_starting_a_running_instance_again_answers_as_the_extension_does(client: Client) -> None:
     client.start("waiter", instance_id="once")
     status, _, body = client.call("POST", "/runtime/webhooks/durabletask/orchestrators/waiter/once", None, key="system")
-    assert status == 409 and "already exists" in body["ExceptionMessage"]
-    assert client.call("POST", "/runtime/webhooks/durabletask/orchestrators/nope", None, key="system")[0] == 400
+    # HttpApiHandler's catch-all: a 500 carrying DTFx's OrchestrationAlreadyExistsException.
+    assert status == 500 and body["ExceptionType"].endswith("OrchestrationAlreadyExistsException")
+    assert body["ExceptionMessage"] == "An Orchestration instance with the status Running already exists."
+    status, _, body = client.call("POST", "/runtime/webhooks/durabletask/orchestrators/nope", None, key="system")
+    assert status == 400 and body["ExceptionMessage"].startswith("The function 'nope' doesn't exist")
 
 
 def test_management_api_query_pages_and_purge_by_filter(client: Client) -> None:

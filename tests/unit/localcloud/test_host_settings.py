@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from localcloud.functions.appmodel import AppLoadError
+from localcloud.functions.engine import OverridableStates
 from localcloud.functions.host import HostSettings, load_keys, load_local_settings
 
 
@@ -64,3 +65,19 @@ def test_host_json_limits_and_defaults(tmp_path: Path) -> None:
         2,
         10,
     )
+
+
+def test_host_json_overridable_existing_instance_states(tmp_path: Path) -> None:
+    path = tmp_path / "host.json"
+    assert HostSettings.from_host_json(path).overridable is OverridableStates.NON_RUNNING_STATES  # the default
+    for text, expected in (
+        ("AnyState", OverridableStates.ANY_STATE),
+        ("nonrunningstates", OverridableStates.NON_RUNNING_STATES),
+    ):
+        path.write_text(json.dumps({"extensions": {"durableTask": {"overridableExistingInstanceStates": text}}}))
+        assert HostSettings.from_host_json(path).overridable is expected
+    path.write_text(json.dumps({"extensions": {"durableTask": {"overridableExistingInstanceStates": "Sometimes"}}}))
+    with pytest.raises(
+        AppLoadError, match="overridableExistingInstanceStates: 'Sometimes' is not one of NonRunningStates, AnyState"
+    ):
+        HostSettings.from_host_json(path)

@@ -20,7 +20,7 @@ from typing import Any
 
 from azure.durable_functions import Orchestrator
 
-from localcloud.functions.episodes import SCHEMA, flatten
+from localcloud.functions.episodes import SCHEMA_CONTEXT, flatten
 from localcloud.functions.history import Action, Event, Kind, event, stamp
 
 Responder = Callable[[str, Any, datetime], Any]  # (activity name, input, now) -> result
@@ -100,7 +100,7 @@ class Driver:
             "isReplaying": False,
             "parentInstanceId": None,
             "input": json.dumps(self.executions[-1].input),
-            **SCHEMA,  # what Azure's extension sends: the SDK replays with ReplaySchema V3
+            **SCHEMA_CONTEXT,  # what Azure's extension sends: the SDK replays with ReplaySchema V3
         }
         state: dict[str, Any] = json.loads(Orchestrator.create(self.fn)(json.dumps(context)))
         self.history += new
