@@ -18,12 +18,13 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrator.domain.identity import ACTIVE, RecoveryRecord, Route, Routing, recovery_prefix, route
+from orchestrator.domain.identity import ACTIVE, RecoveryRecord, Route, Routing, recovery_id, recovery_prefix, route
 from orchestrator.domain.models import Signal, iso
 from orchestrator.workflows import names
 
 log = logging.getLogger("respot.intake")
 ROUTING_TRIES = 3
+PAGE = 100  # the durable list API answers 100 at a time; the Python client never asks for the next page
 
 
 class BackendUnavailable(Exception):
@@ -59,18 +60,36 @@ async def admit(client: df.DurableOrchestrationClient, signal: Signal) -> Admitt
 async def _records(client: df.DurableOrchestrationClient, signal: Signal) -> list[RecoveryRecord]:
     try:
         statuses = await client.get_status_by(instance_id_prefix=recovery_prefix(signal.vm))
+        records = [r for r in (_record(signal, s) for s in statuses) if r is not None]
+        if len(statuses) >= PAGE and records:  # perhaps more than one page: make sure the newest are known
+            records += await _newest(client, signal, max(r.seq for r in records))
     except Exception as exc:  # the client raises bare Exception for any answer it did not expect
         raise BackendUnavailable(f"the durable backend did not answer a status query: {exc}") from exc
-    records = []
-    for status in statuses:
-        runtime = status.runtime_status.value if status.runtime_status else None
-        published = status.output if runtime not in ACTIVE else status.custom_status
-        record = RecoveryRecord.from_status(
-            signal.vm, str(status.instance_id), runtime, published, status.last_updated_time
-        )
-        if record is not None:
-            records.append(record)
     return records
+
+
+def _record(signal: Signal, status: Any) -> RecoveryRecord | None:
+    runtime = status.runtime_status.value if status.runtime_status else None
+    published = status.output if runtime not in ACTIVE else status.custom_status
+    return RecoveryRecord.from_status(signal.vm, str(status.instance_id), runtime, published, status.last_updated_time)
+
+
+async def _newest(client: df.DurableOrchestrationClient, signal: Signal, known: int) -> list[RecoveryRecord]:
+    """The newest recovery and the one before it, past the first page: ids are dense (n = 1, 2, ...), so probe
+    upward in doubling steps, then halve the gap (a few status reads for thousands of recoveries)."""
+
+    async def status(seq: int) -> Any:
+        return await client.get_status(recovery_id(signal.vm, seq))
+
+    low, step = known, 1
+    while (await status(low + step)).runtime_status is not None:
+        low, step = low + step, step * 2
+    high = low + step
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if (await status(middle)).runtime_status is not None else (low, middle)
+    found = [_record(signal, await status(seq)) for seq in (low, low - 1) if seq > 0]
+    return [r for r in found if r is not None]
 
 
 async def _deliver(client: df.DurableOrchestrationClient, signal: Signal, routing: Routing) -> bool:

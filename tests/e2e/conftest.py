@@ -18,10 +18,12 @@ import pytest
 from localcloud.arm import ArmEmulator
 from localcloud.clock import Clock
 from localcloud.functions.host import FunctionsHost
+from localcloud.stepper import Stepper
 from tests.conftest import REPO
 from tests.integration.helpers import control, vm_body
 
-SPEED = 1200.0  # a simulated hour in three real seconds
+SPEED = 0.0  # stepped: the stepper moves the clock from one due moment to the next (see Stack)
+FAST = 1200.0  # a simulated hour in three real seconds, for the tests that want time to flow
 SIZE = "Standard_D2s_v5"
 
 
@@ -47,8 +49,11 @@ def reset_product_caches() -> None:
 
 
 class Stack:
-    def __init__(self, arm: ArmEmulator, host: FunctionsHost) -> None:
-        self.arm, self.host = arm, host
+    """The emulator and the host on one clock. At speed 0 a :class:`Stepper` drives it: every wait steps the
+    clock from one due moment to the next, so what a test sees cannot depend on the machine's speed."""
+
+    def __init__(self, arm: ArmEmulator, host: FunctionsHost, stepper: Stepper | None = None) -> None:
+        self.arm, self.host, self.stepper = arm, host, stepper
         self.compute = arm.compute_client(retry_total=0)
 
     @property
@@ -61,13 +66,14 @@ class Stack:
         )
 
     def fleet(self, names: list[str], region: str = "eastus", zone: str = "1") -> list[str]:
-        ids = []
-        for name in names:
-            vm = self.compute.virtual_machines.begin_create_or_update(
-                self.arm.resource_group, name, vm_body(self.arm, region=region, zones=[zone])
-            ).result()
-            ids.append(vm.id)
-        return ids
+        body = vm_body(self.arm, region=region, zones=[zone])
+        pollers = [
+            self.compute.virtual_machines.begin_create_or_update(self.arm.resource_group, n, body) for n in names
+        ]
+        if self.stepper is not None:  # the clock moves only when the stepper moves it: no poller may wait
+            self.wait(lambda: all(self.power(n) == "PowerState/running" for n in names), what="the fleet")
+            return [str(self.compute.virtual_machines.get(self.arm.resource_group, n).id) for n in names]
+        return [str(p.result().id) for p in pollers]
 
     def capacity(self, available: int, region: str = "eastus", zone: str = "1") -> list[str]:
         return list(
@@ -141,9 +147,14 @@ class Stack:
 
     def power(self, name: str) -> str:
         statuses = self.compute.virtual_machines.instance_view(self.arm.resource_group, name).statuses
-        return next(s.code for s in statuses if s.code.startswith("PowerState/"))
+        return next((s.code for s in statuses or [] if s.code.startswith("PowerState/")), "")
 
-    def wait(self, predicate: Any, timeout: float = 60, what: str = "condition") -> None:
+    def wait(self, predicate: Any, timeout: float = 60, what: str = "condition", within: float = 3 * 86400) -> None:
+        """Until ``predicate()``: stepping the clock (at speed 0, up to ``within`` simulated seconds), or polling
+        in real time for ``timeout`` seconds."""
+        if self.stepper is not None:
+            self.stepper.run_until(predicate, max_seconds=within, what=what)
+            return
         deadline, pause = time.monotonic() + timeout, threading.Event()
         while not predicate():
             if time.monotonic() > deadline:
@@ -151,6 +162,13 @@ class Stack:
                     f"timed out waiting for {what}; instances: {[(i['instanceId'], i['runtimeStatus'], i.get('customStatus')) for i in self.instances()]}"
                 )
             pause.wait(0.05)
+
+    def later(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated time pass (through every due moment, when stepped)."""
+        if self.stepper is not None:
+            self.stepper.advance(seconds)
+        else:
+            control(self.arm, "/clock", {"advance": seconds})
 
     def requests(self, operation: str) -> int:
         counts = control(self.arm, "/requests")["counts"]
@@ -175,7 +193,8 @@ def stack_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
             REPO / "function_app.py", port=0, clock=clock, db_path=tmp_path / f"hub{len(started)}.sqlite"
         ).start()
         started.append((arm, host))
-        return Stack(arm, host)
+        stepper = Stepper(clock, {"functions": host, "arm": arm}) if speed == 0 else None
+        return Stack(arm, host, stepper)
 
     yield make
     for arm, host in started:
@@ -188,3 +207,9 @@ def stack_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
 @pytest.fixture
 def stack(stack_factory: Any) -> Stack:
     return stack_factory()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def stepped(stack_factory: Any) -> Stack:
+    """A stack on a stopped clock, driven by the stepper."""
+    return stack_factory(speed=0)  # type: ignore[no-any-return]

@@ -23,7 +23,7 @@ def evict_now(stack: Stack, vm_id: str, notice: float = 0) -> None:
 
 
 def test_three_signal_kinds_with_different_delays_make_one_recovery_that_lists_them_all(stack_factory: Any) -> None:
-    stack: Stack = stack_factory(speed=600.0, RESPOT_SETTLE_MINUTES="60")
+    stack: Stack = stack_factory(speed=0)
     stack.alert_group("eventGrid", delay=0)
     stack.alert_group("resourceHealthAlert", delay=120)
     stack.alert_group("activityLogAlert", delay=300)
@@ -36,7 +36,8 @@ def test_three_signal_kinds_with_different_delays_make_one_recovery_that_lists_t
     assert all(d["status"] in (200, 202) for d in control(stack.arm, "/deliveries")["value"])
 
 
-def test_the_same_eviction_reposted_after_it_finished_changes_nothing(stack: Stack) -> None:
+def test_the_same_eviction_reposted_after_it_finished_changes_nothing(stepped: Stack) -> None:
+    stack = stepped
     [vm_id] = stack.fleet(["again"])
     evict_now(stack, vm_id)
     stack.wait(lambda: stack.power("again") == "PowerState/deallocated", what="the eviction")
@@ -54,13 +55,14 @@ def test_the_same_eviction_reposted_after_it_finished_changes_nothing(stack: Sta
     assert stack.instance(stack.recovery(vm_id))["output"] == before and len(stack.recoveries(vm_id)) == 1
 
 
-def test_a_second_eviction_later_gets_its_own_recovery_linked_to_the_first(stack: Stack) -> None:
+def test_a_second_eviction_later_gets_its_own_recovery_linked_to_the_first(stepped: Stack) -> None:
+    stack = stepped
     stack.alert_group("eventGrid", delay=0)
     [vm_id] = stack.fleet(["twice"])
     evict_now(stack, vm_id)
     first = stack.finished(vm_id)
     assert first["outcome"] == "recovered" and first["previous"] is None
-    control(stack.arm, "/clock", {"advance": 3600})
+    stack.later(3600)
     evict_now(stack, vm_id)
     second = stack.finished(vm_id, seq=2)
     assert second["outcome"] == "recovered" and second["seq"] == 2
@@ -74,7 +76,8 @@ def test_a_second_eviction_later_gets_its_own_recovery_linked_to_the_first(stack
     assert stack.successful_starts() == 2
 
 
-def test_an_agent_notice_30_s_before_the_eviction_ends_recovered_not_already_running(stack: Stack) -> None:
+def test_an_agent_notice_30_s_before_the_eviction_ends_recovered_not_already_running(stepped: Stack) -> None:
+    stack = stepped
     [vm_id] = stack.fleet(["noticed"])
     evict_now(stack, vm_id, notice=30)  # Scheduled Events Preempt now, the eviction at NotBefore
     [event] = [e for e in _scheduled_events(stack, vm_id)["Events"] if e["EventType"] == "Preempt"]
@@ -101,7 +104,8 @@ def _scheduled_events(stack: Stack, vm_id: str) -> Any:
         return json.loads(resp.read())
 
 
-def test_a_durable_management_call_naming_a_vm_outside_the_scope_makes_no_arm_call(stack: Stack) -> None:
+def test_a_durable_management_call_naming_a_vm_outside_the_scope_makes_no_arm_call(stepped: Stack) -> None:
+    stack = stepped
     outside = VmRef("99999999-9999-9999-9999-999999999999", "theirs", "x")
     signal = {
         "vm": outside.to_dict(),
@@ -123,7 +127,8 @@ def test_a_durable_management_call_naming_a_vm_outside_the_scope_makes_no_arm_ca
     assert control(stack.arm, "/requests")["entries"] == []
 
 
-def test_two_hundred_made_up_vm_ids_make_no_redeploy_decision(stack: Stack) -> None:
+def test_two_hundred_made_up_vm_ids_make_no_redeploy_decision(stepped: Stack) -> None:
+    stack = stepped
     rg, sub = stack.arm.resource_group, stack.arm.subscription
     made_up = [
         f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/ghost-{i}"

@@ -17,16 +17,20 @@ def test_a_scale_set_instance_restarts_through_the_scale_set_vm_api(stack: Stack
     rg = stack.arm.resource_group
     body = vmss_body(stack.arm, capacity=2)
     body["zones"] = ["1"]
-    stack.compute.virtual_machine_scale_sets.begin_create_or_update(rg, "pool", body).result()
-    stack.capacity(1)  # one of the two instances must go
-    instance_ids = [i.instance_id for i in stack.compute.virtual_machine_scale_set_vms.list(rg, "pool")]
+    stack.compute.virtual_machine_scale_sets.begin_create_or_update(rg, "pool", body, polling=False)
 
     def power(iid: str) -> str:
         view = stack.compute.virtual_machine_scale_set_vms.get_instance_view(rg, "pool", iid)
-        return next(s.code for s in view.statuses if s.code.startswith("PowerState/"))
+        return next((s.code for s in view.statuses or [] if s.code.startswith("PowerState/")), "")
 
-    stack.wait(lambda: any(power(i) == "PowerState/deallocated" for i in instance_ids), what="the eviction")
-    [evicted] = [i for i in instance_ids if power(i) == "PowerState/deallocated"]
+    def instance_ids() -> list[str]:
+        return [str(i.instance_id) for i in stack.compute.virtual_machine_scale_set_vms.list(rg, "pool")]
+
+    stack.wait(lambda: [power(i) for i in instance_ids()] == ["PowerState/running"] * 2, what="the scale set")
+    stack.capacity(1)  # one of the two instances must go
+
+    stack.wait(lambda: any(power(i) == "PowerState/deallocated" for i in instance_ids()), what="the eviction")
+    [evicted] = [i for i in instance_ids() if power(i) == "PowerState/deallocated"]
     vm_id = f"/subscriptions/{stack.arm.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/pool/virtualMachines/{evicted}"
     stack.wait(lambda: stack.phase(vm_id) == "waiting", what="the recovery to wait")
     stack.capacity(2)
@@ -43,7 +47,8 @@ def test_a_user_deallocation_after_the_eviction_stops_the_recovery(stack_factory
     stack.wait(lambda: stack.phase(vm_id) == "waiting", what="the recovery to wait")
     # The owner decides the VM should stay off: a deallocation of their own, recorded with their name as caller.
     owner = stack.arm.compute_client(principal="owner@contoso.com", retry_total=0)
-    owner.virtual_machines.begin_deallocate(stack.arm.resource_group, "mine").result()
+    owner.virtual_machines.begin_deallocate(stack.arm.resource_group, "mine", polling=False)
+    stack.wait(lambda: stack.power("mine") == "PowerState/deallocated", what="the owner's deallocation")
     control(stack.arm, "/capacity", {"region": "eastus", "zone": "1", "size": SIZE, "available": 5})
     out = stack.finished(vm_id)
     assert (out["outcome"], out["reason"]) == ("stopped", "user_deallocated")
@@ -74,11 +79,13 @@ def test_a_price_eviction_raises_max_price_up_to_the_ceiling_when_allowed(stack_
 
     stack: Stack = stack_factory(RESPOT_PRICE_POLICY="raise", RESPOT_MAX_PRICE_CEILING="0.06")
     stack.alert_group()
-    vm = stack.compute.virtual_machines.begin_create_or_update(
-        stack.arm.resource_group, "capped", vm_body(stack.arm, max_price=0.03)
-    ).result()
+    rg = stack.arm.resource_group
+    stack.compute.virtual_machines.begin_create_or_update(
+        rg, "capped", vm_body(stack.arm, max_price=0.03), polling=False
+    )
+    stack.wait(lambda: stack.power("capped") == "PowerState/running", what="the VM")
     control(stack.arm, "/price", {"region": "eastus", "size": SIZE, "price": 0.05})
-    out = stack.finished(vm.id)
+    out = stack.finished(str(stack.compute.virtual_machines.get(rg, "capped").id))
     assert out["outcome"] == "recovered" and [r["action"] for r in out["attempts"]][:2] == ["start", "set_max_price"]
     assert stack.compute.virtual_machines.get(stack.arm.resource_group, "capped").billing_profile.max_price == 0.06
     assert stack.power("capped") == "PowerState/running"

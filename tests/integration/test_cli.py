@@ -158,13 +158,20 @@ def test_a_first_run_uses_the_sample_settings_starts_arm_and_logs_without_sdk_ch
         wait_until(lambda: _get(f"{base}/api/health") == 200, what="respot serve")
         keys = json.loads((tmp_path / "keys.json").read_text())
         vm = f"/subscriptions/{DEFAULT_SUBSCRIPTION}/resourceGroups/{DEFAULT_RESOURCE_GROUP}/providers/Microsoft.Compute/virtualMachines/nobody"
-        notice = {"schema": "respot.preempt/v1", "eventType": "Preempt", "eventId": "e-1", "resourceId": vm}
+        notice = {
+            "schema": "respot.preempt/v1",
+            "eventType": "Preempt",
+            "eventId": "e-1",
+            "resourceId": vm,
+            "notBefore": "",
+            "observedAt": "2026-01-01T00:00:00Z",
+        }
         req = urllib.request.Request(
             f"{base}/api/alerts?code={keys['function']}", data=json.dumps(notice).encode(), method="POST"
         )
         assert urllib.request.urlopen(req, timeout=30).status == 202
         # The recovery reads the VM from the emulator the sample points at, moved to --arm-port.
-        wait_until(lambda: "get_vm_facts" in (tmp_path / "stderr.log").read_text(), timeout=30, what="an activity")
+        wait_until(lambda: '"read_vm"' in (tmp_path / "stderr.log").read_text(), timeout=30, what="an activity")
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
@@ -172,7 +179,7 @@ def test_a_first_run_uses_the_sample_settings_starts_arm_and_logs_without_sdk_ch
     log = (tmp_path / "stderr.log").read_text()
     assert "http_logging_policy" not in log and "Request URL" not in log  # azure-core's per-request INFO lines
     mine = [json.loads(line.split(": ", 1)[1]) for line in log.splitlines() if " localcloud.functions: {" in line]
-    assert {"get_vm_facts", "alerts", "recover_vm"} <= {line["function"] for line in mine}  # one line each stays
+    assert {"read_vm", "alerts", "recover_vm"} <= {line["function"] for line in mine}  # one line each stays
 
 
 def test_settings_that_are_still_invalid_stop_with_one_line_naming_the_variable_and_the_fix(tmp_path: Path) -> None:

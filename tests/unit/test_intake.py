@@ -53,7 +53,9 @@ class FakeDurableClient:
     before_start: Any = None  # a hook: another delivery that wins the race
 
     async def get_status_by(self, instance_id_prefix: str) -> list[Status]:
-        return [s for i, s in self.instances.items() if i.startswith(instance_id_prefix)]
+        """The first page only, as the Python client reads the extension's list API (100 per page)."""
+        found = sorted((i, s) for i, s in self.instances.items() if i.startswith(instance_id_prefix))
+        return [s for _, s in found[:100]]
 
     async def get_status(self, instance_id: str) -> Status:
         return self.instances.get(instance_id) or Status(instance_id, None)  # type: ignore[arg-type]
@@ -150,3 +152,15 @@ def test_bad_input_is_a_400_never_a_5xx() -> None:
         resp = asyncio.run(handle(req, client, settings()))  # type: ignore[arg-type]
         assert resp.status_code == 400 and json.loads(resp.get_body())["error"]
     assert client.instances == {}
+
+
+def test_a_vm_with_more_recoveries_than_one_page_still_routes_to_its_newest() -> None:
+    client = FakeDurableClient()
+    vm = parse_vm_id(VM)
+    for seq in range(1, 251):  # 250 evictions of one VM still on record
+        iid = recovery_id(vm, seq)
+        concluded = f"2026-03-01T{seq // 60:02d}:{seq % 60:02d}:30Z"
+        client.instances[iid] = Status(iid, Runtime.Completed, output={"concludedAt": concluded, "signals": []})
+    status, body = post(client, [event_grid("new", "2026-03-02T00:00:00Z")])
+    assert (status, body["accepted"][0]["route"]) == (202, "start")
+    assert body["accepted"][0]["instanceId"] == recovery_id(vm, 251)  # never a completed record replaced
