@@ -13,10 +13,8 @@ from localcloud.arm import persistence
 from localcloud.arm.server import ArmEmulator, load_scenario
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m localcloud.arm", description="Local Azure Resource Manager emulator."
-    )
+def main(argv: list[str] | None = None, prog: str = "python -m localcloud.arm") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="Local Azure Resource Manager emulator.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7070)
     parser.add_argument("--scenario", type=Path, help="scenario JSON file (see localcloud/arm/scenario.py)")
