@@ -1,4 +1,4 @@
-"""``make demo``: respot recovering a Spot fleet on localcloud, two simulated hours in about a minute.
+"""``make demo``: respot recovering a Spot fleet on localcloud, about an hour of simulated time in half a minute.
 
 One process runs the ARM emulator and the local Functions host (function_app.py) on one clock at 120x. A fleet
 of Stop/Deallocate Spot VMs lives in two regions; a scripted capacity recall evicts most of them; Activity Log

@@ -39,9 +39,9 @@ class Settings(BaseSettings):
     log_workspace_id: str = Field(
         "", description="Workspace with the AzureActivity table; empty turns Activity Log checks off."
     )
-    retry_first_seconds: float = Field(60, gt=0)
-    retry_cap_seconds: float = Field(900, gt=0)
-    retry_deadline_hours: float = Field(24, gt=0)
+    retry_first_seconds: float = Field(60, gt=0, le=86400)
+    retry_cap_seconds: float = Field(900, gt=0, le=86400)
+    retry_deadline_hours: float = Field(24, gt=0, le=24 * 30)
     settle_minutes: float = Field(
         15, ge=0, le=1440, description="How long a concluded recovery keeps recording late signals of its eviction."
     )

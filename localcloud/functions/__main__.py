@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.fun
         host = FunctionsHost(
             args.app, host=args.host, port=args.port, clock=clock, db_path=args.db, settings_path=plan.settings
         )
-    except (AppLoadError, OSError, ValueError) as exc:
+    except OSError as exc:  # the port is taken, most often
+        port = args.port if args.port is not None else "the settings' Host.LocalHttpPort (7071)"
+        return _fail(prog, f"the Functions host cannot listen on port {port}: {exc.strerror or exc} (--port N)")
+    except (AppLoadError, ValueError) as exc:
         return _fail(prog, firstrun.explain(str(exc), plan))
     try:
         arm = _start_arm(args.host, plan.arm_port, clock) if plan.arm_port is not None else None

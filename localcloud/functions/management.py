@@ -251,9 +251,13 @@ def _error(status: int, message: str, exception_type: str, exception_message: st
 
 
 def _input(body: bytes, *, rpc: bool) -> str | None:
+    """Raises ValueError for a body that is not JSON (or too deeply nested for Python's decoder)."""
     if not body.strip():
         return None
-    value = json.loads(body)
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if rpc and isinstance(value, str):
         json.loads(value)  # must itself be JSON: the client's json.dumps(input)
         return value

@@ -60,11 +60,14 @@ async def admit(client: df.DurableOrchestrationClient, signal: Signal) -> Admitt
 async def _records(client: df.DurableOrchestrationClient, signal: Signal) -> list[RecoveryRecord]:
     try:
         statuses = await client.get_status_by(instance_id_prefix=recovery_prefix(signal.vm))
-        records = [r for r in (_record(signal, s) for s in statuses) if r is not None]
-        if len(statuses) >= PAGE and records:  # perhaps more than one page: make sure the newest are known
-            records += await _newest(client, signal, max(r.seq for r in records))
     except Exception as exc:  # the client raises bare Exception for any answer it did not expect
         raise BackendUnavailable(f"the durable backend did not answer a status query: {exc}") from exc
+    records = [r for r in (_record(signal, s) for s in statuses) if r is not None]
+    if len(statuses) >= PAGE and records:  # perhaps more than one page: make sure the newest are known
+        try:
+            records += await _newest(client, signal, max(r.seq for r in records))
+        except Exception as exc:
+            raise BackendUnavailable(f"the durable backend did not answer a status read: {exc}") from exc
     return records
 
 

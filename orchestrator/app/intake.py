@@ -28,7 +28,7 @@ from orchestrator.settings import Settings, get_settings
 log = logging.getLogger("respot.intake")
 bp = df.Blueprint()
 _IGNORED = {
-    Route.LATE: ("late_signal", "the eviction's recovery {id} already finished; recorded there as concluded"),
+    Route.LATE: ("late_signal", "the recovery of this eviction, {id}, has finished; its record is not changed"),
     Route.DUPLICATE: ("duplicate", "already recorded by recovery {id}"),
     Route.SATURATED: ("too_many_signals", "recovery {id} has recorded as many signals as it keeps"),
 }
@@ -76,9 +76,6 @@ async def handle(req: func.HttpRequest, client: df.DurableOrchestrationClient, s
     except signals.Malformed as exc:
         log.info(json.dumps({"intake": "rejected", "error": str(exc)[:300]}))
         return _json(400, {"error": str(exc)})
-    if parsed.validation_response is not None:
-        log.info(json.dumps({"intake": "event-grid-validation"}))
-        return _json(200, parsed.validation_response)
     ignored, accepted = list(parsed.ignored), []
     scope = settings.scope
     try:
@@ -97,6 +94,9 @@ async def handle(req: func.HttpRequest, client: df.DurableOrchestrationClient, s
         log.warning(json.dumps({"intake": "backend-unavailable", "error": str(exc)[:300]}))
         return _json(503, {"error": f"{exc}; deliver again", "accepted": accepted})
     _log(accepted, ignored)
+    if parsed.validation_response is not None:  # Event Grid's handshake wants exactly this body back
+        log.info(json.dumps({"intake": "event-grid-validation"}))
+        return _json(200, parsed.validation_response)
     return _json(202 if accepted else 200, {"accepted": accepted, "ignored": [asdict(i) for i in ignored]})
 
 

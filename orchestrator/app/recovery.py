@@ -12,7 +12,7 @@ import azure.durable_functions as df
 from orchestrator.activities import compute as compute_activities
 from orchestrator.activities import logs, policy
 from orchestrator.app import compose
-from orchestrator.workflows import names, recover, restart
+from orchestrator.workflows import names, observe, recover, restart
 
 bp = df.Blueprint()
 
@@ -20,6 +20,11 @@ bp = df.Blueprint()
 @bp.orchestration_trigger(context_name="context", orchestration=names.RECOVER_VM)
 def recover_vm(context: df.DurableOrchestrationContext) -> Any:
     return recover.recover_vm(context)
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=names.OBSERVE_VM)
+def observe_vm(context: df.DurableOrchestrationContext) -> Any:
+    return observe.observe_vm(context)
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=names.RESTART_VM)

@@ -20,6 +20,7 @@ running instance (Durable Functions refuses a second start of a running id; it w
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -41,10 +42,13 @@ def recovery_id(vm: VmRef, seq: int) -> str:
     return f"{recovery_prefix(vm)}{seq:04d}"
 
 
+MAX_SEQ = 999_999  # no VM has a million evictions on record: a larger number was not made by intake
+
+
 def seq_of(instance_id: str, vm: VmRef) -> int | None:
     prefix = recovery_prefix(vm)
     tail = instance_id[len(prefix) :] if instance_id.startswith(prefix) else ""
-    return int(tail) if tail.isdigit() and len(tail) <= 9 else None
+    return int(tail) if re.fullmatch(r"[0-9]{4,6}", tail) and int(tail) <= MAX_SEQ else None
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,14 @@ class RecoveryRecord:
     concluded_at: datetime | None = None
     signal_keys: frozenset[str] = frozenset()
     outcome: str | None = None
+    last_signal_at: datetime | None = None  # the latest time its own signals give (an agent's NotBefore is ahead)
+
+    @property
+    def window_end(self) -> datetime | None:
+        """After this, a signal is a new eviction: the conclusion, or its own signals' time if that is later."""
+        if self.concluded_at is None:
+            return None
+        return max(self.concluded_at, self.last_signal_at or self.concluded_at)
 
     @classmethod
     def from_status(
@@ -85,6 +97,7 @@ class RecoveryRecord:
             concluded,
             frozenset(k if isinstance(k, str) else _key(k) for k in keys),
             info.get("outcome") if isinstance(info.get("outcome"), str) else None,
+            _time(info.get("lastSignalAt")),
         )
 
 
@@ -119,15 +132,28 @@ def route(signal: Signal, records: list[RecoveryRecord]) -> Routing:
     """Where ``signal`` goes, given every recovery of its VM still on record."""
     if not records:
         return Routing(Route.START, recovery_id(signal.vm, 1), 1)
+    recorded = next((r for r in records if signal.key in r.signal_keys), None)
+    if recorded is not None:
+        return Routing(Route.DUPLICATE, recorded.instance_id, recorded.seq)
     ordered = sorted(records, key=lambda r: r.seq, reverse=True)
-    latest = ordered[0]
-    home = next((r for r in ordered if r.opened_after is None or signal.occurred_at >= r.opened_after), ordered[-1])
-    if home is latest and latest.concluded_at is not None and signal.occurred_at >= latest.concluded_at:
+    latest, home = ordered[0], _home(signal, ordered)
+    end = latest.window_end
+    if home is latest and end is not None and signal.occurred_at > end:
         return Routing(Route.START, recovery_id(signal.vm, latest.seq + 1), latest.seq + 1, latest)
-    if signal.key in home.signal_keys:
-        return Routing(Route.DUPLICATE, home.instance_id, home.seq)
     if not home.active:
         return Routing(Route.LATE, home.instance_id, home.seq)
     if len(home.signal_keys) >= MAX_SIGNALS:
         return Routing(Route.SATURATED, home.instance_id, home.seq)
     return Routing(Route.JOIN, home.instance_id, home.seq)
+
+
+def _home(signal: Signal, newest_first: list[RecoveryRecord]) -> RecoveryRecord:
+    """The recovery whose window holds the signal's time. A recovery that has not published yet (Pending) opened
+    where the one before it concluded, as intake said when it started it."""
+    by_seq = {r.seq: r for r in newest_first}
+    for record in newest_first:
+        before = by_seq.get(record.seq - 1)
+        opened = record.opened_after or (before.window_end if before is not None else None)
+        if opened is None or signal.occurred_at >= opened:
+            return record
+    return newest_first[-1]

@@ -230,13 +230,20 @@ class Operation:
 
     url: str
     retry_after: float | None = None
+    polls: int = 0  # looks already taken (an operation watched on across continue-as-new)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Operation:
-        return cls(str(data["url"]), data.get("retry_after"))
+    def from_dict(cls, data: Any) -> Operation:
+        """Raises InvalidInput unless ``data`` names an operation by its URL."""
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            raise InvalidInput("an operation needs its url")
+        retry_after, polls = data.get("retry_after"), data.get("polls", 0)
+        if not (retry_after is None or isinstance(retry_after, int | float)) or not isinstance(polls, int):
+            raise InvalidInput("an operation's retry_after and polls are numbers")
+        return cls(data["url"][:1000], retry_after, polls)
 
 
 @dataclass(frozen=True)
@@ -332,12 +339,25 @@ def iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def parse_iso(value: Any, name: str) -> datetime:
-    """An aware UTC datetime from ISO 8601 text (a Z, an offset, or none meaning UTC). Raises InvalidInput."""
+    """An aware UTC datetime from ISO 8601 text (a Z, an offset, or none meaning UTC), between 2000 and 2200 (so
+    that no arithmetic on it can leave datetime's range). Raises InvalidInput."""
     if not isinstance(value, str) or not 0 < len(value) <= 40:
         raise InvalidInput(f"{name} must be an ISO 8601 time")
     try:
         when = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise InvalidInput(f"{name}: {value!r} is not an ISO 8601 time") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return in_range(when, name)
+
+
+def in_range(when: datetime, name: str) -> datetime:
+    """``when`` as aware UTC, if it lies between 2000 and 2200. Raises InvalidInput."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if not EARLIEST <= when <= LATEST:  # compared before converting: astimezone can overflow at the edges
+        raise InvalidInput(f"{name}: {when.isoformat()} is not between 2000 and 2200")
+    return when.astimezone(UTC)

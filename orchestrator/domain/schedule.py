@@ -30,7 +30,7 @@ class Backoff:
 
     def delay(self, attempt: int, key: str) -> timedelta:
         """The wait after failed attempt ``attempt`` (1-based)."""
-        base = min(self.cap.total_seconds(), self.first.total_seconds() * self.factor ** max(0, attempt - 1))
+        base = min(self.cap.total_seconds(), self.first.total_seconds() * self.factor ** min(max(0, attempt - 1), 64))
         return timedelta(seconds=base * (1 + self.jitter * unit(f"{key}/{attempt}")))
 
     def next_try(self, now: datetime, attempt: int, key: str, started: datetime) -> datetime | None:
@@ -46,15 +46,16 @@ def poll_delay(polls: int, retry_after: float | None) -> timedelta:
 
 
 def throttle_delay(retry_after: float | None, key: str, times: int) -> timedelta:
-    """After a 429: at least Retry-After (any length: CRP asks for up to 1200 s and more), plus up to 10 % of
-    jitter so that many recoveries throttled together do not come back in the same second."""
-    base = max(retry_after or 0.0, THROTTLE_FLOOR)
+    """After 429 number ``times`` in a row: at least Retry-After (any length: CRP asks for up to 1200 s and more),
+    and at least 5 s doubling to 5 min (being throttled again means asking less often), plus up to 10 % of jitter
+    so that many recoveries throttled together do not come back in the same second."""
+    base = max(retry_after or 0.0, min(TRANSIENT_CAP, THROTTLE_FLOOR * 2 ** min(max(0, times - 1), 64)))
     return timedelta(seconds=base * (1 + 0.1 * (unit(f"{key}/throttled/{times}") + 1) / 2))
 
 
 def transient_delay(times: int, key: str) -> timedelta:
     """After a 5xx or a connection that failed: 5 s doubling to 5 min, with jitter (``times`` is 1-based)."""
-    base = min(TRANSIENT_CAP, TRANSIENT_FIRST * 2 ** max(0, times - 1))
+    base = min(TRANSIENT_CAP, TRANSIENT_FIRST * 2 ** min(max(0, times - 1), 64))
     return timedelta(seconds=base * (1 + 0.1 * unit(f"{key}/transient/{times}")))
 
 

@@ -18,17 +18,20 @@ from orchestrator.domain.models import VmFacts, VmRef
 
 GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # Resource groups: 1-90 letters, digits, '-', '_', '(', ')', '.'; never ending with '.' (resource-name-rules).
-_RG = r"[-\w.()]{0,89}[-\w()]"
+# ARM also allows other Unicode letters; respot takes ASCII only, because lower-casing some of them changes the
+# name's length and spelling (the path it would call is then not the one that was checked).
+_RG = r"[-A-Za-z0-9_.()]{0,89}[-A-Za-z0-9_()]"
 # VMs and scale sets: 1-64 alphanumerics, '_', '.', '-'; start alphanumeric, end alphanumeric or '_'.
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?"
 _PREFIX = rf"^/subscriptions/(?P<sub>{GUID})/resourceGroups/(?P<rg>{_RG})/providers/Microsoft\.Compute"
-_VM = re.compile(rf"{_PREFIX}/virtualMachines/(?P<name>{_NAME})$", re.IGNORECASE)
+_VM = re.compile(rf"{_PREFIX}/virtualMachines/(?P<name>{_NAME})$", re.IGNORECASE | re.ASCII)
 _INSTANCE = re.compile(
-    rf"{_PREFIX}/virtualMachineScaleSets/(?P<ss>{_NAME})/virtualMachines/(?P<iid>\d{{1,9}})$", re.IGNORECASE
+    rf"{_PREFIX}/virtualMachineScaleSets/(?P<ss>{_NAME})/virtualMachines/(?P<iid>[0-9]{{1,9}})$",
+    re.IGNORECASE | re.ASCII,
 )
 _OPERATION = re.compile(
     rf"^/subscriptions/(?P<sub>{GUID})/providers/Microsoft\.Compute/locations/[a-z0-9]{{1,40}}/operations/[A-Za-z0-9-]{{1,64}}$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 MAX_ID = 400
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from orchestrator.domain.models import MAX_EVENT_ID, Ignored, InvalidInput, Signal, Source, parse_iso
+from orchestrator.domain.models import MAX_EVENT_ID, Ignored, InvalidInput, Signal, Source, in_range, parse_iso
 from orchestrator.domain.scope import InvalidResourceId, parse_vm_id
 
 EVICT_SUFFIX = "/evictspotvm/action"
@@ -69,10 +69,14 @@ def parse(body: Any) -> Parsed:
         out = Parsed()
         if not body:
             raise Malformed("an empty array of events")
-        for item in body:
-            if not isinstance(item, dict):
-                raise Malformed("each event of an array must be a JSON object")
-            one = parse(item)
+        for index, item in enumerate(body):
+            try:
+                if not isinstance(item, dict):
+                    raise Malformed("an event must be a JSON object")
+                one = parse(item)
+            except Malformed as exc:  # one bad event of a batch: the others still count (Event Grid won't resend)
+                out.ignored.append(Ignored("malformed", f"event {index}: {exc}"))
+                continue
             out.signals += one.signals
             out.ignored += one.ignored
             out.validation_response = out.validation_response or one.validation_response
@@ -236,8 +240,8 @@ def _one(raw_id: Any, source: Source, event_id: Any, when: datetime) -> Parsed:
 
 def _event_id(value: Any) -> str:
     """The source's event id; a long one is replaced by its digest (ids only ever compare for equality)."""
-    if value is None or value == "":
-        raise Malformed("the event has no id")
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise Malformed("the event's id must be a non-empty string")
     text = str(value)
     if len(text) <= MAX_EVENT_ID and text.isprintable():
         return text
@@ -254,11 +258,10 @@ def _time(*candidates: Any) -> datetime:
         except InvalidInput:
             pass
         try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            return in_range(parsedate_to_datetime(value), "time")
+        except (TypeError, ValueError, InvalidInput):
             continue
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    raise Malformed("the event carries no time (or none that parses as ISO 8601 or RFC 1123)")
+    raise Malformed("the event carries no time between 2000 and 2200 that parses as ISO 8601 or RFC 1123")
 
 
 def _props(context: dict[str, Any]) -> dict[str, Any]:

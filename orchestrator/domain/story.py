@@ -14,6 +14,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from orchestrator.domain.models import InvalidInput
+
 MAX_SIGNALS = 20
 MAX_RUNS = 30
 KEEP_FIRST = 5
@@ -110,17 +112,26 @@ class Story:
         return [_camel(asdict(r)) for r in self.runs]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Story:
+    def from_dict(cls, data: Any) -> Story:
+        """Raises InvalidInput unless ``data`` is a story as :meth:`to_dict` writes it (or empty)."""
         if not data:
             return cls()
-        return cls(
-            [SignalEntry(**s) for s in data.get("signals", [])],
-            int(data.get("signals_omitted", 0)),
-            int(data.get("duplicates", 0)),
-            [AttemptRun(**r) for r in data.get("runs", [])],
-            int(data.get("runs_omitted", 0)),
-            int(data.get("attempts", 0)),
-        )
+        try:
+            story = cls(
+                [SignalEntry(**s) for s in data.get("signals", [])[:MAX_SIGNALS]],
+                int(data.get("signals_omitted", 0)),
+                int(data.get("duplicates", 0)),
+                [AttemptRun(**r) for r in data.get("runs", [])[:MAX_RUNS]],
+                int(data.get("runs_omitted", 0)),
+                int(data.get("attempts", 0)),
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"story: {exc}") from None
+        if not all(isinstance(v, str) for e in story.signals for v in asdict(e).values()):
+            raise InvalidInput("story: signal entries hold strings")
+        if not all(isinstance(r.count, int) and isinstance(r.action, str) for r in story.runs):
+            raise InvalidInput("story: attempt entries hold an action and a count")
+        return story
 
 
 def _camel(entry: dict[str, Any]) -> dict[str, Any]:

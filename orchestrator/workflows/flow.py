@@ -86,25 +86,26 @@ class Flow:
             delay = throttle_delay(result.retry_after, self.key, self._troubles)
         else:
             delay = transient_delay(self._troubles, self.key)
-        failure = result.failure
-        story.add_attempt(
-            AttemptRun(
-                action,
-                result.step.value,
-                failure.code if failure else result.reason,
-                failure.message if failure else "",
-                iso(self.now),
-                iso(self.now),
-                next_try=iso(self.now + delay),
-            )
-        )
+        self.note(result, story, action, next_try=self.now + delay)
         return delay
 
-    def read(self, vm: dict[str, Any], story: Story, deadline: datetime) -> Generator[Any, Any, StepResult]:
-        """``read_vm`` until ARM answers (throttling and 5xx are waited out on durable timers, up to ``deadline``)."""
+    def note(self, result: StepResult, story: Story, action: str, next_try: datetime | None = None) -> None:
+        """Write an answer that was not what respot asked for into the story (it is never silent)."""
+        failure, now = result.failure, iso(self.now)
+        code = failure.code if failure else result.reason
+        message = failure.message if failure else ""
+        when = iso(next_try) if next_try else None
+        story.add_attempt(AttemptRun(action, result.step.value, code, message, now, now, next_try=when))
+
+    def ask(
+        self, name: str, payload: Any, story: Story, *, deadline: datetime, budget: int, action: str
+    ) -> Generator[Any, Any, StepResult]:
+        """An activity, again after every throttled or transient answer (waited out on durable timers), until it
+        answers otherwise, the deadline would pass, or this execution has used ``budget`` durable tasks (the
+        trouble is then the result: the caller continues as new, or waits)."""
         while True:
-            result = yield from self.call(names.READ_VM, {"vm": vm})
-            delay = self.arm_trouble(result, story, "read")
-            if delay is None or self.now + delay > deadline:
+            result = yield from self.call(name, payload)
+            delay = self.arm_trouble(result, story, action)
+            if delay is None or self.now + delay > deadline or self.tasks >= budget:
                 return result
             yield from self.sleep_until(self.now + delay)

@@ -23,10 +23,13 @@ from orchestrator.workflows import names
 from orchestrator.workflows.flow import Flow
 
 
-def watch(flow: Flow, operation: Operation, story: Story) -> Generator[Any, Any, StepResult]:
-    """Until the operation ends: DONE, FAILED (with the failure), or UNKNOWN."""
-    retry_after, polls = operation.retry_after, 0
+def watch(flow: Flow, operation: Operation, story: Story, *, budget: int | None) -> Generator[Any, Any, StepResult]:
+    """Until the operation ends: DONE, FAILED (with the failure), or UNKNOWN; RUNNING (with the operation to watch
+    on, its polls counted) once ``flow`` has used ``budget`` durable tasks, so the caller can continue as new."""
+    retry_after, polls = operation.retry_after, operation.polls
     while polls < MAX_POLLS:
+        if budget is not None and flow.tasks >= budget:
+            return StepResult(Step.RUNNING, operation=Operation(operation.url, retry_after, polls))
         yield from flow.sleep_until(flow.now + poll_delay(polls, retry_after))
         polls += 1
         result = yield from flow.call(names.CHECK_OPERATION, {"operation": operation.to_dict()})

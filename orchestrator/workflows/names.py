@@ -1,6 +1,7 @@
 """Every durable function and event name, in one place: blueprints register them, workflows call them."""
 
 RECOVER_VM = "recover_vm"  # one eviction: identity, signals joining, classify, then a strategy
+OBSERVE_VM = "observe_vm"  # a look at the VM (facts, user action, eviction record), ARM trouble waited out
 RESTART_VM = "restart_vm"  # strategy: start the deallocated VM again until capacity returns
 
 RECOVERY_POLICY = "recovery_policy"

@@ -4,15 +4,19 @@ Started by /api/alerts as ``respot-<vm hash>-<n>`` (orchestrator.domain.identity
 eviction is raised to it as a ``signal`` event and recorded. Event sequence of a restart::
 
     recovery_policy                              the operator's policy, from settings
-    [agent notice: read_vm, then timer until NotBefore + grace, ending early if the platform's signal joins]
-    read_vm, [user_action], [eviction_record]    -> classify: restart (evicted)
-    sub-orchestration restart_vm  ...            signals joining meanwhile are recorded (task_any)
-    [a signal joined after the read: read_vm again before concluding]
+    [agent notice: observe_vm, then a timer until NotBefore + grace, cut short when the platform's signal joins]
+    sub-orchestration observe_vm                 facts, [user action], [eviction record]: ARM trouble waited there
+    -> classify: restart (evicted)
+    sub-orchestration restart_vm                 it re-reads the VM before every try; its end stands, except:
+    [signals joined during a look that decided nothing, or during a restart that recovered: observe_vm again; evicted
+     again means restart again (``:restart-2``); at most MAX_PASSES looks]
     timer until concludedAt + settle window      late signals of this eviction are still recorded
     -> output: outcome, reason, signals, attempts, previous recovery
 
-The input is not trusted (the durable management API can start any orchestration): the instance id must be the
-recovery id of the VM and sequence number given, every activity checks scope and reads policy from settings.
+Every wait also listens for joining signals (see orchestrator.workflows.flow), so the history holds a handful of
+events plus two per signal (intake stops at MAX_SIGNALS). The input is not trusted (the durable management API can
+start any orchestration): the instance id must be the recovery id of the VM and sequence given, the link to the
+previous recovery cannot reach past this one's start, and every activity checks scope and reads policy itself.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from orchestrator.domain.models import (
     Reason,
     Signal,
     Step,
+    StepResult,
     VmFacts,
     VmRef,
     iso,
@@ -41,10 +46,15 @@ from orchestrator.domain.story import SignalEntry, Story
 from orchestrator.workflows import names
 from orchestrator.workflows.flow import Context, Flow, Steps
 
-MAX_PASSES = 3  # decisions per recovery: the first, and re-reads after signals that joined before the end
+MAX_PASSES = 3  # looks at the VM per recovery, when signals keep joining after a look
 MAX_DEFERS = 8  # looks at a VM in transition (creating, updating, deleting) before concluding
 PREVIOUS_KEYS = ("instanceId", "outcome", "concludedAt")
-_OUTCOME_OF = {Action.IGNORE: Outcome.IGNORED, Action.NOT_FOUND: Outcome.NOT_FOUND, Action.DEFER: Outcome.IGNORED}
+_OUTCOME_OF = {
+    Action.IGNORE: Outcome.IGNORED,
+    Action.NOT_FOUND: Outcome.NOT_FOUND,
+    Action.DEFER: Outcome.IGNORED,
+    Action.REDEPLOY: Outcome.REDEPLOY_PENDING,
+}
 
 
 @dataclass(frozen=True)
@@ -58,11 +68,11 @@ class Start:
     def parse(cls, data: Any) -> Start:
         if not isinstance(data, dict):
             raise InvalidInput("the input must be an object")
-        seq, previous = data.get("seq"), data.get("previous")
-        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 10**9:
-            raise InvalidInput("seq must be a positive integer")
+        seq = data.get("seq")
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 10**6:
+            raise InvalidInput("seq must be a positive integer below a million")
         signal = Signal.from_dict(data.get("signal"))
-        return cls(signal.vm, signal, seq, _link(previous))
+        return cls(signal.vm, signal, seq, _link(data.get("previous")))
 
 
 def recover_vm(context: Context) -> Steps:
@@ -82,10 +92,12 @@ class Recovery:
         self.flow = Flow(context, on_signal=self.take)  # every wait also listens for joining signals
         self.start, self.policy = start, Policy()
         self.vm = start.vm.to_dict()
-        self.story, self.bad_signals = Story(), 0
+        self.story, self.bad_signals, self.looks = Story(), 0, 0
         self.began = self.flow.now
         self.since = min(start.signal.occurred_at, self.began)  # when the eviction happened (a notice: before)
-        self.opened_after = _time((start.previous or {}).get("concludedAt"))
+        opened = _time((start.previous or {}).get("concludedAt"))
+        self.opened_after = min(opened, self.began) if opened else None  # never past its own start
+        self.last_signal_at = start.signal.occurred_at
         self.seen_before: VmFacts | None = None
         self.decision: Decision | None = None
         self.outcome, self.reason, self.detail = Outcome.IGNORED, Reason.IN_TRANSITION, ""
@@ -93,7 +105,7 @@ class Recovery:
         self.strategy: str | None = None
         self.executions = 0
         self.concluded_at: datetime | None = None
-        self.phase = "received"
+        self.phase, self.extra = "received", dict[str, Any]()
         self.platform_signal = False
         self.story.add_signal(_entry(start.signal, self.began))
 
@@ -111,102 +123,105 @@ class Recovery:
     # --- the agent's notice: the eviction is due at NotBefore ------------------------------------------------
 
     def await_eviction(self) -> Steps:
-        read = yield from self.flow.read(self.vm, self.story, self.deadline)
-        self.seen_before = read.facts
+        observed = yield from self.observe()
+        if observed is not None:
+            self.seen_before = StepResult.from_dict(observed["read"]).facts
         due = min(self.start.signal.occurred_at + self.policy.notice_grace, self.flow.now + MAX_NOTICE_WAIT)
         self.publish("awaiting_eviction", due=iso(due))
         yield from self.listen(due, stop=lambda: self.platform_signal)  # the platform's own report ends the wait
 
-    # --- decide, act, and look again if a signal joined before the end ----------------------------------------
+    # --- decide, act, and look again if a signal joined after a look that found nothing to do ---------------
 
     def decide_and_act(self) -> Steps:
-        defers = concluded = 0
-        while concluded < MAX_PASSES:
-            read_at = self.flow.now
-            facts = yield from self.look()
-            if facts is None:
-                return
-            decision = yield from self.classify(facts)
+        defers = runs = 0
+        while True:
+            looked_at = self.flow.now
+            decision, facts = yield from self.look()
+            if decision is None or facts is None:
+                return  # concluded by what the look met (out of scope, refused, deadline)
             if decision.action == Action.DEFER and defers < MAX_DEFERS:
                 defers += 1
                 self.publish("deferring", decision=decision.to_dict())
                 yield from self.listen(self.flow.now + timedelta(seconds=SHORT * 2))
                 continue
-            acting = decision.action == Action.RESTART
-            if concluded and not acting:
-                return  # a look after a joined signal found nothing new to do: the conclusion stands
-            concluded += 1
-            if acting:
-                yield from self.run_strategy("restart", facts, concluded)
+            if decision.action == Action.RESTART:
+                runs += 1
+                yield from self.run_strategy("restart", facts, runs)
+                if self.outcome != Outcome.RECOVERED:
+                    return  # stopped, failed, gave up: the strategy re-read the VM before every try, its end stands
+            elif runs:
+                return  # a look after a recovery found nothing new to do: recovered stands
             else:
-                self.conclude_from(decision)
-            if not self.joined_since(read_at):
+                self.conclude(_OUTCOME_OF[decision.action], decision.reason, decision.detail)
+            if self.looks >= MAX_PASSES or not self.joined_since(looked_at):
                 return
 
     def look(self) -> Steps:
-        result = yield from self.flow.read(self.vm, self.story, self.deadline)
-        if result.step == Step.OK and result.facts is not None:
-            return result.facts
-        if result.step == Step.OUT_OF_SCOPE:
-            self.conclude(Outcome.IGNORED, Reason.OUT_OF_SCOPE, result.reason)
-        elif result.step == Step.FAILED and result.failure is not None:  # e.g. AuthorizationFailed: say so
-            self.last_error = result.failure.to_dict()
-            self.conclude(Outcome.FAILED, Reason.CONFIG, f"{result.failure.code}: {result.failure.message}")
-        else:
-            self.conclude(Outcome.GAVE_UP, Reason.DEADLINE, f"ARM answered {result.step.value} until the deadline")
-        return None
-
-    def classify(self, facts: VmFacts) -> Steps:
-        user = None
-        if self.policy.user_checks:
-            answer = yield from self.flow.call(names.USER_ACTION, {"vm": self.vm, "since": iso(self.since)})
-            user = UserAction(answer.value) if answer.step == Step.OK and answer.value else None
-        evidence = None
-        if not facts.exists:
-            evidence = yield from self.evidence()
-        decision = classify(facts, user_action=user, evidence=evidence)
+        """observe_vm, then classify: (decision, facts), or (None, None) when the look itself concluded."""
+        observed = yield from self.observe()
+        if observed is None:
+            return None, None
+        read = StepResult.from_dict(observed["read"])
+        if read.step != Step.OK or read.facts is None:
+            self.conclude_on(read)
+            return None, None
+        user = UserAction(observed["user"]) if observed.get("user") in set(UserAction) else None
+        decision = classify(read.facts, user_action=user, evidence=self.evidence(read.facts, observed.get("record")))
         self.decision = self.decision or decision
         self.publish("classified", decision=decision.to_dict())
-        return decision
+        return decision, read.facts
 
-    def evidence(self) -> Steps:
+    def observe(self) -> Steps:
+        """The observe_vm sub-orchestration's answer, or None (and a conclusion) if it failed: a bug."""
+        self.looks += 1
+        payload = {"vm": self.vm, "since": iso(self.since)}
+        child = self.flow.context.call_sub_orchestrator(
+            names.OBSERVE_VM, payload, f"{self.flow.key}:observe-{self.looks}"
+        )
+        try:
+            observed = yield from self.flow.wait_for(child)
+            self.story.merge_attempts(Story.from_dict(observed.get("story")))
+            StepResult.from_dict(observed["read"])
+        except Exception as exc:  # noqa: BLE001 - a failed sub-orchestration is recorded, never a failed recovery
+            self.conclude(Outcome.FAILED, Reason.UNKNOWN_ERROR, f"looking at the VM failed: {str(exc)[:300]}")
+            return None
+        return observed
+
+    def conclude_on(self, read: StepResult) -> None:
+        if read.step == Step.OUT_OF_SCOPE:
+            self.conclude(Outcome.IGNORED, Reason.OUT_OF_SCOPE, read.reason)
+        elif read.step == Step.FAILED and read.failure is not None:  # e.g. AuthorizationFailed: say so
+            self.last_error = read.failure.to_dict()
+            self.conclude(Outcome.FAILED, Reason.CONFIG, f"{read.failure.code}: {read.failure.message}")
+        else:
+            self.conclude(Outcome.GAVE_UP, Reason.DEADLINE, f"ARM answered {read.step.value} until the deadline")
+
+    def evidence(self, facts: VmFacts, record: Any) -> str | None:
         """Why a missing VM was deleted by an eviction, or None (a 404 alone proves nothing)."""
+        if facts.exists:
+            return None
         seen = self.seen_before
         if seen is not None and seen.exists and seen.is_spot and seen.delete_policy:
             return "respot read a Delete-policy Spot VM before the eviction and it is gone"
-        if self.policy.eviction_records:
-            since = iso(self.since - timedelta(hours=1))
-            answer = yield from self.flow.call(names.EVICTION_RECORD, {"vm": self.vm, "since": since})
-            if answer.step == Step.OK and answer.value:
-                return f"the Activity Log records evictSpotVM at {answer.value}"
+        if isinstance(record, str) and record:
+            return f"the Activity Log records evictSpotVM at {record[:40]}"
         return None
 
     def run_strategy(self, name: str, facts: VmFacts, run: int) -> Steps:
+        """The named strategy as a sub-orchestration; a second run (``:restart-2``) only after a recovery whose end
+        a signal of a new eviction joined: the VM was evicted again before this record closed."""
         self.strategy = f"{self.flow.key}:{name}" + (f"-{run}" if run > 1 else "")
         payload = {"vm": self.vm, "since": iso(self.since), "size": facts.size}
-        self.flow.tasks += 1
         child = self.flow.context.call_sub_orchestrator(names.STRATEGIES[name], payload, self.strategy)
         self.publish("recovering")
         try:
             out = yield from self.flow.wait_for(child)
+            self.story.merge_attempts(Story.from_dict(out.get("story")))
+            self.last_error = out.get("lastError")
+            self.executions += int(out.get("executions") or 0)
+            self.conclude(Outcome(out["outcome"]), Reason(out["reason"]), str(out.get("detail") or ""))
         except Exception as exc:  # noqa: BLE001 - the strategy failed (a bug): the recovery records it and concludes
-            out = exc
-        self.strategy_done(out)
-
-    def strategy_done(self, out: Any) -> None:
-        if not isinstance(out, dict) or "outcome" not in out:  # the strategy itself failed: a bug, recorded
-            self.conclude(Outcome.FAILED, Reason.UNKNOWN_ERROR, f"the strategy failed: {str(out)[:300]}")
-            return
-        self.story.merge_attempts(Story.from_dict(out.get("story")))
-        self.last_error = out.get("lastError")
-        self.executions += int(out.get("executions") or 0)
-        self.conclude(Outcome(out["outcome"]), Reason(out["reason"]), str(out.get("detail") or ""))
-
-    def conclude_from(self, decision: Decision) -> None:
-        if decision.action == Action.REDEPLOY:
-            self.conclude(Outcome.REDEPLOY_PENDING, decision.reason, decision.detail)
-        else:
-            self.conclude(_OUTCOME_OF.get(decision.action, Outcome.IGNORED), decision.reason, decision.detail)
+            self.conclude(Outcome.FAILED, Reason.UNKNOWN_ERROR, f"the strategy failed: {str(exc)[:300]}")
 
     def conclude(self, outcome: Outcome, reason: Reason, detail: str) -> None:
         self.outcome, self.reason, self.detail = outcome, reason, detail
@@ -219,48 +234,42 @@ class Recovery:
         """Record joining signals until ``until`` (or until ``stop()`` says enough after a signal)."""
         if until <= self.flow.now:
             return
-        self.flow.tasks += 1
         timer = self.flow.context.create_timer(until)
         yield from self.flow.wait_for(timer, interrupt=stop)
         if not timer.is_completed:
             timer.cancel()
 
     def take(self, payload: Any) -> None:
+        """A joining signal; anything that is not a signal for this VM is counted, never an error."""
         try:
             signal = Signal.from_dict(payload)
-        except InvalidInput:
-            self.bad_signals += 1
-            return
-        if signal.vm.id != self.start.vm.id:
+        except (InvalidInput, TypeError, ValueError, OverflowError):
+            signal = None
+        if signal is None or signal.vm.id != self.start.vm.id:
             self.bad_signals += 1
             return
         self.platform_signal = self.platform_signal or not signal.is_notice
-        self.story.add_signal(_entry(signal, self.flow.now))
-        self.publish(self.phase)
+        if self.story.add_signal(_entry(signal, self.flow.now)):
+            self.last_signal_at = max(self.last_signal_at, signal.occurred_at)
+        self.publish(self.phase, **self.extra)
 
     def joined_since(self, when: datetime) -> bool:
         return any(parse_iso(s.received_at, "received_at") > when for s in self.story.signals[1:])
 
     # --- what operators and /api/alerts read ------------------------------------------------------------------
 
-    @property
-    def deadline(self) -> datetime:
-        return self.began + self.policy.backoff.deadline
-
     def publish(self, phase: str, **extra: Any) -> None:
-        self.phase = phase
-        status = {
-            "phase": phase,
-            "vm": self.start.vm.id,
-            "seq": self.start.seq,
+        self.phase, self.extra = phase, extra
+        window = {
             "openedAfter": iso(self.opened_after) if self.opened_after else None,
             "concludedAt": iso(self.concluded_at) if self.concluded_at else None,
-            "signals": self.story.signal_keys,
-            "strategy": self.strategy,
-            **({"outcome": self.outcome.value, "reason": self.reason.value} if self.concluded_at else {}),
-            **extra,
+            "lastSignalAt": iso(self.last_signal_at),
         }
-        self.flow.context.set_custom_status(status)
+        status: dict[str, Any] = {"phase": phase, "vm": self.start.vm.id, "seq": self.start.seq, **window}
+        status |= {"signals": self.story.signal_keys, "strategy": self.strategy}
+        if self.concluded_at:
+            status |= {"outcome": self.outcome.value, "reason": self.reason.value}
+        self.flow.context.set_custom_status({**status, **extra})
 
     def output(self) -> dict[str, Any]:
         story = self.story
@@ -285,6 +294,7 @@ class Recovery:
             "startedAt": iso(self.began),
             "openedAfter": iso(self.opened_after) if self.opened_after else None,
             "concludedAt": iso(self.concluded_at) if self.concluded_at else None,
+            "lastSignalAt": iso(self.last_signal_at),
             "finishedAt": iso(self.flow.now),
             "previous": self.start.previous,
         }

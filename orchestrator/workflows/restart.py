@@ -24,10 +24,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from orchestrator.domain.classify import UserAction
 from orchestrator.domain.errors import Failure
 from orchestrator.domain.models import (
     FailureInfo,
     InvalidInput,
+    Operation,
     Outcome,
     Reason,
     Step,
@@ -47,7 +49,7 @@ from orchestrator.workflows.flow import Context, Flow, Steps
 from orchestrator.workflows.lro import watch
 
 _GIVE_UP = {Failure.QUOTA: Reason.QUOTA, Failure.CONFIG: Reason.CONFIG}
-_STOP_AT_ONCE = {"deallocate": Reason.USER_DEALLOCATED, "delete": Reason.USER_DELETED}
+_STOP_AT_ONCE = {UserAction.DEALLOCATE: Reason.USER_DEALLOCATED, UserAction.DELETE: Reason.USER_DELETED}
 
 
 @dataclass
@@ -64,6 +66,26 @@ class Progress:
     raised: bool = False  # maxPrice was raised once (raise policy)
     executions: int = 1
     last_error: dict[str, Any] | None = None
+    watching: dict[str, Any] | None = None  # an operation being watched when the execution's budget ran out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Progress:
+        """Raises InvalidInput unless ``data`` is a progress as this module writes it."""
+        if not isinstance(data, dict):
+            raise InvalidInput("progress must be an object")
+        try:
+            progress = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        except TypeError as exc:
+            raise InvalidInput(f"progress: {exc}") from None
+        parse_iso(progress.started_at, "progress.started_at")
+        parse_iso(progress.since, "progress.since")
+        Story.from_dict(progress.story)
+        counts = (progress.capacity_failures, progress.unknown_failures, progress.executions)
+        if not all(isinstance(n, int) and 0 <= n < 10**6 for n in counts):
+            raise InvalidInput("progress: counts must be small non-negative integers")
+        if progress.watching is not None:
+            Operation.from_dict(progress.watching)
+        return progress
 
 
 @dataclass
@@ -74,15 +96,16 @@ class Conclusion:
 
 
 def restart_vm(context: Context) -> Steps:
-    data = context.get_input() or {}
+    data = context.get_input()
     try:
+        if not isinstance(data, dict):
+            raise InvalidInput("the input must be an object")
         vm = VmRef.from_dict(data.get("vm"))
         progress = _progress(data, context.current_utc_datetime)
-    except (InvalidInput, TypeError) as exc:
+    except (InvalidInput, TypeError, ValueError, KeyError) as exc:
         return {"outcome": Outcome.REJECTED.value, "reason": Reason.BAD_INPUT.value, "detail": str(exc)}
     flow = Flow(context)
-    flow.tasks += 1
-    policy = Policy.from_dict((yield context.call_activity(names.RECOVERY_POLICY, None)))
+    policy = Policy.from_dict((yield from flow.call_raw(names.RECOVERY_POLICY, None)))
     run = Restart(flow, vm, policy, progress)
     conclusion = yield from run.until_budget()
     if conclusion is None:
@@ -94,10 +117,8 @@ def restart_vm(context: Context) -> Steps:
 
 
 def _progress(data: dict[str, Any], now: datetime) -> Progress:
-    if isinstance(data.get("progress"), dict):
-        progress = Progress(**data["progress"])
-        parse_iso(progress.started_at, "progress.started_at")
-        return progress
+    if data.get("progress") is not None:
+        return Progress.from_dict(data["progress"])
     since = parse_iso(data.get("since"), "since")
     size = data.get("size") if isinstance(data.get("size"), str) else None
     return Progress(started_at=iso(now), since=iso(since), size=size)
@@ -112,6 +133,11 @@ class Restart:
 
     def until_budget(self) -> Steps:
         """Tries until a conclusion, or None when this execution has used its share of durable tasks."""
+        if self.p.watching is not None:  # the last execution ended while an operation ran: watch it on
+            operation, self.p.watching = Operation.from_dict(self.p.watching), None
+            conclusion = yield from self.watch_start(operation)
+            if conclusion is not None:
+                return conclusion
         while self.flow.tasks < TASKS_PER_EXECUTION:
             conclusion = yield from self.step()
             if conclusion is not None:
@@ -123,20 +149,32 @@ class Restart:
             return self.give_up()
         if self.policy.user_checks and not self.p.ours:
             answer = yield from self.flow.call(names.USER_ACTION, {"vm": self.vm_dict, "since": self.p.since})
-            if answer.step == Step.OK and answer.value in _STOP_AT_ONCE:
-                return Conclusion(Outcome.STOPPED, _STOP_AT_ONCE[answer.value], "a person acted after the eviction")
+            action = UserAction(answer.value) if answer.step == Step.OK and answer.value in set(UserAction) else None
+            if action in _STOP_AT_ONCE:
+                return Conclusion(Outcome.STOPPED, _STOP_AT_ONCE[action], f"a person did {action} after the eviction")
+            if answer.step != Step.OK:  # respot cannot tell what a person did: never start blind on trouble
+                return (yield from self.user_check_failed(answer))
         self.status("starting")
+        result = yield from self.flow.call(names.TRY_START, {"vm": self.vm_dict, "size": self.p.size})
+        return (yield from self.handle(result))
+
+    def user_check_failed(self, answer: StepResult) -> Steps:
+        """Throttled or 5xx: wait and ask again. Refused (a wrong workspace, no role): say so, and go on without
+        the check, as if no workspace were configured (it is in the story and lastError for the operator)."""
+        delay = self.flow.arm_trouble(answer, self.story, "user_check")
+        if delay is not None:
+            return (yield from self.wait(self.flow.now + delay, "waiting"))
+        self.flow.note(answer, self.story, "user_check")
+        self.p.last_error = answer.failure.to_dict() if answer.failure else {"kind": answer.step.value}
         result = yield from self.flow.call(names.TRY_START, {"vm": self.vm_dict, "size": self.p.size})
         return (yield from self.handle(result))
 
     def handle(self, result: StepResult) -> Steps:
         if result.step in (Step.ACCEPTED, Step.DONE):
             self.p.ours = True
-            ended = result
             if result.operation is not None:
-                self.status("watching")
-                ended = yield from watch(self.flow, result.operation, self.story)
-            return (yield from self.after_start(ended))
+                return (yield from self.watch_start(result.operation))
+            return (yield from self.after_start(result))
         if result.step == Step.SKIPPED:
             return (yield from self.skipped(result))
         if result.step == Step.FAILED and result.failure is not None:
@@ -150,10 +188,25 @@ class Restart:
         delay = self.flow.arm_trouble(result, self.story, "start")
         return (yield from self.wait(self.flow.now + (delay or timedelta(seconds=SHORT)), "waiting"))
 
+    def watch_start(self, operation: Operation) -> Steps:
+        self.status("watching")
+        ended = yield from watch(self.flow, operation, self.story, budget=TASKS_PER_EXECUTION)
+        if ended.step == Step.RUNNING:  # the budget ran out mid-watch: the next execution watches on
+            self.p.watching = (ended.operation or operation).to_dict()
+            return None
+        return (yield from self.after_start(ended))
+
     def after_start(self, ended: StepResult) -> Steps:
         if ended.step == Step.DONE:
             self.record("start", "succeeded", "", "")
-            read = yield from self.flow.read(self.vm_dict, self.story, self.deadline)
+            read = yield from self.flow.ask(
+                names.READ_VM,
+                {"vm": self.vm_dict},
+                self.story,
+                deadline=self.deadline,
+                budget=TASKS_PER_EXECUTION,
+                action="read",
+            )
             if read.step == Step.OK and read.facts is not None:
                 return (yield from self.running(read.facts))
         elif ended.step == Step.FAILED and ended.failure is not None:
@@ -196,7 +249,7 @@ class Restart:
             self.p.unknown_failures += 1
             if self.p.unknown_failures >= MAX_UNKNOWN_FAILURES:
                 return Conclusion(Outcome.FAILED, Reason.UNKNOWN_ERROR, f"{failure.code}: {failure.message}")
-        if kind in (Failure.CONFLICT, Failure.TRANSIENT, Failure.THROTTLED, Failure.NO_ANSWER):
+        if kind in (Failure.CONFLICT, Failure.TRANSIENT, Failure.THROTTLED):
             return (yield from self.wait(self.flow.now + timedelta(seconds=SHORT), "waiting"))
         return (yield from self.backoff())
 
@@ -204,7 +257,7 @@ class Restart:
         self.p.raised = True
         result = yield from self.flow.call(names.RAISE_MAX_PRICE, {"vm": self.vm_dict})
         if result.step == Step.ACCEPTED and result.operation is not None:
-            result = yield from watch(self.flow, result.operation, self.story)
+            result = yield from watch(self.flow, result.operation, self.story, budget=None)
         done = result.step == Step.DONE
         self.record("set_max_price", "succeeded" if done else result.step.value, "", result.reason)
         return done
@@ -240,6 +293,7 @@ class Restart:
 
     def output(self, conclusion: Conclusion) -> dict[str, Any]:
         recovered = conclusion.outcome == Outcome.RECOVERED
+        self.status("done", outcome=conclusion.outcome.value)
         return {
             "outcome": conclusion.outcome.value,
             "reason": conclusion.reason.value,

@@ -59,6 +59,7 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "alerts_handshake": "httpTrigger",
         "recover_vm": "orchestrationTrigger",
         "restart_vm": "orchestrationTrigger",
+        "observe_vm": "orchestrationTrigger",
         "recovery_policy": "activityTrigger",
         "read_vm": "activityTrigger",
         "try_start": "activityTrigger",
@@ -68,7 +69,7 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "eviction_record": "activityTrigger",
     }
     assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"
-    assert set(app.orchestrators) == {"recover_vm", "restart_vm"}
+    assert set(app.orchestrators) == {"recover_vm", "observe_vm", "restart_vm"}
 
 
 def test_an_unsupported_trigger_fails_at_start_naming_the_function(tmp_path: Path) -> None:

@@ -94,3 +94,30 @@ def test_a_recovery_full_of_signals_takes_no_more() -> None:
     full = record(1, active=True, keys=frozenset(f"event-grid:{i}" for i in range(20)))
     assert route(sig(T0, event_id="new"), [full]).route == Route.SATURATED
     assert route(sig(T0, event_id="3"), [full]).route == Route.DUPLICATE
+
+
+def test_a_redelivery_is_a_duplicate_even_when_its_time_is_after_the_conclusion() -> None:
+    finished = record(1, active=False, concluded=T0 - timedelta(seconds=30), keys=frozenset({"event-grid:e"}))
+    assert route(sig(T0), [finished]).route == Route.DUPLICATE  # a clock ahead of ours, the same event
+
+
+def test_a_recovery_covers_its_own_signals_times_even_past_its_conclusion() -> None:
+    # An agent's notice is dated NotBefore; a recovery that concluded before it still owns that moment.
+    noticed = RecoveryRecord(
+        recovery_id(VM, 1), 1, True, None, T0, frozenset({"in-vm-agent:n"}), "ignored", T0 + timedelta(seconds=30)
+    )
+    assert route(sig(T0 + timedelta(seconds=20), Source.EVENT_GRID, "eg"), [noticed]).route == Route.JOIN
+    assert route(sig(T0 + timedelta(seconds=31), Source.EVENT_GRID, "eg"), [noticed]).route == Route.START
+
+
+def test_a_recovery_that_has_not_published_yet_opened_where_the_one_before_concluded() -> None:
+    first = record(1, active=True, concluded=T0 + timedelta(minutes=3))
+    pending = RecoveryRecord(recovery_id(VM, 2), 2, True)  # just started: no custom status yet
+    late_for_first = route(sig(T0 + timedelta(minutes=1), Source.ACTIVITY_LOG, "a"), [first, pending])
+    assert (late_for_first.route, late_for_first.seq) == (Route.JOIN, 1)
+    assert route(sig(T0 + timedelta(minutes=5), Source.ACTIVITY_LOG, "b"), [first, pending]).seq == 2
+
+
+def test_ids_intake_never_made_are_not_recoveries() -> None:
+    for tail in ("\u00b2", "\u0663", "1", "1234567", "0001x"):
+        assert seq_of(recovery_prefix(VM) + tail, VM) is None

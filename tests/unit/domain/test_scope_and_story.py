@@ -30,18 +30,18 @@ def test_vm_ids_normalise_and_refuse_everything_else() -> None:
         "3",
         instance.id[: -len("/virtualmachines/3")],
     )
-    for bad in (None, 42, "x" * 500, "/subscriptions/x"):
+    for bad in (None, 42, "x" * 500, "/subscriptions/x", instance.id.replace("/3", "/\u0663")):  # an Arabic-Indic 3
         with pytest.raises(InvalidResourceId):
             parse_vm_id(bad)
 
 
-@pytest.mark.parametrize("group", [".", "..", "rg.", "a" * 91, "rg/x", "r g", ""])
+@pytest.mark.parametrize("group", [".", "..", "rg.", "a" * 91, "rg/x", "r g", "", "grüppe", "İstanbul"])
 def test_resource_group_names_that_arm_would_rewrite_or_refuse_are_refused(group: str) -> None:
     with pytest.raises(InvalidResourceId):
         parse_vm_id(f"{BASE}/{group}/providers/Microsoft.Compute/virtualMachines/vm")
 
 
-@pytest.mark.parametrize("group", ["rg", "my.rg", ".rg", "rg_(1)", "a" * 90, "grüppe"])
+@pytest.mark.parametrize("group", ["rg", "my.rg", ".rg", "rg_(1)", "a" * 90])
 def test_resource_group_names_arm_allows_are_accepted(group: str) -> None:
     assert parse_vm_id(f"{BASE}/{group}/providers/Microsoft.Compute/virtualMachines/vm").resource_group == group.lower()
 

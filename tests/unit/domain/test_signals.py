@@ -191,9 +191,14 @@ def test_a_signal_without_a_time_is_malformed_and_a_long_event_id_is_digested() 
     assert signal.event_id.startswith("sha256:") and len(signal.event_id) < 80
 
 
-def test_nested_arrays_in_a_batch_are_malformed_not_recursed_into() -> None:
-    with pytest.raises(Malformed, match="JSON object"):
-        signals.parse([[[{"eventType": "x", "data": {}}]]])
+def test_one_bad_event_of_a_batch_is_ignored_with_its_index_and_the_others_count() -> None:
+    good = annotated(signals.PREEMPTED, cloud=False)
+    parsed = signals.parse([good, {**good, "data": 5}, [[{"eventType": "x"}]], good | {"id": "second"}])
+    assert len(parsed.signals) == 2
+    assert [(i.reason, i.detail.split(":")[0]) for i in parsed.ignored] == [
+        ("malformed", "event 1"),
+        ("malformed", "event 2"),
+    ]
 
 
 # --- crafted and malformed input ------------------------------------------------------------------------------

@@ -9,13 +9,14 @@ from typing import Any
 from orchestrator.domain.identity import recovery_id
 from orchestrator.domain.models import Missing, Signal, Source, VmFacts, VmRef, VmStatus, iso
 from orchestrator.workflows import names
+from orchestrator.workflows.observe import observe_vm
 from orchestrator.workflows.recover import recover_vm
 from orchestrator.workflows.restart import restart_vm
 from tests.unit.fakes import T0, World, vm_ref
 from tests.unit.workflows.driver import Driver
 
 VM = vm_ref()
-CHILDREN = {names.RESTART_VM: restart_vm}
+CHILDREN = {names.RESTART_VM: restart_vm, names.OBSERVE_VM: observe_vm}
 
 
 def signal(source: Source = Source.EVENT_GRID, event_id: str = "e1", at: Any = T0, vm: VmRef = VM) -> dict[str, Any]:
@@ -212,3 +213,112 @@ def test_a_read_refused_for_authorization_fails_the_recovery_with_the_reason_not
     out = driver(world, signal()).run()
     assert (out["outcome"], out["reason"]) == ("failed", "config") and "AuthorizationFailed" in out["detail"]
     assert out["lastError"]["code"] == "AuthorizationFailed"
+
+
+def _history(d: Driver) -> int:
+    return max(e.history_events for e in d.executions)
+
+
+def test_a_person_resizing_during_the_retries_stops_it_even_when_signals_keep_joining() -> None:
+    world = World()
+    vm = world.compute.add(VM)
+    world.compute.capacity = False
+    follow = world.compute.tick
+
+    def tick(now: Any) -> None:
+        if now >= T0 + timedelta(minutes=2):
+            vm.size = "Standard_D4s_v5"  # the owner resizes it while respot backs off
+        follow(now)
+
+    d = Driver(
+        recover_vm,
+        {"signal": signal(), "seq": 1, "previous": None},
+        recovery_id(VM, 1),
+        T0,
+        world.activity,
+        CHILDREN,
+        on_tick=tick,
+    )
+    d.raise_event(T0 + timedelta(minutes=5), signal(Source.ACTIVITY_LOG, "al"))
+    out = d.run()
+    assert (out["outcome"], out["reason"]) == ("stopped", "resized_meanwhile")
+    assert out["strategy"].endswith(":restart") and world.compute.vms[VM.id].status == VmStatus.DEALLOCATED
+
+
+def test_giving_up_is_final_even_when_a_signal_joined_meanwhile() -> None:
+    world = World().with_settings(retry_deadline_hours=0.2)
+    world.compute.add(VM)
+    world.compute.capacity = False
+    d = driver(world, signal())
+    d.raise_event(T0 + timedelta(minutes=5), signal(Source.ACTIVITY_LOG, "al"))
+    out = d.run()
+    assert (out["outcome"], out["reason"]) == ("gave_up", "deadline") and out["strategy"].endswith(":restart")
+
+
+def test_evicted_again_before_the_record_closed_is_restarted_again() -> None:
+    world = World()
+    vm = world.compute.add(VM)
+    follow, state = world.compute.tick, {"running_since": None, "again": False}
+
+    def tick(now: Any) -> None:
+        follow(now)
+        if vm.status == VmStatus.RUNNING and state["running_since"] is None:
+            state["running_since"] = now
+        since = state["running_since"]
+        if since is not None and not state["again"] and now >= since + timedelta(seconds=3):
+            state["again"] = True
+            vm.status = VmStatus.DEALLOCATED  # evicted again, just after respot saw it running
+
+    d = Driver(
+        recover_vm,
+        {"signal": signal(), "seq": 1, "previous": None},
+        recovery_id(VM, 1),
+        T0,
+        world.activity,
+        CHILDREN,
+        on_tick=tick,
+    )
+    d.raise_event(T0 + timedelta(seconds=40), signal(Source.EVENT_GRID, "eg-again", T0 + timedelta(seconds=40)))
+    out = d.run()
+    assert out["outcome"] == "recovered" and out["strategy"].endswith(":restart-2")
+    assert world.compute.count("start") == 2
+
+
+def test_garbage_raised_as_signals_is_counted_never_fatal() -> None:
+    world = World()
+    world.compute.add(VM)
+    d = driver(world, signal())
+    for junk in (
+        [1],
+        "x",
+        {"vm": VM.to_dict(), "source": "event-grid", "event_id": "o1", "occurred_at": "9999-12-31T23:59:59-01:00"},
+        None,
+    ):
+        d.raise_event(T0 + timedelta(seconds=5), junk)
+    d.raise_event(T0 + timedelta(seconds=5), signal(vm=vm_ref("other")))
+    out = d.run()
+    assert out["outcome"] == "recovered" and out["badSignals"] == 5 and len(out["signals"]) == 1
+
+
+def test_a_vm_in_transition_for_too_long_is_left_alone_with_the_reason() -> None:
+    world = World()
+    world.compute.add(VM, status=VmStatus.UPDATING)
+    out = driver(world, signal()).run()
+    assert (out["outcome"], out["reason"]) == ("ignored", "in_transition")
+
+
+def test_reads_throttled_for_hours_keep_the_recoverys_own_history_short() -> None:
+    from orchestrator.domain.errors import ArmFailure, Failure
+
+    world = World()
+    world.compute.add(VM)
+    for _ in range(120):  # about three hours of 429s with a Retry-After of 60 s
+        world.compute.fail_next("facts", ArmFailure(Failure.THROTTLED, "TooManyRequests", "slow down", 429, 60))
+    d = driver(world, signal())
+    out = d.run()
+    assert out["outcome"] == "recovered"
+    throttled = next(r for r in out["attempts"] if r["result"] == "throttled")
+    assert throttled["action"] == "read" and throttled["count"] >= 100
+    assert _history(d) < 60
+    observe = next(c for c in d.child_drivers if ":observe-" in c.instance_id)
+    assert len(observe.executions) > 1 and _history(observe) < 100

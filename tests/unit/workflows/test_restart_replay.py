@@ -179,3 +179,37 @@ def test_an_input_that_is_not_a_vm_is_rejected_without_any_activity() -> None:
     driver = Driver(restart_vm, {"vm": {"subscription": "x"}}, "id", T0, world.activity)
     out = driver.run()
     assert out["outcome"] == "rejected" and driver.calls == []
+
+
+def test_crafted_inputs_are_rejected_without_any_activity() -> None:
+    world = evicted_world()
+    good = {"vm": VM.to_dict(), "since": iso(T0)}
+    progress = {"started_at": iso(T0), "since": iso(T0)}
+    for data in (
+        [1],
+        {**good, "progress": {**progress, "story": "abc"}},
+        {**good, "progress": {**progress, "story": {"runs": [{"x": 1}]}}},
+        {**good, "progress": {**progress, "started_at": "9999-12-31T23:00:00Z"}},
+        {**good, "progress": {**progress, "capacity_failures": "many"}},
+        {**good, "since": "0001-01-01T00:00:00+01:00"},
+    ):
+        driver = Driver(restart_vm, data, "x:restart", T0, world.activity)
+        assert driver.run()["outcome"] == "rejected" and driver.calls == [], data
+
+
+def test_an_operation_that_outlasts_an_execution_is_watched_on_by_the_next() -> None:
+    world = evicted_world()
+    world.compute.start_seconds = 3 * 3600  # a start that takes three hours: many more polls than one budget
+    out, driver = drive(world)
+    assert out["outcome"] == "recovered" and world.compute.count("start") == 1
+    assert len(driver.executions) > 1 and max(e.history_events for e in driver.executions) < 100
+
+
+def test_a_user_check_that_is_refused_is_written_down_and_does_not_stop_the_recovery() -> None:
+    world = evicted_world(log_workspace_id="ws")
+    world.activity_log.last_user_action = lambda vm, since: (_ for _ in ()).throw(  # type: ignore[method-assign]
+        ArmFailure(Failure.CONFIG, "AuthorizationFailed", "no role on the workspace", 403)
+    )
+    out, _ = drive(world)
+    assert out["outcome"] == "recovered"
+    assert any(r["action"] == "user_check" and r["code"] == "AuthorizationFailed" for r in out["story"]["runs"])

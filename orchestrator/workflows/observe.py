@@ -1,0 +1,64 @@
+"""Looking at a VM, however long ARM takes to answer: its facts, what a person did to it since the eviction, and the
+platform's eviction record of a VM that is gone. A sub-orchestration of ``recover_vm``, so that reads waited out
+under throttling (a durable timer each) continue-as-new here and never lengthen the recovery's own history.
+
+Event sequence::
+
+    recovery_policy
+    read_vm -> throttled (Retry-After 30): timer +30 s, read_vm -> ok
+    [user_action]            with a Log Analytics workspace
+    [eviction_record]        with a workspace, for a VM that is gone
+    ... after TASKS_PER_EXECUTION durable tasks still throttled: continue_as_new with what it has noted
+
+Only reads: whatever its input says, it cannot change anything (and each activity checks the scope itself).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from orchestrator.domain.models import InvalidInput, Missing, Step, StepResult, VmRef, iso, parse_iso
+from orchestrator.domain.policy import TASKS_PER_EXECUTION, Policy
+from orchestrator.domain.story import Story
+from orchestrator.workflows import names
+from orchestrator.workflows.flow import Context, Flow, Steps
+
+TROUBLE = (Step.THROTTLED, Step.TRANSIENT)
+
+
+def observe_vm(context: Context) -> Steps:
+    data = context.get_input()
+    try:
+        vm, since = VmRef.from_dict(data.get("vm")), parse_iso(data.get("since"), "since")
+        story = Story.from_dict(data.get("story"))
+        started = parse_iso(data.get("started_at") or iso(context.current_utc_datetime), "started_at")
+    except (InvalidInput, AttributeError, TypeError) as exc:
+        return {"read": StepResult(Step.OUT_OF_SCOPE, reason=f"bad input: {exc}").to_dict(), "story": {}}
+    flow = Flow(context)
+    policy = Policy.from_dict((yield from flow.call_raw(names.RECOVERY_POLICY, None)))
+    deadline, vm_dict = started + policy.backoff.deadline, vm.to_dict()
+    ask: dict[str, Any] = {"deadline": deadline, "budget": TASKS_PER_EXECUTION}
+    read = yield from flow.ask(names.READ_VM, {"vm": vm_dict}, story, action="read", **ask)
+    if read.step in TROUBLE and flow.now < deadline:  # still throttled: a fresh history, then read again
+        context.continue_as_new({**data, "story": story.to_dict(), "started_at": iso(started)})
+        return None
+    out: dict[str, Any] = {"read": read.to_dict(), "user": None, "record": None}
+    facts = read.facts if read.step == Step.OK else None
+    if facts is not None and policy.user_checks:
+        payload = {"vm": vm_dict, "since": iso(since)}
+        out["user"] = yield from _answer(flow, names.USER_ACTION, payload, story, "user_check", ask)
+    if facts is not None and facts.missing == Missing.VM and policy.eviction_records:
+        payload = {"vm": vm_dict, "since": iso(since - timedelta(hours=1))}
+        out["record"] = yield from _answer(flow, names.EVICTION_RECORD, payload, story, "eviction_record", ask)
+    return {**out, "story": story.to_dict()}
+
+
+def _answer(flow: Flow, name: str, payload: Any, story: Story, action: str, ask: dict[str, Any]) -> Steps:
+    """A Log Analytics answer's value; a refusal (a wrong workspace, no role) is written down, never silent."""
+    result = yield from flow.ask(name, payload, story, action=action, **ask)
+    if result.step == Step.OK:
+        return result.value
+    if result.step not in TROUBLE:
+        flow.note(result, story, action)
+    return None
