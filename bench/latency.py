@@ -104,7 +104,8 @@ def _latencies(arm: ArmEmulator, ids: list[str]) -> list[float]:
 
 
 def run(count: int = 60, spacing: float = 0.4) -> list[str]:
-    logging.getLogger("localcloud").setLevel(logging.WARNING)
+    for name in ("localcloud", "localcloud.functions", "respot"):  # one JSON line per invocation: not here
+        logging.getLogger(name).setLevel(logging.WARNING)
     clock = Clock(speed=1.0)
     scenario = {
         "durations": {"create": 2, "start": START_SECONDS, "allocation_failure": 8},
