@@ -98,7 +98,7 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings, read once. Raises :class:`SettingsError` naming each bad variable."""
     try:
-        return Settings()  # type: ignore[call-arg]  # pydantic-settings fills fields from the environment
+        return Settings()  # pydantic-settings fills the fields from the environment
     except ValidationError as exc:
         problems = "; ".join(f"RESPOT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors())
         raise SettingsError(f"invalid respot settings: {problems}") from None

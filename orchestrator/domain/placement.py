@@ -1,0 +1,244 @@
+"""Where a replacement goes: candidates = sizes x regions x zones a fleet profile allows, filtered by hard limits,
+then scored and ranked, every step explained. Pure and deterministic: the same market gives the same list.
+
+Hard limits (a candidate failing one is listed with the reason, never ranked):
+- the size exists in the region (resource SKUs), is not restricted there (or in that zone), can run as Spot;
+- its vCPUs, memory, architecture and family meet the profile's constraints;
+- quota headroom: the regional ``lowPriorityCores`` for Spot (Spot VMs draw on it alone), the family's cores and the
+  regional ``cores`` for a Regular fallback (Karpenter's Azure provider found ~94% of failed creates were quota);
+- the spot price is within the profile's cap;
+- the offering is not cooling down (it just failed or evicted: a mass eviction must not pile into the place being
+  reclaimed), and is not the one the evicted VM ran on.
+
+Scoring (``ranked``, the default): higher is better,
+``2 x placement (High 3, Medium 2, Low 1, unknown or stale 1.5) - 1.5 x eviction rate (0-5 % 0 ... 20+ % 4, unknown 2)
+- 2 x (price / cheapest price - 1)``: a likely, long-lived placement first, price as the tie-breaker it should be
+(cheapest-first is the named strategy that picks the most contended size, as peers' users complain). Ties go to
+the cheaper, then the name. Strategies: ``ranked``, ``cheapest_first``, ``same_region_first`` (the evicted VM's
+region first, ranked within).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from orchestrator.domain.fleet import Profile
+
+PLACEMENT_POINTS = {"high": 3.0, "medium": 2.0, "low": 1.0}
+UNKNOWN_PLACEMENT = 1.5
+EVICTION_POINTS = {"0-5": 0.0, "5-10": 1.0, "10-15": 2.0, "15-20": 3.0, "20+": 4.0}
+UNKNOWN_EVICTION = 2.0
+COOL_DOWN = {"capacity": timedelta(minutes=30), "evicted": timedelta(hours=1), "price": timedelta(minutes=30)}
+
+
+@dataclass(frozen=True, order=True)
+class Offering:
+    size: str
+    region: str
+    zone: str = ""  # "" : the region's own pool (no zone)
+
+    @property
+    def key(self) -> str:
+        return f"{self.size.lower()}/{self.region}/{self.zone or '-'}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Offering:
+        size, region, zone = key.split("/")
+        return cls(size, region, "" if zone == "-" else zone)
+
+
+@dataclass(frozen=True)
+class Sku:
+    """A size as the resource SKUs list gives it in one region."""
+
+    name: str
+    vcpus: int
+    memory_gb: float
+    family: str
+    architecture: str = "x64"
+    spot_capable: bool = True
+    zones: tuple[str, ...] = ()
+    restricted: bool = False  # not available to this subscription in the region
+    restricted_zones: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Market:
+    """What one decision knows, fetched by activities (recorded in the history, so ranking replays identically)."""
+
+    skus: dict[tuple[str, str], Sku] = field(default_factory=dict)  # (region, size lower) -> sku
+    spot_prices: dict[tuple[str, str], float] = field(default_factory=dict)  # (size lower, region) -> USD/h
+    eviction_rates: dict[tuple[str, str], str] = field(default_factory=dict)  # (size lower, region) -> bucket
+    placement: dict[str, str] = field(default_factory=dict)  # offering key -> High | Medium | Low | ...
+    placement_stale: bool = False
+    quota: dict[str, dict[str, int]] = field(default_factory=dict)  # region -> usage name -> free units
+    cooled: dict[str, datetime] = field(default_factory=dict)  # offering key -> until
+
+
+@dataclass(frozen=True)
+class Candidate:
+    offering: Offering
+    price: float | None = None
+    eviction_rate: str | None = None
+    placement_score: str | None = None
+    score: float = 0.0
+    excluded: str = ""  # why it cannot be used; "" when it can
+
+    def explain(self) -> dict[str, object]:
+        return {
+            "size": self.offering.size,
+            "region": self.offering.region,
+            "zone": self.offering.zone or None,
+            "price": self.price,
+            "evictionRate": self.eviction_rate,
+            "placementScore": self.placement_score,
+            "score": round(self.score, 3),
+            "excluded": self.excluded or None,
+        }
+
+
+def offerings(profile: Profile, market: Market) -> list[Offering]:
+    """Every size x region x zone the profile allows, in a stable order."""
+    out = []
+    for placement in profile.placements:
+        for size in _sizes(profile, market, placement.region):
+            sku = market.skus.get((placement.region, size.lower()))
+            zones = placement.zones or ("",)
+            if sku is not None and not sku.zones:
+                zones = ("",)  # the size has no zones there: the regional pool
+            out += [Offering(size, placement.region, z) for z in zones]
+    return sorted(set(out))
+
+
+def _sizes(profile: Profile, market: Market, region: str) -> list[str]:
+    if profile.sizes:
+        return list(profile.sizes)
+    return sorted({sku.name for (r, _), sku in market.skus.items() if r == region})
+
+
+def candidates(
+    profile: Profile, market: Market, *, now: datetime, evicted: Offering | None = None, spot: bool = True
+) -> list[Candidate]:
+    """Each allowed offering with its factors, and the hard limit it fails, if any."""
+    found = []
+    for offering in offerings(profile, market):
+        lower = offering.size.lower()
+        found.append(
+            Candidate(
+                offering,
+                market.spot_prices.get((lower, offering.region)),
+                market.eviction_rates.get((lower, offering.region)),
+                market.placement.get(offering.key),
+                excluded=_excluded(profile, market, offering, now=now, evicted=evicted, spot=spot),
+            )
+        )
+    return found
+
+
+def _excluded(
+    profile: Profile, market: Market, offering: Offering, *, now: datetime, evicted: Offering | None, spot: bool
+) -> str:
+    sku = market.skus.get((offering.region, offering.size.lower()))
+    if sku is None:
+        return "not offered in the region"
+    for check in (_restriction, _fits, _quota):
+        reason = check(profile, market, sku, offering, spot)
+        if reason:
+            return reason
+    if spot:
+        price = market.spot_prices.get((offering.size.lower(), offering.region))
+        cap = _price_cap(profile)
+        if cap is not None and price is not None and price > cap:
+            return f"spot price {price:g} is above the cap {cap:g}"
+        if evicted is not None and offering == evicted:
+            return "the evicted VM's own offering"
+        until = market.cooled.get(offering.key)
+        if until is not None and until > now:
+            return f"cooling down until {until:%H:%M}"
+    return ""
+
+
+def _restriction(profile: Profile, market: Market, sku: Sku, offering: Offering, spot: bool) -> str:
+    if sku.restricted:
+        return "restricted for this subscription in the region (SkuNotAvailable)"
+    if offering.zone and offering.zone in sku.restricted_zones:
+        return f"restricted in zone {offering.zone}"
+    if offering.zone and sku.zones and offering.zone not in sku.zones:
+        return f"not offered in zone {offering.zone}"
+    if spot and not sku.spot_capable:
+        return "cannot run as Spot"
+    return ""
+
+
+def _fits(profile: Profile, market: Market, sku: Sku, offering: Offering, spot: bool) -> str:
+    c = profile.constraints
+    if sku.vcpus < c.min_vcpus or sku.memory_gb < c.min_memory_gb:
+        return f"{sku.vcpus} vCPUs / {sku.memory_gb:g} GiB is below the profile's minimum"
+    if sku.architecture.lower() != c.architecture.lower():
+        return f"architecture {sku.architecture}"
+    if any(sku.family.lower() == f.lower() for f in c.avoid_families):
+        return f"family {sku.family} is avoided"
+    return ""
+
+
+def _quota(profile: Profile, market: Market, sku: Sku, offering: Offering, spot: bool) -> str:
+    free = market.quota.get(offering.region)
+    if free is None:
+        return ""  # unknown: the create will say, and the quota error skips the family there
+    needs = ("lowPriorityCores",) if spot else (sku.family, "cores")
+    short = [name for name in needs if free.get(name, sku.vcpus) < sku.vcpus]
+    return f"no quota headroom: {', '.join(short)} ({sku.vcpus} vCPUs needed)" if short else ""
+
+
+def _price_cap(profile: Profile) -> float | None:
+    caps = [
+        c for c in (profile.max_price if profile.max_price != -1 else None, profile.constraints.max_spot_price) if c
+    ]
+    return min(caps) if caps else None
+
+
+# --- scoring and strategies -------------------------------------------------------------------------------------
+
+
+def score(candidate: Candidate, cheapest: float | None, stale: bool) -> float:
+    placement = (
+        UNKNOWN_PLACEMENT
+        if stale
+        else PLACEMENT_POINTS.get((candidate.placement_score or "").lower(), UNKNOWN_PLACEMENT)
+    )
+    eviction = EVICTION_POINTS.get(candidate.eviction_rate or "", UNKNOWN_EVICTION)
+    ratio = candidate.price / cheapest if candidate.price and cheapest else 1.0
+    return 2.0 * placement - 1.5 * eviction - 2.0 * (ratio - 1.0)
+
+
+def _by_score(found: list[Candidate]) -> list[Candidate]:
+    return sorted(found, key=lambda c: (-c.score, c.price if c.price is not None else float("inf"), c.offering))
+
+
+def _by_price(found: list[Candidate]) -> list[Candidate]:
+    return sorted(found, key=lambda c: (c.price if c.price is not None else float("inf"), c.offering))
+
+
+Strategy = Callable[[list[Candidate], str | None], list[Candidate]]
+
+STRATEGIES: dict[str, Strategy] = {
+    "ranked": lambda found, home: _by_score(found),
+    "cheapest_first": lambda found, home: _by_price(found),
+    "same_region_first": lambda found, home: sorted(_by_score(found), key=lambda c: c.offering.region != home),
+}
+
+
+def rank(found: Iterable[Candidate], *, strategy: str, home_region: str | None, stale: bool = False) -> list[Candidate]:
+    """The usable candidates, scored and in the strategy's order (best first)."""
+    usable = [c for c in found if not c.excluded]
+    prices = [c.price for c in usable if c.price is not None]
+    cheapest = min(prices) if prices else None
+    scored = [replace(c, score=score(c, cheapest, stale)) for c in usable]
+    return STRATEGIES[strategy](scored, home_region)
+
+
+def cool_until(now: datetime, why: str) -> datetime:
+    """How long an offering stays out of the running after it failed (``capacity``, ``price``) or ``evicted``."""
+    return now + COOL_DOWN.get(why, COOL_DOWN["capacity"])
