@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from orchestrator.domain.classify import UserAction
 from orchestrator.domain.models import Operation, VmFacts, VmRef
+from orchestrator.domain.placement import Sku
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,20 @@ class Compute(Protocol):
         """The VM (or scale-set instance) with its instance view; ``exists=False`` and ``missing`` when it is gone."""
         ...
 
+    def list_vms(self, subscription: str) -> list[tuple[VmRef, VmFacts]]:
+        """Every standalone VM of the subscription, from its model (status unknown: no instance view)."""
+        ...
+
     def begin_start(self, vm: VmRef) -> Operation | None:
         """Ask ARM to start the VM; the operation to watch, or None if ARM finished it at once."""
+        ...
+
+    def begin_create(self, vm: VmRef, body: dict[str, Any]) -> Operation | None:
+        """PUT a VM from ``body`` (an idempotent create: the same name again is an update, never a second VM)."""
+        ...
+
+    def begin_delete(self, vm: VmRef) -> Operation | None:
+        """DELETE the VM (its NIC and disks go with it when their deleteOption says so)."""
         ...
 
     def begin_set_max_price(self, vm: VmRef, price: float) -> Operation | None:
@@ -53,45 +66,26 @@ class ActivityLog(Protocol):
         ...
 
 
-# --- ranking inputs for redeploying Delete-policy evictions (filled by the redeploy work) -------------------------
+# --- what ranking reads, for redeploying Delete-policy evictions ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Offering:
-    size: str
-    region: str
-    zone: str | None = None
-
-
-class Pricing(Protocol):
-    def spot_prices(self, sizes: list[str], regions: list[str]) -> dict[tuple[str, str], float]:
-        """USD per hour of each (size, region) Spot meter (Retail Prices API)."""
+class MarketData(Protocol):
+    def skus(self, subscription: str, region: str) -> dict[str, Sku]:
+        """The region's VM sizes (resource SKUs), lower-case name -> Sku, with restrictions and zones."""
         ...
 
-
-class EvictionRates(Protocol):
-    def eviction_rates(self, sizes: list[str], regions: list[str]) -> dict[tuple[str, str], str]:
-        """The trailing-28-day eviction-rate bucket ("0-5" ... "20+") of each (size, region) (Resource Graph)."""
+    def quota(self, subscription: str, region: str) -> dict[str, int]:
+        """Free units per usage name (family cores, ``cores``, ``lowPriorityCores``) in a region."""
         ...
 
-
-class PlacementScores(Protocol):
-    def placement_scores(self, sizes: list[str], regions: list[str], count: int) -> dict[Offering, str]:
-        """High / Medium / Low / DataNotFoundOrStale per offering (at most 8 regions x 5 sizes per call)."""
+    def spot_prices(self, region: str) -> dict[str, float]:
+        """USD per hour of each size's Linux Spot meter in a region (Retail Prices API)."""
         ...
 
-
-class Quota(Protocol):
-    def headroom(self, subscription: str, region: str) -> dict[str, int]:
-        """Free units per usage name (family cores, lowPriorityCores, virtualMachines) in a region."""
+    def eviction_rates(self, subscription: str, sizes: list[str], regions: list[str]) -> dict[tuple[str, str], str]:
+        """The eviction-rate bucket ("0-5" ... "20+") of each (size lower, region) (Resource Graph SpotResources)."""
         ...
 
-
-class Inventory(Protocol):
-    def remember(self, vm: VmRef, facts: VmFacts) -> None:
-        """Keep what a replacement needs to know of a fleet member, outside the VM (it survives the deletion)."""
-        ...
-
-    def recall(self, vm: VmRef) -> VmFacts | None:
-        """What respot last knew of a VM that is now gone."""
+    def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> tuple[dict[str, str], bool]:
+        """High / Medium / Low per offering key, and whether they are stale (a throttled call kept the last)."""
         ...

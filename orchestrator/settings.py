@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         "default", description="DefaultAzureCredential, or the emulator's static token."
     )
     logs_endpoint: str = Field("https://api.loganalytics.io", description="Log Analytics query endpoint.")
+    prices_endpoint: str = Field("https://prices.azure.com", description="The Retail Prices API (anonymous).")
+    fleets_file: str = Field("", description="YAML fleet profiles; empty: no fleets (Delete-policy VMs not protected).")
+    market_ttl_seconds: float = Field(3600, ge=0, le=86400, description="How long prices and eviction rates are kept.")
     log_workspace_id: str = Field(
         "", description="Workspace with the AzureActivity table; empty turns Activity Log checks off."
     )
@@ -76,7 +79,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"'{pair}' is not k=v")
         return value
 
-    @field_validator("arm_endpoint", "logs_endpoint")
+    @field_validator("arm_endpoint", "logs_endpoint", "prices_endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+/?$", value):

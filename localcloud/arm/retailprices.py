@@ -24,7 +24,8 @@ def retail_prices(ctx: Ctx) -> Response:
             pred = odata.parse(flt, case_sensitive=ctx.api_version == "2023-01-01-preview")
         except odata.ODataError as exc:
             return Response.json(400, {"Error": {"Code": "BadRequest", "Message": str(exc)}})
-        items = [i for i in items if pred(i)]
+        # The API filters on `priceType`, which items spell `type` (azure-retail-prices: "API filters").
+        items = [i for i in items if pred({**i, "priceType": i.get("type")})]
     try:
         skip = int(ctx.req.query_ci("$skip") or 0)
     except ValueError:

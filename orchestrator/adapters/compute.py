@@ -12,7 +12,7 @@ whole set, so respot never changes it for one instance; a Flexible member is an 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from azure.core.credentials import TokenCredential
 from azure.core.polling import PollingMethod
@@ -23,7 +23,8 @@ from azure.mgmt.compute.models import BillingProfile, VirtualMachineProperties, 
 from orchestrator.adapters import arm
 from orchestrator.adapters.credentials import LoopbackHttpPolicy, credential
 from orchestrator.domain.errors import ArmFailure, Failure, missing_of
-from orchestrator.domain.models import Operation, ScaleSetMode, VmFacts, VmRef
+from orchestrator.domain.models import InvalidInput, Operation, ScaleSetMode, VmFacts, VmRef
+from orchestrator.domain.scope import parse_vm_id
 from orchestrator.domain.vmstate import failed_provisioning, status_of
 from orchestrator.ports import OperationState
 from orchestrator.settings import Settings
@@ -63,6 +64,10 @@ class ArmCompute:
         self._cred = cred or credential(settings)
         self._clients: dict[str, ComputeManagementClient] = {}
 
+    @property
+    def credential(self) -> TokenCredential:
+        return self._cred
+
     def client(self, subscription: str) -> ComputeManagementClient:
         if subscription not in self._clients:
             self._clients[subscription] = ComputeManagementClient(
@@ -84,21 +89,23 @@ class ArmCompute:
                 return VmFacts(exists=False, missing=missing_of(failure.code))
             raise
 
+    def list_vms(self, subscription: str) -> list[tuple[VmRef, VmFacts]]:
+        """Every standalone VM of the subscription, from its model (no instance view: status is unknown)."""
+        client = self.client(subscription)
+        found = arm.read(lambda: list(client.virtual_machines.list_all()))
+        out = []
+        for got in found:
+            try:
+                ref = parse_vm_id(str(got.id))
+            except InvalidInput:
+                continue
+            out.append((ref, _model_facts(got, None)))
+        return out
+
     def _vm_facts(self, vm: VmRef) -> VmFacts:
         got = self.client(vm.subscription).virtual_machines.get(vm.resource_group, vm.name, expand="instanceView")
         props = got.properties
-        view = props.instance_view if props else None
-        billing = props.billing_profile if props else None
-        return _facts(
-            view,
-            priority=_text(props.priority) if props else None,
-            eviction_policy=_text(props.eviction_policy) if props else None,
-            max_price=billing.max_price if billing else None,
-            size=_text(props.hardware_profile.vm_size) if props and props.hardware_profile else None,
-            location=got.location,
-            tags=dict(got.tags or {}),
-            mode=ScaleSetMode.FLEXIBLE if props and props.virtual_machine_scale_set else None,
-        )
+        return _model_facts(got, props.instance_view if props else None)
 
     def _instance_facts(self, vm: VmRef) -> VmFacts:
         client = self.client(vm.subscription)
@@ -150,6 +157,21 @@ class ArmCompute:
             arm.write(lambda: client.virtual_machines.begin_start(vm.resource_group, vm.name, polling=accepted))
         return accepted.operation()
 
+    def begin_create(self, vm: VmRef, body: dict[str, Any]) -> Operation | None:
+        """PUT the VM (a create, or an update of a VM of that name: a repeated PUT never makes a second VM)."""
+        accepted, client = Accepted(), self.client(vm.subscription)
+        arm.write(
+            lambda: client.virtual_machines.begin_create_or_update(
+                vm.resource_group, vm.name, cast(Any, body), polling=accepted
+            )
+        )
+        return accepted.operation()
+
+    def begin_delete(self, vm: VmRef) -> Operation | None:
+        accepted, client = Accepted(), self.client(vm.subscription)
+        arm.write(lambda: client.virtual_machines.begin_delete(vm.resource_group, vm.name, polling=accepted))
+        return accepted.operation()
+
     def begin_set_max_price(self, vm: VmRef, price: float) -> Operation | None:
         if vm.scale_set:  # a Uniform instance's maxPrice is the whole scale set's model: not respot's to change
             raise ArmFailure(Failure.CONFIG, "UniformInstance", "maxPrice of a Uniform scale-set instance is the set's")
@@ -172,6 +194,36 @@ def _facts(view: Any, *, mode: ScaleSetMode | None, **fields: Any) -> VmFacts:
         scale_set_mode=mode,
         **{**fields, "priority": fields.get("priority") or "Regular"},
     )
+
+
+def _model_facts(got: Any, view: Any) -> VmFacts:
+    props = got.properties
+    billing = props.billing_profile if props else None
+    return _facts(
+        view,
+        priority=_text(props.priority) if props else None,
+        eviction_policy=_text(props.eviction_policy) if props else None,
+        max_price=billing.max_price if billing else None,
+        size=_text(props.hardware_profile.vm_size) if props and props.hardware_profile else None,
+        location=got.location,
+        tags=dict(got.tags or {}),
+        mode=ScaleSetMode.FLEXIBLE if props and props.virtual_machine_scale_set else None,
+        zone=(got.zones or [""])[0],
+        data_disks=_data_disks(props.storage_profile if props else None),
+    )
+
+
+def _data_disks(storage: Any) -> list[dict[str, Any]]:
+    disks = getattr(storage, "data_disks", None) or []
+    return [
+        {
+            "lun": int(d.lun),
+            "size_gb": int(d.disk_size_gb or 0),
+            "type": _text(getattr(d.managed_disk, "storage_account_type", None)) or "Premium_LRS",
+        }
+        for d in disks
+        if d.lun is not None and d.disk_size_gb
+    ]
 
 
 def _health(view: Any) -> str | None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from orchestrator.adapters.activitylog import activity_log_for
 from orchestrator.adapters.arm import quiet_sdk_logging
 from orchestrator.adapters.compute import compute_for
-from orchestrator.ports import ActivityLog, Compute
+from orchestrator.adapters.fleetsfile import load_fleets
+from orchestrator.adapters.market import ArmMarket
+from orchestrator.domain.fleet import Fleets
+from orchestrator.ports import ActivityLog, Compute, MarketData
 from orchestrator.settings import Settings, get_settings
 
 
@@ -15,6 +20,17 @@ def settings() -> Settings:
 
 def compute() -> Compute:
     return compute_for(get_settings())
+
+
+@lru_cache(maxsize=1)
+def fleets() -> Fleets:
+    return load_fleets(get_settings().fleets_file)
+
+
+@lru_cache(maxsize=1)
+def market() -> MarketData:
+    """One per worker process: its caches (prices, eviction rates, placement scores) are the point."""
+    return ArmMarket(get_settings(), compute_for(get_settings()))
 
 
 def activity_log() -> ActivityLog:

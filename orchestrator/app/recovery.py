@@ -10,16 +10,16 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrator.activities import compute as compute_activities
-from orchestrator.activities import logs, policy
+from orchestrator.activities import fleet, logs, policy
 from orchestrator.app import compose
-from orchestrator.workflows import names, observe, recover, restart
+from orchestrator.workflows import names, observe, recover, redeploy, restart
 
 bp = df.Blueprint()
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=names.RECOVER_VM)
 def recover_vm(context: df.DurableOrchestrationContext) -> Any:
-    return recover.recover_vm(context)
+    return recover.recover_vm(context, df.EntityId)
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=names.OBSERVE_VM)
@@ -30,6 +30,11 @@ def observe_vm(context: df.DurableOrchestrationContext) -> Any:
 @bp.orchestration_trigger(context_name="context", orchestration=names.RESTART_VM)
 def restart_vm(context: df.DurableOrchestrationContext) -> Any:
     return restart.restart_vm(context)
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=names.REDEPLOY_VM)
+def redeploy_vm(context: df.DurableOrchestrationContext) -> Any:
+    return redeploy.redeploy_vm(context, df.EntityId)
 
 
 @bp.activity_trigger(input_name="payload", activity=names.RECOVERY_POLICY)
@@ -65,3 +70,23 @@ def user_action(payload: Any) -> dict[str, Any]:
 @bp.activity_trigger(input_name="payload", activity=names.EVICTION_RECORD)
 def eviction_record(payload: Any) -> dict[str, Any]:
     return logs.eviction_record(payload, compose.activity_log(), compose.settings().scope)
+
+
+@bp.activity_trigger(input_name="payload", activity=names.FLEET_PROFILE)
+def fleet_profile(payload: Any) -> dict[str, Any]:
+    return fleet.fleet_profile(payload, compose.fleets())
+
+
+@bp.activity_trigger(input_name="payload", activity=names.GATHER_MARKET)
+def gather_market(payload: Any) -> dict[str, Any]:
+    return fleet.gather_market(payload, compose.market(), compose.compute(), compose.fleets(), compose.settings().scope)
+
+
+@bp.activity_trigger(input_name="payload", activity=names.CREATE_VM)
+def create_vm(payload: Any) -> dict[str, Any]:
+    return fleet.create_vm(payload, compose.compute(), compose.market(), compose.fleets(), compose.settings().scope)
+
+
+@bp.activity_trigger(input_name="payload", activity=names.DELETE_VM)
+def delete_vm(payload: Any) -> dict[str, Any]:
+    return fleet.delete_vm(payload, compose.compute(), compose.settings().scope)

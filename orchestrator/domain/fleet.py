@@ -66,25 +66,19 @@ class Disk(Strict):
     lun: int | None = Field(None, ge=0, le=63)
 
 
-class SecretRef(Strict):
-    """A Key Vault secret holding the SSH public key (read when a replacement is created)."""
-
-    vault_url: str = Field(pattern=r"^https://[a-z0-9-]+\.vault\.azure\.net/?$")
-    secret_name: str = Field(pattern=r"^[A-Za-z0-9-]{1,127}$")
-
-
 class Admin(Strict):
-    username: str = Field(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
-    ssh_public_key: str | None = None
-    ssh_public_key_secret: SecretRef | None = None
+    """The replacement's admin account. An SSH public key is not a secret: it lives in the fleets file (passwords
+    are never set: password authentication stays off)."""
 
-    @model_validator(mode="after")
-    def _one_key(self) -> Admin:
-        if (self.ssh_public_key is None) == (self.ssh_public_key_secret is None):
-            raise ValueError("give either ssh_public_key or ssh_public_key_secret")
-        if self.ssh_public_key is not None and not self.ssh_public_key.startswith(("ssh-", "ecdsa-")):
+    username: str = Field(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
+    ssh_public_key: str
+
+    @field_validator("ssh_public_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not value.startswith(("ssh-", "ecdsa-")):
             raise ValueError("ssh_public_key must be an OpenSSH public key (ssh-rsa ..., ssh-ed25519 ...)")
-        return self
+        return value
 
 
 class Template(Strict):
@@ -155,6 +149,8 @@ class Profile(Strict):
     constraints: Constraints = Constraints()
     placements: tuple[Placement, ...] = Field(min_length=1)
     max_price: float = -1  # -1: capacity only (pay up to the regular price); else a cap in USD/h
+    price_policy: Literal["same_cap", "raise"] = "same_cap"  # after a price eviction: the cap elsewhere, or raise it
+    price_ceiling: float | None = Field(None, gt=0)  # the highest cap "raise" may set (USD/h)
     fallback: Fallback = Fallback()
     healthy_seconds: float = Field(60, ge=0, le=3600)
     strategy: Literal["ranked", "cheapest_first", "same_region_first"] = "ranked"
@@ -185,6 +181,10 @@ class Profile(Strict):
     def _defaults(self) -> Profile:
         if not self.member_tag:
             object.__setattr__(self, "member_tag", {"respot-fleet": self.name})
+        if self.price_policy == "raise" and (self.price_ceiling is None or self.max_price == -1):
+            raise ValueError("price_policy raise needs a max_price cap and a price_ceiling above it")
+        if self.price_ceiling is not None and self.max_price != -1 and self.price_ceiling <= self.max_price:
+            raise ValueError(f"price_ceiling {self.price_ceiling:g} must be above max_price {self.max_price:g}")
         regions = [p.region for p in self.placements]
         if len(set(regions)) != len(regions):
             raise ValueError("placements: each region once (list its zones together)")

@@ -113,6 +113,8 @@ class VmFacts:
     codes: list[str] = field(default_factory=list)
     health: str | None = None  # Application Health extension: healthy | unhealthy | unknown | None (not installed)
     scale_set_mode: ScaleSetMode | None = None
+    zone: str = ""  # the VM's availability zone, "" for a regional VM
+    data_disks: list[dict[str, Any]] = field(default_factory=list)  # {lun, size_gb, type}: what a replacement needs
 
     @property
     def is_spot(self) -> bool:
@@ -300,7 +302,7 @@ class Outcome(StrEnum):
     RECOVERED = "recovered"  # running (and healthy when required) again
     IGNORED = "ignored"  # not an eviction respot should undo: the reason says why
     NOT_FOUND = "not_found"  # the VM, its resource group or subscription does not exist, with no sign of an eviction
-    REDEPLOY_PENDING = "redeploy_pending"  # deleted by a Delete-policy eviction (evidence in the record)
+    NOT_PROTECTED = "not_protected"  # deleted by a Delete-policy eviction, but no fleet profile covers it
     FAILED = "failed"  # waiting cannot help (quota, configuration, an error that keeps coming back)
     GAVE_UP = "gave_up"  # the retry deadline passed
     STOPPED = "stopped"  # something changed while respot waited (a person, a resize, a deletion)
@@ -329,6 +331,15 @@ class Reason(StrEnum):
     UNKNOWN_ERROR = "unknown_error"
     DEADLINE = "deadline"
     BAD_INPUT = "bad_input"
+    REPLACED = "replaced"  # a replacement runs (and held for the profile's healthy_seconds)
+    REPLACED_REGULAR = "replaced_regular"  # a Regular-priority fallback replacement runs, marked respot:fallback
+    NO_FLEET = "no_fleet"  # no profile's membership tag is on the VM
+    NOT_REMEMBERED = "not_remembered"  # respot never recorded the VM before it was deleted: it cannot rebuild it
+    NO_CANDIDATE = "no_candidate"  # every size x region x zone fails a limit waiting cannot lift (quota, restrictions)
+    TRY_AND_RESTORE = "try_and_restore"  # the scale set restores its own instances (spotRestorePolicy)
+    AUTOSCALED = "autoscaled"  # an autoscale setting owns the scale set's capacity
+    CAPACITY_RESTORED = "capacity_restored"  # the scale set's sku.capacity is back to what it was
+    WAVE_JOINED = "wave_joined"  # another recovery of this eviction wave restores the scale set's capacity
 
 
 # --- time ---------------------------------------------------------------------------------------------------------

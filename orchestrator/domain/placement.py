@@ -21,8 +21,9 @@ region first, ranked within).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from orchestrator.domain.fleet import Profile
 
@@ -75,6 +76,7 @@ class Market:
     placement_stale: bool = False
     quota: dict[str, dict[str, int]] = field(default_factory=dict)  # region -> usage name -> free units
     cooled: dict[str, datetime] = field(default_factory=dict)  # offering key -> until
+    members: dict[str, int] = field(default_factory=dict)  # the fleet's live members by priority (Spot, Regular)
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,17 @@ def _sizes(profile: Profile, market: Market, region: str) -> list[str]:
 
 
 def candidates(
-    profile: Profile, market: Market, *, now: datetime, evicted: Offering | None = None, spot: bool = True
+    profile: Profile,
+    market: Market,
+    *,
+    now: datetime,
+    evicted: Offering | None = None,
+    spot: bool = True,
+    cap: float | Literal["profile"] | None = "profile",
 ) -> list[Candidate]:
-    """Each allowed offering with its factors, and the hard limit it fails, if any."""
+    """Each allowed offering with its factors, and the hard limit it fails, if any. ``cap``: the spot price cap
+    (the profile's by default; after a price eviction under ``price_policy: raise``, its ceiling)."""
+    limit = price_cap(profile) if cap == "profile" else cap
     found = []
     for offering in offerings(profile, market):
         lower = offering.size.lower()
@@ -131,14 +141,21 @@ def candidates(
                 market.spot_prices.get((lower, offering.region)),
                 market.eviction_rates.get((lower, offering.region)),
                 market.placement.get(offering.key),
-                excluded=_excluded(profile, market, offering, now=now, evicted=evicted, spot=spot),
+                excluded=_excluded(profile, market, offering, now=now, evicted=evicted, spot=spot, cap=limit),
             )
         )
     return found
 
 
 def _excluded(
-    profile: Profile, market: Market, offering: Offering, *, now: datetime, evicted: Offering | None, spot: bool
+    profile: Profile,
+    market: Market,
+    offering: Offering,
+    *,
+    now: datetime,
+    evicted: Offering | None,
+    spot: bool,
+    cap: float | None,
 ) -> str:
     sku = market.skus.get((offering.region, offering.size.lower()))
     if sku is None:
@@ -149,7 +166,6 @@ def _excluded(
             return reason
     if spot:
         price = market.spot_prices.get((offering.size.lower(), offering.region))
-        cap = _price_cap(profile)
         if cap is not None and price is not None and price > cap:
             return f"spot price {price:g} is above the cap {cap:g}"
         if evicted is not None and offering == evicted:
@@ -192,7 +208,7 @@ def _quota(profile: Profile, market: Market, sku: Sku, offering: Offering, spot:
     return f"no quota headroom: {', '.join(short)} ({sku.vcpus} vCPUs needed)" if short else ""
 
 
-def _price_cap(profile: Profile) -> float | None:
+def price_cap(profile: Profile) -> float | None:
     caps = [
         c for c in (profile.max_price if profile.max_price != -1 else None, profile.constraints.max_spot_price) if c
     ]
@@ -239,6 +255,61 @@ def rank(found: Iterable[Candidate], *, strategy: str, home_region: str | None, 
     return STRATEGIES[strategy](scored, home_region)
 
 
+def why_chosen(choice: Candidate, ranked: list[Candidate], strategy: str) -> str:
+    """One sentence an operator reads: why this candidate and not the next."""
+    prices = [c.price for c in ranked if c.price is not None]
+    cheapest = min(prices) if prices else None
+    factors = [
+        f"placement {choice.placement_score or 'unknown'}",
+        f"eviction rate {choice.eviction_rate or 'unknown'}%",
+        f"spot price {choice.price:g} USD/h" if choice.price is not None else "spot price unknown",
+    ]
+    if cheapest is not None and choice.price is not None and choice.price > cheapest:
+        factors.append(f"{choice.price / cheapest - 1:.0%} above the cheapest {cheapest:g}")
+    ahead = f"first of {len(ranked)} by {strategy}"
+    return f"{choice.offering.key}: {ahead}, score {choice.score:.2f} ({', '.join(factors)})"
+
+
 def cool_until(now: datetime, why: str) -> datetime:
     """How long an offering stays out of the running after it failed (``capacity``, ``price``) or ``evicted``."""
     return now + COOL_DOWN.get(why, COOL_DOWN["capacity"])
+
+
+# --- across the durable boundary -----------------------------------------------------------------------------------
+
+
+def market_to_dict(market: Market) -> dict[str, Any]:
+    """JSON for an activity's result (pair keys become "a|b")."""
+    return {
+        "skus": [{"region": r, **asdict(sku)} for (r, _), sku in sorted(market.skus.items())],
+        "spot_prices": {f"{s}|{r}": p for (s, r), p in sorted(market.spot_prices.items())},
+        "eviction_rates": {f"{s}|{r}": b for (s, r), b in sorted(market.eviction_rates.items())},
+        "placement": dict(sorted(market.placement.items())),
+        "placement_stale": market.placement_stale,
+        "quota": market.quota,
+        "cooled": {k: v.isoformat() for k, v in sorted(market.cooled.items())},
+        "members": market.members,
+    }
+
+
+def market_from_dict(data: Any) -> Market:
+    """Raises KeyError, TypeError or ValueError for a document :func:`market_to_dict` did not write."""
+
+    def pairs(name: str) -> dict[tuple[str, str], Any]:
+        return {(k.split("|", 1)[0], k.split("|", 1)[1]): v for k, v in (data.get(name) or {}).items()}
+
+    skus = {}
+    for entry in data.get("skus") or []:
+        fields = {k: v for k, v in entry.items() if k != "region"}
+        fields["zones"], fields["restricted_zones"] = tuple(fields["zones"]), tuple(fields["restricted_zones"])
+        skus[(str(entry["region"]), str(entry["name"]).lower())] = Sku(**fields)
+    return Market(
+        skus=skus,
+        spot_prices={k: float(v) for k, v in pairs("spot_prices").items()},
+        eviction_rates={k: str(v) for k, v in pairs("eviction_rates").items()},
+        placement={str(k): str(v) for k, v in (data.get("placement") or {}).items()},
+        placement_stale=bool(data.get("placement_stale")),
+        quota={str(r): {str(n): int(f) for n, f in u.items()} for r, u in (data.get("quota") or {}).items()},
+        cooled={str(k): datetime.fromisoformat(v) for k, v in (data.get("cooled") or {}).items()},
+        members={str(k): int(v) for k, v in (data.get("members") or {}).items()},
+    )

@@ -20,10 +20,19 @@ Context = Any  # azure.durable_functions.DurableOrchestrationContext (workflows 
 Steps = Generator[Any, Any, Any]
 
 
+EntityIds = Callable[[str, str], Any]  # azure.durable_functions.EntityId, handed in by the app
+
+
 class Flow:
-    def __init__(self, context: Context, on_signal: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        context: Context,
+        on_signal: Callable[[Any], None] | None = None,
+        entity_id: EntityIds | None = None,
+    ) -> None:
         self.context = context
         self.on_signal = on_signal
+        self.entity_id = entity_id
         self.tasks = 0
         self._signal: Any = None  # the one pending wait for a signal event (the SDK hands events LIFO to waiters)
         self._troubles = 0  # consecutive throttled / transient answers, for jitter keys and backoff
@@ -45,6 +54,21 @@ class Flow:
     def call_raw(self, name: str, payload: Any) -> Steps:
         self.tasks += 1
         return (yield from self.wait_for(self.context.call_activity(name, payload)))
+
+    def call_entity(self, name: str, key: str, operation: str, payload: Any = None) -> Steps:
+        """An entity operation's result (entities answer in order, one operation at a time)."""
+        self.tasks += 1
+        return (yield from self.wait_for(self.context.call_entity(self._entity(name, key), operation, payload)))
+
+    def signal_entity(self, name: str, key: str, operation: str, payload: Any = None) -> None:
+        """A one-way entity operation (nothing is awaited)."""
+        self.tasks += 1
+        self.context.signal_entity(self._entity(name, key), operation, payload)
+
+    def _entity(self, name: str, key: str) -> Any:
+        if self.entity_id is None:
+            raise RuntimeError("this orchestration was registered without entity ids")
+        return self.entity_id(name, key)
 
     def sleep_until(self, when: datetime) -> Steps:
         self.tasks += 1

@@ -3,6 +3,7 @@
 RECOVER_VM = "recover_vm"  # one eviction: identity, signals joining, classify, then a strategy
 OBSERVE_VM = "observe_vm"  # a look at the VM (facts, user action, eviction record), ARM trouble waited out
 RESTART_VM = "restart_vm"  # strategy: start the deallocated VM again until capacity returns
+REDEPLOY_VM = "redeploy_vm"  # strategy: create a replacement of a deleted fleet member on the best candidate
 
 RECOVERY_POLICY = "recovery_policy"
 READ_VM = "read_vm"
@@ -11,8 +12,15 @@ CHECK_OPERATION = "check_operation"
 RAISE_MAX_PRICE = "raise_max_price"
 USER_ACTION = "user_action"
 EVICTION_RECORD = "eviction_record"
+FLEET_PROFILE = "fleet_profile"
+GATHER_MARKET = "gather_market"
+CREATE_VM = "create_vm"
+DELETE_VM = "delete_vm"
+
+OFFERINGS_ENTITY = "offerings"  # cool-downs shared by every recovery (orchestrator.domain.memory)
+MEMBER_ENTITY = "member"  # what respot knew of a fleet member, by VM hash
 
 SIGNAL_EVENT = "signal"  # a signal joining a running recovery (raised by /api/alerts)
 
-# Named strategies, by the decision that calls for them (the redeploy strategy is the next one).
-STRATEGIES = {"restart": RESTART_VM}
+# Named strategies, by the decision that calls for them.
+STRATEGIES = {"restart": RESTART_VM, "redeploy": REDEPLOY_VM}

@@ -42,9 +42,11 @@ from orchestrator.domain.models import (
 )
 from orchestrator.domain.policy import MAX_NOTICE_WAIT, Policy
 from orchestrator.domain.schedule import SHORT
+from orchestrator.domain.scope import vm_hash
 from orchestrator.domain.story import SignalEntry, Story
+from orchestrator.domain.template import Member
 from orchestrator.workflows import names
-from orchestrator.workflows.flow import Context, Flow, Steps
+from orchestrator.workflows.flow import Context, EntityIds, Flow, Steps
 
 MAX_PASSES = 3  # looks at the VM per recovery, when signals keep joining after a look
 MAX_DEFERS = 8  # looks at a VM in transition (creating, updating, deleting) before concluding
@@ -53,7 +55,6 @@ _OUTCOME_OF = {
     Action.IGNORE: Outcome.IGNORED,
     Action.NOT_FOUND: Outcome.NOT_FOUND,
     Action.DEFER: Outcome.IGNORED,
-    Action.REDEPLOY: Outcome.REDEPLOY_PENDING,
 }
 
 
@@ -75,21 +76,21 @@ class Start:
         return cls(signal.vm, signal, seq, _link(data.get("previous")))
 
 
-def recover_vm(context: Context) -> Steps:
+def recover_vm(context: Context, entity_id: EntityIds | None = None) -> Steps:
     try:
         start = Start.parse(context.get_input())
         if context.instance_id != recovery_id(start.vm, start.seq):
             raise InvalidInput(f"instance id {str(context.instance_id)[:80]} is not this VM's recovery {start.seq}")
     except InvalidInput as exc:
         return {"outcome": Outcome.REJECTED.value, "reason": Reason.BAD_INPUT.value, "detail": str(exc)}
-    recovery = Recovery(context, start)
+    recovery = Recovery(context, start, entity_id)
     yield from recovery.run()
     return recovery.output()
 
 
 class Recovery:
-    def __init__(self, context: Context, start: Start) -> None:
-        self.flow = Flow(context, on_signal=self.take)  # every wait also listens for joining signals
+    def __init__(self, context: Context, start: Start, entity_id: EntityIds | None = None) -> None:
+        self.flow = Flow(context, on_signal=self.take, entity_id=entity_id)  # every wait listens for signals
         self.start, self.policy = start, Policy()
         self.vm = start.vm.to_dict()
         self.story, self.bad_signals, self.looks = Story(), 0, 0
@@ -107,6 +108,8 @@ class Recovery:
         self.concluded_at: datetime | None = None
         self.phase, self.extra = "received", dict[str, Any]()
         self.platform_signal = False
+        self.replacement: dict[str, Any] | None = None
+        self.ranking: dict[str, Any] | None = None
         self.story.add_signal(_entry(start.signal, self.began))
 
     def run(self) -> Steps:
@@ -149,6 +152,10 @@ class Recovery:
                 yield from self.run_strategy("restart", facts, runs)
                 if self.outcome != Outcome.RECOVERED:
                     return  # stopped, failed, gave up: the strategy re-read the VM before every try, its end stands
+            elif decision.action == Action.REDEPLOY and not runs:
+                runs += 1
+                yield from self.redeploy(decision)
+                return  # a replacement is a new VM: a later eviction of it is its own recovery
             elif runs:
                 return  # a look after a recovery found nothing new to do: recovered stands
             else:
@@ -207,11 +214,37 @@ class Recovery:
             return f"the Activity Log records evictSpotVM at {record[:40]}"
         return None
 
-    def run_strategy(self, name: str, facts: VmFacts, run: int) -> Steps:
+    def redeploy(self, decision: Decision) -> Steps:
+        """A deleted member comes back from what respot knew of it (read before the eviction, or the inventory)."""
+        member = yield from self.member()
+        if member is None:
+            detail = (
+                f"{decision.detail}; respot has no record of the VM, so it cannot rebuild it. Fleet members are "
+                "recorded by the inventory sweep (RESPOT_INVENTORY_MINUTES) and when respot creates them: give the "
+                "VM a fleet profile's membership tag (respot-fleet=<name>) before it is evicted"
+            )
+            self.conclude(Outcome.NOT_PROTECTED, Reason.NOT_REMEMBERED, detail)
+            return
+        yield from self.run_strategy("redeploy", None, 1, member=member.to_dict())
+
+    def member(self) -> Steps:
+        seen = self.seen_before
+        if seen is not None and seen.exists and seen.delete_policy:
+            return Member.from_facts(self.start.vm, seen, "", iso(self.began))
+        try:
+            known = yield from self.flow.call_entity(names.MEMBER_ENTITY, vm_hash(self.start.vm), "get")
+            return Member.from_dict(known) if known else None
+        except InvalidInput:
+            return None
+        except Exception as exc:  # noqa: BLE001 - the entity failed: recorded, and the VM is treated as unknown
+            self.last_error = {"kind": "entity", "code": "member", "message": str(exc)[:300]}
+            return None
+
+    def run_strategy(self, name: str, facts: VmFacts | None, run: int, **extra: Any) -> Steps:
         """The named strategy as a sub-orchestration; a second run (``:restart-2``) only after a recovery whose end
         a signal of a new eviction joined: the VM was evicted again before this record closed."""
         self.strategy = f"{self.flow.key}:{name}" + (f"-{run}" if run > 1 else "")
-        payload = {"vm": self.vm, "since": iso(self.since), "size": facts.size}
+        payload = {"vm": self.vm, "since": iso(self.since), "size": facts.size if facts else None, **extra}
         child = self.flow.context.call_sub_orchestrator(names.STRATEGIES[name], payload, self.strategy)
         self.publish("recovering")
         try:
@@ -220,6 +253,8 @@ class Recovery:
             self.last_error = out.get("lastError")
             self.executions += int(out.get("executions") or 0)
             self.conclude(Outcome(out["outcome"]), Reason(out["reason"]), str(out.get("detail") or ""))
+            self.replacement = out.get("replacement")
+            self.ranking = out.get("ranking")
         except Exception as exc:  # noqa: BLE001 - the strategy failed (a bug): the recovery records it and concludes
             self.conclude(Outcome.FAILED, Reason.UNKNOWN_ERROR, f"the strategy failed: {str(exc)[:300]}")
 
@@ -297,6 +332,8 @@ class Recovery:
             "lastSignalAt": iso(self.last_signal_at),
             "finishedAt": iso(self.flow.now),
             "previous": self.start.previous,
+            "replacement": self.replacement,
+            "ranking": self.ranking,
         }
 
 

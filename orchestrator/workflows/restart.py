@@ -42,11 +42,12 @@ from orchestrator.domain.models import (
 )
 from orchestrator.domain.policy import MAX_UNKNOWN_FAILURES, TASKS_PER_EXECUTION, Policy
 from orchestrator.domain.schedule import SHORT
-from orchestrator.domain.story import AttemptRun, Story
+from orchestrator.domain.story import Story
 from orchestrator.domain.vmstate import is_recovered
 from orchestrator.workflows import names
 from orchestrator.workflows.flow import Context, Flow, Steps
 from orchestrator.workflows.lro import watch
+from orchestrator.workflows.strategy import Conclusion, Waits, load_progress
 
 _GIVE_UP = {Failure.QUOTA: Reason.QUOTA, Failure.CONFIG: Reason.CONFIG}
 _STOP_AT_ONCE = {UserAction.DEALLOCATE: Reason.USER_DEALLOCATED, UserAction.DELETE: Reason.USER_DELETED}
@@ -71,28 +72,10 @@ class Progress:
     @classmethod
     def from_dict(cls, data: Any) -> Progress:
         """Raises InvalidInput unless ``data`` is a progress as this module writes it."""
-        if not isinstance(data, dict):
-            raise InvalidInput("progress must be an object")
-        try:
-            progress = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-        except TypeError as exc:
-            raise InvalidInput(f"progress: {exc}") from None
-        parse_iso(progress.started_at, "progress.started_at")
-        parse_iso(progress.since, "progress.since")
-        Story.from_dict(progress.story)
-        counts = (progress.capacity_failures, progress.unknown_failures, progress.executions)
-        if not all(isinstance(n, int) and 0 <= n < 10**6 for n in counts):
-            raise InvalidInput("progress: counts must be small non-negative integers")
+        progress = load_progress(cls, data, ("capacity_failures", "unknown_failures", "executions"))
         if progress.watching is not None:
             Operation.from_dict(progress.watching)
         return progress
-
-
-@dataclass
-class Conclusion:
-    outcome: Outcome
-    reason: Reason
-    detail: str = ""
 
 
 def restart_vm(context: Context) -> Steps:
@@ -124,7 +107,7 @@ def _progress(data: dict[str, Any], now: datetime) -> Progress:
     return Progress(started_at=iso(now), since=iso(since), size=size)
 
 
-class Restart:
+class Restart(Waits):
     def __init__(self, flow: Flow, vm: VmRef, policy: Policy, progress: Progress) -> None:
         self.flow, self.vm, self.policy, self.p = flow, vm, policy, progress
         self.story = Story.from_dict(progress.story)
@@ -138,11 +121,7 @@ class Restart:
             conclusion = yield from self.watch_start(operation)
             if conclusion is not None:
                 return conclusion
-        while self.flow.tasks < TASKS_PER_EXECUTION:
-            conclusion = yield from self.step()
-            if conclusion is not None:
-                return conclusion
-        return None
+        return (yield from self.repeat(self.step))
 
     def step(self) -> Steps:
         if self.flow.now >= self.deadline:
@@ -270,21 +249,9 @@ class Restart:
             return self.give_up()
         return (yield from self.wait(when, "waiting"))
 
-    def wait(self, when: datetime, phase: str) -> Steps:
-        if when > self.deadline:
-            return self.give_up()
-        self.story.set_next_try(iso(when))
-        self.status(phase, nextTry=iso(when))
-        yield from self.flow.sleep_until(when)
-        return None
-
     def give_up(self) -> Conclusion:
         hours = self.policy.retry_deadline_hours
         return Conclusion(Outcome.GAVE_UP, Reason.DEADLINE, f"not running after {hours:g} h of tries")
-
-    def record(self, action: str, result: str, code: str, message: str) -> None:
-        now = iso(self.flow.now)
-        self.story.add_attempt(AttemptRun(action, result, code, message[:300], now, now))
 
     def status(self, phase: str, **extra: Any) -> None:
         self.flow.context.set_custom_status(
@@ -292,14 +259,4 @@ class Restart:
         )
 
     def output(self, conclusion: Conclusion) -> dict[str, Any]:
-        recovered = conclusion.outcome == Outcome.RECOVERED
-        self.status("done", outcome=conclusion.outcome.value)
-        return {
-            "outcome": conclusion.outcome.value,
-            "reason": conclusion.reason.value,
-            "detail": conclusion.detail,
-            "story": self.story.to_dict(),
-            "lastError": None if recovered else self.p.last_error,
-            "executions": self.p.executions,
-            "concludedAt": iso(self.flow.now),
-        }
+        return self.output_of(conclusion, self.p.last_error, self.p.executions)

@@ -15,10 +15,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orchestrator.activities import compute as compute_activities
-from orchestrator.activities import logs, policy
+from orchestrator.activities import fleet, logs, policy
 from orchestrator.domain.classify import UserAction
 from orchestrator.domain.errors import ArmFailure, Failure
+from orchestrator.domain.fleet import Fleets
 from orchestrator.domain.models import Missing, Operation, VmFacts, VmRef, VmStatus
+from orchestrator.domain.placement import Sku
 from orchestrator.ports import OperationState
 from orchestrator.settings import Settings
 from orchestrator.workflows import names
@@ -28,6 +30,7 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ARM = "https://management.azure.com"
 
 CODES = {
+    VmStatus.CREATING: ["ProvisioningState/creating"],
     VmStatus.RUNNING: ["ProvisioningState/succeeded", "PowerState/running"],
     VmStatus.STARTING: ["ProvisioningState/updating", "PowerState/starting"],
     VmStatus.DEALLOCATED: ["ProvisioningState/succeeded", "PowerState/deallocated"],
@@ -48,6 +51,9 @@ class FakeVm:
     max_price: float = 0.05
     tags: dict[str, str] = field(default_factory=dict)
     failed_code: str | None = None
+    location: str = "eastus"
+    zone: str = ""
+    body: dict[str, Any] = field(default_factory=dict)  # the create's request body, for VMs respot created
 
 
 @dataclass
@@ -65,8 +71,12 @@ class FakeCompute:
     capacity: bool = True
     start_seconds: float = 30
     fail_seconds: float = 8
+    create_seconds: float = 40
     vms: dict[str, FakeVm] = field(default_factory=dict)
+    refs: dict[str, VmRef] = field(default_factory=dict)
     ops: dict[str, FakeOp] = field(default_factory=dict)
+    create_codes: dict[str, str] = field(default_factory=dict)  # offering key -> the code its Spot creates fail with
+    evict_after: dict[str, float] = field(default_factory=dict)  # offering key -> seconds a new VM lives there
     faults: list[tuple[str, Any]] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -74,8 +84,12 @@ class FakeCompute:
     # --- scenario verbs ---------------------------------------------------------------------------------------
 
     def add(self, vm: VmRef, **kw: Any) -> FakeVm:
-        self.vms[vm.id] = FakeVm(**kw)
+        self.vms[vm.id], self.refs[vm.id] = FakeVm(**kw), vm
         return self.vms[vm.id]
+
+    def created(self) -> list[FakeVm]:
+        """VMs respot created, in order."""
+        return [vm for vm in self.vms.values() if vm.body]
 
     def fail_next(self, call: str, fault: Any) -> None:
         """``call``: facts | start | operation | price; ``fault``: an ArmFailure to raise, or for ``operation``
@@ -90,6 +104,19 @@ class FakeCompute:
                 if vm.status == VmStatus.STARTING:
                     vm.status = VmStatus.DEALLOCATED if op.code else VmStatus.RUNNING
                     vm.failed_code = op.code
+                elif vm.status == VmStatus.CREATING:
+                    vm.status = VmStatus.FAILED if op.code else VmStatus.RUNNING
+                    vm.failed_code = op.code
+        for op in list(self.ops.values()):
+            vm = self.vms.get(op.vm)
+            life = self.evict_after.get(_offering_key(vm)) if vm is not None and vm.body else None
+            if (
+                vm is not None
+                and life is not None
+                and vm.status == VmStatus.RUNNING
+                and now >= op.ends + timedelta(seconds=life)
+            ):
+                del self.vms[op.vm]  # a Delete-policy eviction: gone with its disks
 
     def count(self, call: str) -> int:
         return sum(1 for c, _ in self.log if c == call)
@@ -113,7 +140,7 @@ class FakeCompute:
             return VmFacts(exists=False, missing=Missing.VM)
         codes = list(CODES.get(got.status, []))
         if got.failed_code:
-            codes[0] = f"ProvisioningState/failed/{got.failed_code}"
+            codes[:1] = [f"ProvisioningState/failed/{got.failed_code}"]
         return VmFacts(
             exists=True,
             status=got.status,
@@ -122,9 +149,54 @@ class FakeCompute:
             eviction_policy=got.eviction_policy,
             max_price=got.max_price,
             size=got.size,
-            location="eastus",
+            location=got.location,
             tags=dict(got.tags),
             codes=codes,
+            zone=got.zone,
+        )
+
+    def list_vms(self, subscription: str) -> list[tuple[VmRef, VmFacts]]:
+        self.log.append(("list", subscription))
+        return [
+            (self.refs[i], self.facts(self.refs[i]))
+            for i in list(self.vms)
+            if self.refs[i].subscription == subscription
+        ]
+
+    def begin_create(self, vm: VmRef, body: dict[str, Any]) -> Operation | None:
+        self.log.append(("create", vm.id))
+        fault = self._fault("create")
+        if isinstance(fault, ArmFailure):
+            raise fault
+        props = body["properties"]
+        got = FakeVm(
+            status=VmStatus.CREATING,
+            size=props["hardwareProfile"]["vmSize"],
+            priority=props.get("priority", "Regular"),
+            eviction_policy=props.get("evictionPolicy", ""),
+            max_price=(props.get("billingProfile") or {}).get("maxPrice", -1),
+            tags=dict(body.get("tags") or {}),
+            location=body["location"],
+            zone=(body.get("zones") or [""])[0],
+            body=body,
+        )
+        self.vms[vm.id], self.refs[vm.id] = got, vm
+        code = self.create_codes.get(_offering_key(got)) if got.priority == "Spot" else None
+        seconds = self.fail_seconds if code else self.create_seconds
+        return self._operation("create", vm, seconds, code, fault)
+
+    def begin_delete(self, vm: VmRef) -> Operation | None:
+        self.log.append(("delete", vm.id))
+        self.vms.pop(vm.id, None)
+        return None
+
+    def _operation(self, name: str, vm: VmRef, seconds: float, code: str | None, fault: Any) -> Operation:
+        op_id = f"op{next(self._ids)}"
+        self.ops[op_id] = FakeOp(name, vm.id, self.now + timedelta(seconds=seconds), code)
+        if isinstance(fault, tuple) and fault[0] == "applied":
+            raise fault[1]
+        return Operation(
+            f"{ARM}/subscriptions/{SUB}/providers/Microsoft.Compute/locations/eastus/operations/{op_id}", 10
         )
 
     def begin_start(self, vm: VmRef) -> Operation | None:
@@ -169,6 +241,59 @@ class FakeCompute:
         return None
 
 
+def _offering_key(vm: FakeVm | None) -> str:
+    return f"{vm.size.lower()}/{vm.location}/{vm.zone or '-'}" if vm is not None else ""
+
+
+@dataclass
+class FakeMarket:
+    """The market a ranking reads: resource SKUs, quota, spot prices, eviction rates and placement scores."""
+
+    sku_table: dict[str, dict[str, Sku]] = field(default_factory=dict)  # region -> size lower -> Sku
+    free: dict[str, dict[str, int]] = field(default_factory=dict)  # region -> usage name -> free units
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)  # region -> size lower -> USD/h
+    rates: dict[tuple[str, str], str] = field(default_factory=dict)
+    scores: dict[str, str] = field(default_factory=dict)
+    stale: bool = False
+    log: list[str] = field(default_factory=list)
+
+    def offer(
+        self,
+        region: str,
+        size: str,
+        *,
+        price: float,
+        vcpus: int = 2,
+        family: str = "standardDSv5Family",
+        zones: tuple[str, ...] = ("1", "2", "3"),
+        rate: str = "0-5",
+        score: str = "High",
+    ) -> FakeMarket:
+        self.sku_table.setdefault(region, {})[size.lower()] = Sku(size, vcpus, vcpus * 4.0, family, zones=zones)
+        self.prices.setdefault(region, {})[size.lower()] = price
+        self.rates[(size.lower(), region)] = rate
+        for zone in zones or ("",):
+            self.scores[f"{size.lower()}/{region}/{zone or '-'}"] = score
+        self.free.setdefault(region, {"cores": 100, "lowPriorityCores": 100})[family] = 100
+        return self
+
+    def skus(self, subscription: str, region: str) -> dict[str, Sku]:
+        return dict(self.sku_table.get(region, {}))
+
+    def quota(self, subscription: str, region: str) -> dict[str, int]:
+        return dict(self.free.get(region, {}))
+
+    def spot_prices(self, region: str) -> dict[str, float]:
+        return dict(self.prices.get(region, {}))
+
+    def eviction_rates(self, subscription: str, sizes: list[str], regions: list[str]) -> dict[tuple[str, str], str]:
+        return {k: v for k, v in self.rates.items() if k[0] in sizes and k[1] in regions}
+
+    def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> tuple[dict[str, str], bool]:
+        self.log.append("scores")
+        return dict(self.scores), self.stale
+
+
 @dataclass
 class FakeActivityLog:
     user_actions: dict[str, UserAction] = field(default_factory=dict)
@@ -196,6 +321,8 @@ class World:
     compute: FakeCompute = field(default_factory=FakeCompute)
     activity_log: FakeActivityLog = field(default_factory=FakeActivityLog)
     config: Settings = field(default_factory=settings)
+    market: FakeMarket = field(default_factory=FakeMarket)
+    fleets: Fleets = field(default_factory=Fleets)
 
     def with_settings(self, **values: Any) -> World:
         return replace(self, config=settings(**values))
@@ -211,5 +338,9 @@ class World:
             names.RAISE_MAX_PRICE: lambda: compute_activities.raise_max_price(payload, self.compute, self.config),
             names.USER_ACTION: lambda: logs.user_action(payload, self.activity_log, scope),
             names.EVICTION_RECORD: lambda: logs.eviction_record(payload, self.activity_log, scope),
+            names.FLEET_PROFILE: lambda: fleet.fleet_profile(payload, self.fleets),
+            names.GATHER_MARKET: lambda: fleet.gather_market(payload, self.market, self.compute, self.fleets, scope),
+            names.CREATE_VM: lambda: fleet.create_vm(payload, self.compute, self.market, self.fleets, scope),
+            names.DELETE_VM: lambda: fleet.delete_vm(payload, self.compute, scope),
         }
         return table[name]()

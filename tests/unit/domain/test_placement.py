@@ -136,3 +136,12 @@ def test_every_candidate_explains_itself() -> None:
     explained = first.explain()
     assert set(explained) == {"size", "region", "zone", "price", "evictionRate", "placementScore", "score", "excluded"}
     assert explained["excluded"] is None and isinstance(explained["score"], float)
+
+
+def test_a_market_crosses_the_durable_boundary_unchanged() -> None:
+    from orchestrator.domain.placement import market_from_dict, market_to_dict
+
+    m = market(
+        placement={"standard_d2s_v5/eastus/1": "High"}, cooled={"standard_d2s_v5/eastus/2": NOW}, placement_stale=True
+    )
+    assert market_from_dict(market_to_dict(m)) == m

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +25,28 @@ from localcloud.functions.episodes import SCHEMA_CONTEXT, flatten
 from localcloud.functions.history import Action, Event, Kind, event, stamp
 
 Responder = Callable[[str, Any, datetime], Any]  # (activity name, input, now) -> result
+EntityOp = Callable[[Any, str, Any], tuple[Any, Any]]  # (state, operation, input) -> (state, result)
+EVENT_SENT = 14  # HistoryEventType.EVENT_SENT: how the extension records a call or signal to an entity
+
+
+@dataclass
+class Entities:
+    """Durable Entities as the extension runs them: one operation at a time, state by (name, key)."""
+
+    ops: dict[str, EntityOp] = field(default_factory=dict)
+    state: dict[tuple[str, str], Any] = field(default_factory=dict)
+    log: list[tuple[str, str, str, Any]] = field(default_factory=list)  # (name, key, operation, input)
+
+    def run(self, scheduler_id: str, operation: str, payload: Any) -> tuple[bool, Any]:
+        """(ok, result); a failing operation leaves the state as it was (the SDK answers with its exception)."""
+        _, name, key = scheduler_id.split("@", 2)
+        self.log.append((name, key, operation, payload))
+        try:
+            state, result = self.ops[name](self.state.get((name, key)), operation, payload)
+        except Exception as exc:
+            return False, str(exc)
+        self.state[(name, key)] = state
+        return True, result
 
 
 @dataclass
@@ -42,6 +65,7 @@ class Driver:
     children: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
     max_episodes: int = 5000
     on_tick: Callable[[datetime], None] | None = None  # told every time the clock moves (the fakes follow it)
+    entities: Entities = field(default_factory=Entities)
     executions: list[Execution] = field(default_factory=list)
     calls: list[tuple[str, Any]] = field(default_factory=list)  # every activity call, in order
     timers: list[tuple[datetime, datetime]] = field(default_factory=list)  # (created at, fire at)
@@ -132,7 +156,28 @@ class Driver:
             )
         elif kind in (Action.CALL_SUB_ORCHESTRATOR, Action.CALL_SUB_ORCHESTRATOR_WITH_RETRY):
             self._child(task_id, action)
+        elif kind in (Action.CALL_ENTITY, Action.SIGNAL_ENTITY):
+            self._entity(task_id, action, call=kind == Action.CALL_ENTITY)
         return False
+
+    def _entity(self, task_id: int, action: dict[str, Any], *, call: bool) -> None:
+        """The extension records an EventSent (the request, with its guid); a call's answer is an EventRaised
+        named by that guid whose input is the ResponseMessage (the SDK matches them so)."""
+        guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.instance_id}/{len(self.executions)}/{task_id}"))
+        target, operation = action["instanceId"], action["operation"]
+        payload = json.loads(action.get("input") or "null")
+        request = {"id": guid, "op": operation, "signal": not call, "input": action.get("input")}
+        self.history.append(
+            event(EVENT_SENT, self.now, task_id, InstanceId=target, Name="op", Input=json.dumps(request))
+        )
+        ok, result = self.entities.run(target, operation, payload)
+        if not call:
+            return
+        response: dict[str, Any] = {"result": json.dumps(result)}
+        if not ok:
+            response["exceptionType"] = "System.Exception"
+        done_at = self.now + timedelta(seconds=1)
+        self._push(done_at, event(Kind.EVENT_RAISED, done_at, Name=guid, Input=json.dumps(response)))
 
     def _activity(self, task_id: int, action: dict[str, Any]) -> None:
         name, payload = action["functionName"], json.loads(action.get("input") or "null")
@@ -153,6 +198,7 @@ class Driver:
             self.activity,
             self.children,
             on_tick=self.on_tick,
+            entities=self.entities,
         )
         self.child_drivers.append(child)
         output = child.run()  # to its end now: its result is delivered at the child's end time
@@ -165,4 +211,4 @@ def at(start: datetime, seconds: float) -> datetime:
     return start + timedelta(seconds=seconds)
 
 
-__all__ = ["Driver", "Execution", "at", "stamp"]
+__all__ = ["Driver", "Entities", "Execution", "at", "stamp"]

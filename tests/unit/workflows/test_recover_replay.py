@@ -6,17 +6,35 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from azure.durable_functions import EntityId
+
+from orchestrator.domain import memory
 from orchestrator.domain.identity import recovery_id
 from orchestrator.domain.models import Missing, Signal, Source, VmFacts, VmRef, VmStatus, iso
 from orchestrator.workflows import names
 from orchestrator.workflows.observe import observe_vm
 from orchestrator.workflows.recover import recover_vm
+from orchestrator.workflows.redeploy import redeploy_vm
 from orchestrator.workflows.restart import restart_vm
 from tests.unit.fakes import T0, World, vm_ref
-from tests.unit.workflows.driver import Driver
+from tests.unit.workflows.driver import Driver, Entities
 
 VM = vm_ref()
-CHILDREN = {names.RESTART_VM: restart_vm, names.OBSERVE_VM: observe_vm}
+
+
+def recover(context: Any) -> Any:
+    return recover_vm(context, EntityId)
+
+
+def redeploy(context: Any) -> Any:
+    return redeploy_vm(context, EntityId)
+
+
+CHILDREN = {names.RESTART_VM: restart_vm, names.OBSERVE_VM: observe_vm, names.REDEPLOY_VM: redeploy}
+
+
+def memory_entities() -> Entities:
+    return Entities({memory.OFFERINGS: memory.offerings_op, memory.MEMBER: memory.member_op})
 
 
 def signal(source: Source = Source.EVENT_GRID, event_id: str = "e1", at: Any = T0, vm: VmRef = VM) -> dict[str, Any]:
@@ -26,7 +44,9 @@ def signal(source: Source = Source.EVENT_GRID, event_id: str = "e1", at: Any = T
 def driver(world: World, first: dict[str, Any], *, seq: int = 1, instance_id: str | None = None) -> Driver:
     data = {"signal": first, "seq": seq, "previous": None}
     iid = instance_id or recovery_id(VM, seq)
-    return Driver(recover_vm, data, iid, T0, world.activity, CHILDREN, on_tick=world.compute.tick)
+    return Driver(
+        recover, data, iid, T0, world.activity, CHILDREN, on_tick=world.compute.tick, entities=memory_entities()
+    )
 
 
 def test_an_evicted_vm_is_restarted_and_the_output_tells_the_whole_story() -> None:
@@ -98,7 +118,7 @@ def test_the_agent_notice_waits_for_the_eviction_then_restarts_not_already_runni
         follow(now)
 
     data = {"signal": signal(Source.AGENT, "A1", not_before), "seq": 1, "previous": None}
-    d = Driver(recover_vm, data, recovery_id(VM, 1), T0, world.activity, CHILDREN, on_tick=tick)
+    d = Driver(recover, data, recovery_id(VM, 1), T0, world.activity, CHILDREN, on_tick=tick)
     out = d.run()
     assert (out["outcome"], out["reason"]) == ("recovered", "evicted")
     first_wait = d.timers[0]
@@ -137,15 +157,16 @@ def test_a_missing_resource_group_is_not_found() -> None:
     assert (out["outcome"], out["reason"]) == ("not_found", "resource_group_missing")
 
 
-def test_a_deleted_vm_with_the_platforms_eviction_record_is_a_redeploy() -> None:
+def test_a_deleted_vm_respot_never_recorded_is_not_protected_and_the_detail_says_how_to_enrol() -> None:
     world = World().with_settings(log_workspace_id="ws")
     world.activity_log.evictions[VM.id] = T0
     out = driver(world, signal()).run()
-    assert (out["outcome"], out["reason"]) == ("redeploy_pending", "deleted_by_eviction")
-    assert "evictSpotVM" in out["detail"]
+    assert (out["outcome"], out["reason"]) == ("not_protected", "not_remembered")
+    assert out["decision"]["reason"] == "deleted_by_eviction" and "evictSpotVM" in out["decision"]["detail"]
+    assert "respot-fleet=" in out["detail"]
 
 
-def test_a_delete_policy_vm_respot_saw_before_the_notice_is_a_redeploy_once_gone() -> None:
+def test_a_delete_policy_vm_outside_every_fleet_is_not_protected_once_gone() -> None:
     world = World()
     world.compute.add(VM, status=VmStatus.RUNNING, eviction_policy="Delete")
     not_before = T0 + timedelta(seconds=30)
@@ -157,15 +178,17 @@ def test_a_delete_policy_vm_respot_saw_before_the_notice_is_a_redeploy_once_gone
         follow(now)
 
     data = {"signal": signal(Source.AGENT, "A1", not_before), "seq": 1, "previous": None}
-    out = Driver(recover_vm, data, recovery_id(VM, 1), T0, world.activity, CHILDREN, on_tick=tick).run()
-    assert (out["outcome"], out["reason"]) == ("redeploy_pending", "deleted_by_eviction")
+    d = Driver(recover, data, recovery_id(VM, 1), T0, world.activity, CHILDREN, on_tick=tick)
+    out = d.run()
+    assert (out["outcome"], out["reason"]) == ("not_protected", "no_fleet")
+    assert out["decision"]["reason"] == "deleted_by_eviction" and out["strategy"] == f"{d.instance_id}:redeploy"
 
 
 def test_a_vm_outside_the_scope_makes_no_arm_call() -> None:
     world = World()
     other = VmRef("99999999-9999-9999-9999-999999999999", "theirs", "x")
     data = {"signal": signal(vm=other), "seq": 1, "previous": None}
-    out = Driver(recover_vm, data, recovery_id(other, 1), T0, world.activity, CHILDREN).run()
+    out = Driver(recover, data, recovery_id(other, 1), T0, world.activity, CHILDREN).run()
     assert (out["outcome"], out["reason"]) == ("ignored", "out_of_scope")
     assert world.compute.log == []
 
@@ -200,7 +223,7 @@ def test_a_vm_in_transition_is_looked_at_again_before_deciding() -> None:
         follow(now)
 
     data = {"signal": signal(), "seq": 1, "previous": None}
-    out = Driver(recover_vm, data, recovery_id(VM, 1), T0, world.activity, CHILDREN, on_tick=tick).run()
+    out = Driver(recover, data, recovery_id(VM, 1), T0, world.activity, CHILDREN, on_tick=tick).run()
     assert out["outcome"] == "recovered"
 
 

@@ -1,0 +1,153 @@
+"""Fleet activities: the profile (from settings), the market a ranking needs, and creating or deleting a
+replacement. Dict in, a few short calls, a dict out; nothing waits for an operation.
+
+Trust: the profile is the one in the settings' fleets file whose membership tag the member carried (never a name
+from the input); a create is refused unless the evicted VM is really gone, its offering is one the profile allows
+(by the region's resource SKUs), the name is the attempt's deterministic replacement name, and the resource group
+is in scope. A create first reads that name: a VM already there (a retried or replayed create) is reported, never
+PUT a second time. The max price comes from the profile (its cap, or its ceiling after a price eviction).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestrator.activities.steps import Refused, answer, vm_in_scope
+from orchestrator.domain.fleet import Fleets, Profile
+from orchestrator.domain.models import InvalidInput, Step, StepResult, VmRef
+from orchestrator.domain.placement import Market, Offering, Sku, candidates, market_to_dict, offerings
+from orchestrator.domain.scope import Scope
+from orchestrator.domain.template import RECOVERY_TAG, Member, replacement_name, vm_body
+from orchestrator.ports import Compute, MarketData
+
+
+def _member(payload: Any) -> Member:
+    try:
+        return Member.from_dict(payload.get("member") if isinstance(payload, dict) else None)
+    except InvalidInput as exc:
+        raise Refused(StepResult(Step.OUT_OF_SCOPE, reason=f"bad input: {exc}")) from None
+
+
+def _profile(payload: Any, fleets: Fleets) -> Profile:
+    member = _member(payload)
+    profile = fleets.of(member.tags)
+    if profile is None:
+        raise Refused(StepResult(Step.OUT_OF_SCOPE, reason="no fleet profile's membership tag is on the member"))
+    return profile
+
+
+def fleet_profile(payload: Any, fleets: Fleets) -> dict[str, Any]:
+    """The profile that protects the member (OUT_OF_SCOPE when none does)."""
+
+    def body() -> StepResult:
+        return StepResult(Step.OK, value=_profile(payload, fleets).model_dump_json())
+
+    return answer(body)
+
+
+def gather_market(payload: Any, market: MarketData, compute: Compute, fleets: Fleets, scope: Scope) -> dict[str, Any]:
+    """SKUs and quota of every region the fleet may use, spot prices, eviction rates, placement scores, and the
+    fleet's live members by priority (a ``keep_regular`` fallback counts them)."""
+
+    def body() -> StepResult:
+        vm, profile = vm_in_scope(payload, scope), _profile(payload, fleets)
+        regions = [p.region for p in profile.placements]
+        skus = {(r, k): s for r in regions for k, s in market.skus(vm.subscription, r).items()}
+        sizes = sorted({o.size.lower() for o in offerings(profile, Market(skus=skus))})
+        scores, stale = market.placement_scores(vm.subscription, sizes, regions)
+        gathered = Market(
+            skus=skus,
+            spot_prices={(s, r): p for r in regions for s, p in market.spot_prices(r).items()},
+            eviction_rates=market.eviction_rates(vm.subscription, sizes, regions),
+            placement=scores,
+            placement_stale=stale,
+            quota={r: market.quota(vm.subscription, r) for r in regions},
+            members=_members(compute, vm.subscription, profile, scope),
+        )
+        return StepResult(Step.OK, value=json.dumps(market_to_dict(gathered)))
+
+    return answer(body)
+
+
+def _members(compute: Compute, subscription: str, profile: Profile, scope: Scope) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for ref, facts in compute.list_vms(subscription):
+        if scope.allows(ref) and profile.recognises(facts.tags):
+            priority = "Spot" if facts.is_spot else "Regular"
+            counts[priority] = counts.get(priority, 0) + 1
+    return counts
+
+
+def create_vm(payload: Any, compute: Compute, market: MarketData, fleets: Fleets, scope: Scope) -> dict[str, Any]:
+    """PUT the attempt's replacement: input {vm (the evicted one), member, offering, attempt, recovery, spot, raised}."""
+
+    def body() -> StepResult:
+        profile = _profile(payload, fleets)
+        evicted, target, offering, member = _create_request(payload, scope)
+        spot, raised = payload.get("spot") is not False, payload.get("raised") is True
+        facts = compute.facts(target)
+        if facts.exists:  # this attempt's VM is already there: report it, never PUT again
+            return StepResult(Step.SKIPPED, facts=facts, reason="exists")
+        if compute.facts(evicted).exists:
+            return StepResult(Step.SKIPPED, reason="evicted_vm_exists")  # nothing to replace (or not gone yet)
+        offering = _allowed(profile, offering, market.skus(target.subscription, offering.region), spot)
+        request = vm_body(
+            profile,
+            member,
+            offering,
+            name=target.name,
+            ssh_public_key=profile.template.admin.ssh_public_key,
+            spot=spot,
+            recovery_id=str(payload["recovery"]),
+            max_price=profile.price_ceiling if raised and profile.price_ceiling else None,
+        )
+        operation = compute.begin_create(target, request)
+        return StepResult(Step.ACCEPTED if operation else Step.DONE, operation=operation)
+
+    return answer(body)
+
+
+def _create_request(payload: Any, scope: Scope) -> tuple[VmRef, VmRef, Offering, Member]:
+    evicted, member = vm_in_scope(payload, scope), _member(payload)
+    try:
+        offering = Offering.from_key(str(payload["offering"]))
+        attempt, recovery = int(payload["attempt"]), str(payload["recovery"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Refused(StepResult(Step.OUT_OF_SCOPE, reason=f"bad input: {exc}")) from None
+    if not 0 < attempt < 10_000 or not recovery.startswith("respot-"):
+        raise Refused(StepResult(Step.OUT_OF_SCOPE, reason="bad input: attempt or recovery id"))
+    name = replacement_name(member.name, recovery, attempt)
+    return evicted, VmRef(evicted.subscription, evicted.resource_group, name), offering, member
+
+
+def _allowed(profile: Profile, offering: Offering, skus: dict[str, Sku], spot: bool) -> Offering:
+    """The offering (with the size's own spelling), if the profile allows it by the region's SKUs (size, zone,
+    constraints). Raises :class:`Refused`."""
+    known = Market(skus={(offering.region, k): v for k, v in skus.items()})
+    found = {c.offering.key: c for c in candidates(profile, known, now=datetime.now(UTC), spot=spot, cap=None)}
+    candidate = found.get(offering.key)
+    if candidate is None or candidate.excluded:
+        why = candidate.excluded if candidate else "not among its sizes, regions and zones"
+        raise Refused(
+            StepResult(Step.OUT_OF_SCOPE, reason=f"fleet {profile.name} does not allow {offering.key}: {why}")
+        )
+    return candidate.offering
+
+
+def delete_vm(payload: Any, compute: Compute, scope: Scope) -> dict[str, Any]:
+    """Delete a replacement respot created that did not make it (its NIC and disks go with it): only a VM that
+    carries respot's recovery tag, so nothing a person made is ever deleted."""
+
+    def body() -> StepResult:
+        vm = vm_in_scope(payload, scope)
+        facts = compute.facts(vm)
+        if not facts.exists:
+            return StepResult(Step.DONE, reason="gone")
+        if not facts.tags.get(RECOVERY_TAG):
+            return StepResult(Step.SKIPPED, reason="not a VM respot created")
+        operation = compute.begin_delete(vm)
+        return StepResult(Step.ACCEPTED if operation else Step.DONE, operation=operation)
+
+    return answer(body)

@@ -1,0 +1,41 @@
+"""The Durable Entities respot remembers with (orchestrator.domain.memory): cool-downs shared by every recovery,
+and what respot knew of each fleet member. Entity operations run one at a time per entity, so two recoveries
+cooling the same offering never lose an update."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import azure.durable_functions as df
+
+from orchestrator.domain import memory
+from orchestrator.domain.models import InvalidInput
+
+bp = df.Blueprint()
+log = logging.getLogger("respot.entities")
+
+Op = Callable[[Any, str, Any], tuple[Any, Any]]
+
+
+@bp.entity_trigger(context_name="context", entity_name=memory.OFFERINGS)
+def offerings(context: df.DurableEntityContext) -> None:
+    _run(context, memory.offerings_op)
+
+
+@bp.entity_trigger(context_name="context", entity_name=memory.MEMBER)
+def member(context: df.DurableEntityContext) -> None:
+    _run(context, memory.member_op)
+
+
+def _run(context: df.DurableEntityContext, op: Op) -> None:
+    """One operation; a bad one is logged and answered with an error, and leaves the state as it was."""
+    name = str(context.operation_name)
+    try:
+        state, result = op(context.get_state(lambda: None), name, context.get_input())
+    except (InvalidInput, ValueError, KeyError, TypeError) as exc:
+        log.warning("entity %s: operation %s refused: %s", context.entity_key, name, exc)
+        raise ValueError(f"{name}: {exc}") from None
+    context.set_state(state)
+    context.set_result(result)

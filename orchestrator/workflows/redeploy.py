@@ -1,0 +1,510 @@
+"""The redeploy strategy: a fleet member deleted by a Delete-policy eviction comes back as a new VM, built from its
+profile's template and what respot knew of it, on the best candidate size x region x zone. A sub-orchestration of
+``recover_vm``. Event sequence of a replacement whose first choice is out of capacity::
+
+    recovery_policy, fleet_profile          the operator's policy and the member's profile, from settings
+    call_entity offerings.get               offerings cooling down (shared by every recovery)
+    gather_market                           SKUs, quota, spot prices, eviction rates, placement scores
+    -> rank: custom status lists each candidate's factors, what is excluded and why, and the choice
+    create_vm attempt 1 -> accepted         guard reads (the evicted VM is gone, this name is free), then PUT
+    timer, check_operation -> failed AllocationFailed
+    signal_entity offerings.cool            that offering cools down for every recovery; delete_vm the failed one
+    create_vm attempt 2 -> accepted         the next candidate (a new deterministic name)
+    timer, check_operation -> done; read_vm -> running; timer healthy_seconds; read_vm -> still running
+    signal_entity member.remember           the replacement is a member now: its own eviction can be undone
+    -> output: old -> new, the ranking and the walk
+
+Failures by class (orchestrator.domain.walk): quota skips the family in that region, SkuNotAvailable the size,
+capacity cools the offering, a price error skips the size by price, a configuration error fails the recovery, ARM
+trouble tries the same create again later (the guard read makes a retried PUT harmless). When no candidate is left
+the recovery waits on the restart schedule and ranks again with fresh data until the deadline; a Regular VM is
+created instead when the profile's fallback allows it. Every limit that waiting cannot lift (no quota anywhere,
+restricted sizes) ends the recovery at once with the table of reasons: never a loop that cannot succeed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from orchestrator.domain.errors import Failure
+from orchestrator.domain.fleet import Profile
+from orchestrator.domain.memory import MEMBER, OFFERINGS, SHARED, cooled_until
+from orchestrator.domain.models import (
+    InvalidInput,
+    Outcome,
+    Reason,
+    Step,
+    StepResult,
+    VmFacts,
+    VmRef,
+    VmStatus,
+    iso,
+    parse_iso,
+)
+from orchestrator.domain.placement import (
+    Candidate,
+    Market,
+    Offering,
+    candidates,
+    cool_until,
+    market_from_dict,
+    rank,
+    why_chosen,
+)
+from orchestrator.domain.policy import TASKS_PER_EXECUTION, Policy
+from orchestrator.domain.schedule import SHORT
+from orchestrator.domain.scope import vm_hash
+from orchestrator.domain.story import Story
+from orchestrator.domain.template import Member, replacement_name
+from orchestrator.domain.vmstate import is_recovered
+from orchestrator.domain.walk import Verdict, Walk, fallback_due, verdict
+from orchestrator.workflows import names
+from orchestrator.workflows.flow import Context, EntityIds, Flow, Steps
+from orchestrator.workflows.lro import watch
+from orchestrator.workflows.strategy import Conclusion, Waits, load_progress
+
+SHOWN = 10  # candidates listed in the custom status (the output has up to MAX_LISTED)
+MAX_LISTED = 40
+MAX_WALK = 60  # tries kept in the output (the story counts them all)
+PERSISTENT = ("not offered", "restricted", "cannot run as spot", "below the profile", "architecture", "family", "quota")
+
+
+@dataclass
+class Progress:
+    """What a redeploy carries across continue-as-new."""
+
+    started_at: str
+    since: str
+    story: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 0  # creates issued so far: attempt n's VM is replacement_name(member, recovery, n)
+    rounds: int = 0  # rankings that found nothing to create: drives the backoff
+    spot_lost_at: str | None = None  # the first round without a spot candidate (a Regular fallback counts from it)
+    current: dict[str, Any] | None = None  # the attempt in flight: {attempt, offering, spot, raised}
+    walk: list[dict[str, Any]] = field(default_factory=list)
+    ranking: dict[str, Any] | None = None
+    unknown_failures: int = 0
+    executions: int = 1
+    last_error: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Progress:
+        """Raises InvalidInput unless ``data`` is a progress as this module writes it."""
+        progress = load_progress(cls, data, ("attempt", "rounds", "unknown_failures", "executions"))
+        if progress.spot_lost_at is not None:
+            parse_iso(progress.spot_lost_at, "progress.spot_lost_at")
+        if progress.current is not None:
+            _attempt_of(progress.current)
+        if not isinstance(progress.walk, list) or len(progress.walk) > MAX_WALK:
+            raise InvalidInput("progress: walk must be a short list")
+        return progress
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    offering: Offering
+    spot: bool
+    raised: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"attempt": self.number, "offering": self.offering.key, "spot": self.spot, "raised": self.raised}
+
+
+def _attempt_of(data: Any) -> Attempt:
+    try:
+        number = int(data["attempt"])
+        offering = Offering.from_key(str(data["offering"]))
+        return Attempt(number, offering, data.get("spot") is not False, data.get("raised") is True)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"progress.current: {exc}") from None
+
+
+def redeploy_vm(context: Context, entity_id: EntityIds) -> Steps:
+    data = context.get_input()
+    try:
+        if not isinstance(data, dict):
+            raise InvalidInput("the input must be an object")
+        vm, member = VmRef.from_dict(data.get("vm")), Member.from_dict(data.get("member"))
+        progress = _progress(data, context.current_utc_datetime)
+    except (InvalidInput, TypeError, ValueError, KeyError) as exc:
+        return {"outcome": Outcome.REJECTED.value, "reason": Reason.BAD_INPUT.value, "detail": str(exc)}
+    flow = Flow(context, entity_id=entity_id)
+    policy = Policy.from_dict((yield from flow.call_raw(names.RECOVERY_POLICY, None)))
+    found = yield from flow.call(names.FLEET_PROFILE, {"member": member.to_dict()})
+    if found.step != Step.OK or not isinstance(found.value, str):
+        return _not_protected(found, member)
+    run = Redeploy(flow, vm, member, Profile.model_validate_json(found.value), policy, progress)
+    conclusion = yield from run.until_budget()
+    if conclusion is None:
+        progress.story, progress.executions = run.story.to_dict(), progress.executions + 1
+        run.status("continuing")
+        payload = {"vm": vm.to_dict(), "member": member.to_dict(), "progress": asdict(progress)}
+        context.continue_as_new(payload)
+        return None
+    return run.output(conclusion)
+
+
+def _progress(data: dict[str, Any], now: datetime) -> Progress:
+    if data.get("progress") is not None:
+        return Progress.from_dict(data["progress"])
+    return Progress(started_at=iso(now), since=iso(parse_iso(data.get("since"), "since")))
+
+
+def _not_protected(found: StepResult, member: Member) -> dict[str, Any]:
+    detail = (
+        f"{found.reason or found.step.value}: no fleet profile protects {member.name}. To enrol a Delete-policy VM, "
+        "give it a profile's membership tag (respot-fleet=<name>) and list that profile in RESPOT_FLEETS_FILE"
+    )
+    return {"outcome": Outcome.NOT_PROTECTED.value, "reason": Reason.NO_FLEET.value, "detail": detail}
+
+
+class Redeploy(Waits):
+    def __init__(
+        self, flow: Flow, vm: VmRef, member: Member, profile: Profile, policy: Policy, progress: Progress
+    ) -> None:
+        self.flow, self.vm, self.member, self.profile, self.policy, self.p = flow, vm, member, profile, policy, progress
+        self.story = Story.from_dict(progress.story)
+        self.started = parse_iso(progress.started_at, "started_at")
+        self.deadline = self.started + policy.backoff.deadline
+        self.replacement: dict[str, Any] | None = None
+        self.members: dict[str, int] = {}  # the fleet's live members by priority, as the last market read counted
+
+    # --- rounds: rank, walk the list, wait ------------------------------------------------------------------
+
+    def until_budget(self) -> Steps:
+        """Rounds until a conclusion, or None when this execution has used its share of durable tasks."""
+        if self.p.current is not None:  # an attempt was in flight when the last execution ended: see it through
+            verdict_ = yield from self.attempt(_attempt_of(self.p.current))
+            if isinstance(verdict_, Conclusion):
+                return verdict_
+        return (yield from self.repeat(self.round))
+
+    def round(self) -> Steps:
+        if self.flow.now >= self.deadline:
+            return self.give_up()
+        market = yield from self.market()
+        if isinstance(market, Conclusion) or market is None:
+            return market
+        for spot in (True, False):
+            if not spot and not self.fallback_allowed():
+                break
+            walk, found = self.ranked(market, spot)
+            if not spot or walk.ranked:
+                self.publish_ranking(found, walk.ranked, spot)
+            outcome = yield from self.walk(walk, spot)
+            if outcome is not None:
+                return outcome
+            if spot and self.p.spot_lost_at is None:
+                self.p.spot_lost_at = iso(self.flow.now)
+        if self.flow.tasks >= TASKS_PER_EXECUTION:
+            return None
+        hopeless = self.hopeless(market)
+        if hopeless is not None:
+            return hopeless
+        return (yield from self.backoff())
+
+    def market(self) -> Steps:
+        """Today's market with the shared cool-downs, a Conclusion (refused, failed), or None (waited out trouble)."""
+        cooled = yield from self.cooled()
+        payload = {"vm": self.vm.to_dict(), "member": self.member.to_dict()}
+        result = yield from self.flow.ask(
+            names.GATHER_MARKET, payload, self.story, deadline=self.deadline, budget=TASKS_PER_EXECUTION, action="rank"
+        )
+        if result.step == Step.OK and isinstance(result.value, str):
+            market = market_from_dict(json.loads(result.value))
+            self.members = dict(market.members)
+            return replace(market, cooled=cooled)
+        if result.step == Step.OUT_OF_SCOPE:
+            return Conclusion(Outcome.IGNORED, Reason.OUT_OF_SCOPE, result.reason)
+        if result.step == Step.FAILED and result.failure is not None:
+            self.p.last_error = result.failure.to_dict()
+            if Failure(result.failure.kind) == Failure.CONFIG:
+                return Conclusion(Outcome.FAILED, Reason.CONFIG, f"{result.failure.code}: {result.failure.message}")
+        return (yield from self.wait(self.flow.now + timedelta(seconds=SHORT), "waiting"))
+
+    def cooled(self) -> Steps:
+        try:
+            live = yield from self.flow.call_entity(OFFERINGS, SHARED, "get", {"now": iso(self.flow.now)})
+        except Exception as exc:  # noqa: BLE001 - no memory is worse ranking, never a failed recovery
+            self.record("cooldowns", "failed", "entity", str(exc)[:200])
+            return {}
+        return cooled_until(live)
+
+    def ranked(self, market: Market, spot: bool) -> tuple[Walk, list[Candidate]]:
+        evicted = self.member.offering if spot else None
+        found = candidates(self.profile, market, now=self.flow.now, evicted=evicted, spot=spot, cap=self.cap(market))
+        ordered = rank(
+            found, strategy=self.profile.strategy, home_region=self.member.region, stale=market.placement_stale
+        )
+        families = {k: sku.family for (_, k), sku in market.skus.items()}
+        return Walk(ordered, families=families), found
+
+    def cap(self, market: Market) -> float | Literal["profile"] | None:
+        """The profile's cap, or after a price eviction under ``price_policy: raise``, its ceiling."""
+        if self.profile.price_policy == "raise" and self.price_evicted(market):
+            return self.profile.price_ceiling
+        return "profile"
+
+    def price_evicted(self, market: Market) -> bool:
+        """The evicted member's own max price is below its offering's spot price now: a price eviction."""
+        price = market.spot_prices.get((self.member.size.lower(), self.member.region))
+        return self.member.max_price > 0 and price is not None and price > self.member.max_price
+
+    def fallback_allowed(self) -> bool:
+        lost = parse_iso(self.p.spot_lost_at, "spot_lost_at") if self.p.spot_lost_at else self.flow.now
+        regular = self.members.get("Regular", 0)
+        return fallback_due(self.profile, spot_lost_at=lost, now=self.flow.now, regular_members=regular)
+
+    def hopeless(self, market: Market) -> Conclusion | None:
+        """Every candidate fails a limit that waiting cannot lift, and no fallback is coming: say so, now."""
+        every = candidates(self.profile, market, now=self.flow.now, evicted=None, spot=True, cap=None)
+        lasting = [c for c in every if any(word in c.excluded.lower() for word in PERSISTENT)]
+        if len(lasting) < len(every) or self.profile.fallback.mode != "never":
+            return None
+        reasons = sorted({c.excluded for c in lasting})
+        offered = [c for c in lasting if not c.excluded.startswith("not offered")]
+        quota = bool(offered) and all("quota" in c.excluded for c in offered)
+        detail = f"no candidate of fleet {self.profile.name} can be created: " + "; ".join(reasons[:8])
+        return Conclusion(Outcome.FAILED, Reason.QUOTA if quota else Reason.NO_CANDIDATE, detail[:600])
+
+    def walk(self, walk: Walk, spot: bool) -> Steps:
+        """Down the ranked list: a Conclusion on success or a failure that ends the recovery, else None."""
+        while self.flow.tasks < TASKS_PER_EXECUTION:
+            choice = walk.next()
+            if choice is None:
+                return None
+            self.p.attempt += 1
+            raised = spot and self.cap_raised(choice)
+            outcome = yield from self.attempt(Attempt(self.p.attempt, choice.offering, spot, raised))
+            if isinstance(outcome, Conclusion):
+                return outcome
+            walk.record(choice.offering, outcome)
+        return None
+
+    def cap_raised(self, choice: Candidate) -> bool:
+        cap = self.profile.max_price
+        return self.profile.price_policy == "raise" and cap != -1 and (choice.price or 0) > cap
+
+    # --- one attempt: create, watch, warm up ------------------------------------------------------------------
+
+    def attempt(self, attempt: Attempt) -> Steps:
+        """Verdict (this candidate is out; try the next), "again" (ARM trouble: the next round), or a Conclusion."""
+        self.p.current = attempt.to_dict()
+        target = self.target(attempt)
+        while True:
+            self.status("creating", choice=attempt.to_dict(), name=target.name)
+            payload = {
+                "vm": self.vm.to_dict(),
+                "member": self.member.to_dict(),
+                "recovery": self.recovery,
+                **attempt.to_dict(),
+            }
+            created = yield from self.flow.ask(
+                names.CREATE_VM,
+                payload,
+                self.story,
+                deadline=self.deadline,
+                budget=2 * TASKS_PER_EXECUTION,
+                action="create",
+            )
+            ended = yield from self.created(created, attempt)
+            if ended is not None:
+                if not isinstance(ended, Conclusion):
+                    self.p.current = None
+                return ended
+            if self.flow.now >= self.deadline:
+                self.p.current = None
+                return self.give_up()
+
+    def created(self, result: StepResult, attempt: Attempt) -> Steps:
+        """What the create's answer means; None: ask again (the guard read settles a create without an answer)."""
+        if result.step == Step.ACCEPTED and result.operation is not None:
+            self.status("watching", choice=attempt.to_dict())
+            result = yield from watch(self.flow, result.operation, self.story, budget=None)
+        if result.step in (Step.DONE, Step.SKIPPED) and result.reason in ("", "exists", None):
+            return (yield from self.warm_up(attempt))
+        if result.step == Step.SKIPPED:
+            return Conclusion(
+                Outcome.STOPPED, Reason.STARTED_MEANWHILE, "the evicted VM exists again: nothing to replace"
+            )
+        if result.step == Step.FAILED and result.failure is not None:
+            return (
+                yield from self.failed(
+                    attempt, Failure(result.failure.kind), result.failure.code, result.failure.message
+                )
+            )
+        if result.step == Step.OUT_OF_SCOPE:
+            if "does not allow" in result.reason:
+                self.tried(attempt, Verdict.SKIP_SIZE, "not_allowed", result.reason)
+                return Verdict.SKIP_SIZE
+            return Conclusion(Outcome.IGNORED, Reason.OUT_OF_SCOPE, result.reason)
+        # no answer, throttled or 5xx past the ask's budget: wait, then the same create again (guard read first)
+        self.record("create", result.step.value, result.reason, "the create is asked again after a wait")
+        yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
+        return None
+
+    def failed(self, attempt: Attempt, kind: Failure, code: str, message: str) -> Steps:
+        self.p.last_error = {"kind": kind.value, "code": code, "message": message[:300]}
+        outcome = verdict(kind, code)
+        if kind == Failure.UNKNOWN:
+            self.p.unknown_failures += 1
+            outcome = Verdict.COOL
+        self.tried(attempt, outcome, code, message)
+        yield from self.discard(attempt)
+        if outcome == Verdict.FAIL:
+            return Conclusion(Outcome.FAILED, Reason.CONFIG, f"{code}: {message}"[:600])
+        if outcome == Verdict.COOL:
+            self.cool(attempt.offering, "capacity")
+        if outcome == Verdict.AGAIN:
+            yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
+        return outcome
+
+    def warm_up(self, attempt: Attempt) -> Steps:
+        """The replacement must run (and be healthy, if required) for the profile's healthy_seconds."""
+        target, held_since = self.target(attempt), None
+        while self.flow.now < self.deadline:
+            read = yield from self.flow.ask(
+                names.READ_VM,
+                {"vm": target.to_dict()},
+                self.story,
+                deadline=self.deadline,
+                budget=2 * TASKS_PER_EXECUTION,
+                action="read",
+            )
+            facts = read.facts if read.step == Step.OK else None
+            if facts is not None and self.ready(facts):
+                held_since = held_since or self.flow.now
+                due = held_since + timedelta(seconds=self.profile.healthy_seconds)
+                if self.flow.now >= due:
+                    return self.succeeded(attempt, target, facts)
+                self.status("warming", choice=attempt.to_dict(), healthyAt=iso(due))
+                yield from self.sleep(due)
+                continue
+            if facts is not None and not self.lost(facts):
+                held_since = None  # creating, starting, or not yet healthy: look again shortly
+                yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
+                continue
+            if read.step in (Step.THROTTLED, Step.TRANSIENT, Step.UNKNOWN):
+                yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
+                continue
+            return (yield from self.lost_in_warm_up(attempt, facts))
+        return self.give_up()
+
+    def ready(self, facts: VmFacts) -> bool:
+        return is_recovered(facts.codes, health=facts.health, require_health=self.policy.require_health)
+
+    def lost(self, facts: VmFacts) -> bool:
+        failed = facts.provisioning_failed is not None
+        gone = facts.status in (VmStatus.DEALLOCATED, VmStatus.DEALLOCATING, VmStatus.STOPPED, VmStatus.DELETING)
+        return not facts.exists or failed or gone
+
+    def lost_in_warm_up(self, attempt: Attempt, facts: VmFacts | None) -> Steps:
+        """Evicted (or failed) before it counted: cool the offering down for everyone and try the next."""
+        code = (facts.provisioning_failed if facts else None) or "EvictedDuringWarmUp"
+        why = "evicted" if not (facts and facts.provisioning_failed) else "capacity"
+        self.tried(attempt, Verdict.COOL, code, f"the replacement was lost while warming up ({why})")
+        self.cool(attempt.offering, why)
+        if facts is not None and facts.exists:
+            yield from self.discard(attempt)
+        return Verdict.COOL
+
+    def succeeded(self, attempt: Attempt, target: VmRef, facts: VmFacts) -> Conclusion:
+        self.tried(attempt, "succeeded", "", "")
+        member = Member.from_facts(target, facts, self.profile.name, iso(self.flow.now))
+        self.flow.signal_entity(MEMBER, vm_hash(target), "remember", member.to_dict())
+        self.p.last_error = None
+        self.replacement = {"old": self.describe_old(), "new": self.describe_new(target, facts, attempt)}
+        reason = Reason.REPLACED if attempt.spot else Reason.REPLACED_REGULAR
+        return Conclusion(Outcome.RECOVERED, reason, f"replaced by {target.name} on {attempt.offering.key}")
+
+    def discard(self, attempt: Attempt) -> Steps:
+        """Delete what a failed create left (the VM resource in Failed state, its NIC): issued, not waited for."""
+        result = yield from self.flow.call(names.DELETE_VM, {"vm": self.target(attempt).to_dict()})
+        if result.step not in (Step.ACCEPTED, Step.DONE):
+            self.record("delete", result.step.value, result.reason, "the failed replacement was not deleted")
+
+    def cool(self, offering: Offering, why: str) -> None:
+        until = cool_until(self.flow.now, why)
+        payload = {"key": offering.key, "until": iso(until), "why": why, "by": self.recovery}
+        self.flow.signal_entity(OFFERINGS, SHARED, "cool", payload)
+
+    # --- waiting ----------------------------------------------------------------------------------------------
+
+    def backoff(self) -> Steps:
+        self.p.rounds += 1
+        when = self.policy.backoff.next_try(self.flow.now, self.p.rounds, self.flow.key, self.started)
+        if when is None:
+            return self.give_up()
+        return (yield from self.wait(when, "waiting"))
+
+    def sleep(self, when: datetime) -> Steps:
+        yield from self.flow.sleep_until(min(when, self.deadline))
+
+    def give_up(self) -> Conclusion:
+        hours = self.policy.retry_deadline_hours
+        tried = len(self.p.walk)
+        return Conclusion(Outcome.GAVE_UP, Reason.DEADLINE, f"no replacement after {hours:g} h ({tried} creates)")
+
+    # --- records ------------------------------------------------------------------------------------------------
+
+    @property
+    def recovery(self) -> str:
+        return self.flow.key.split(":", 1)[0]  # the recovery's id: the replacement's name hashes it
+
+    def target(self, attempt: Attempt) -> VmRef:
+        name = replacement_name(self.member.name, self.recovery, attempt.number)
+        return VmRef(self.vm.subscription, self.vm.resource_group, name)
+
+    def tried(self, attempt: Attempt, outcome: Verdict | str, code: str, message: str) -> None:
+        entry = {**attempt.to_dict(), "name": self.target(attempt).name, "result": str(outcome), "code": code}
+        self.p.walk = [*self.p.walk, {**entry, "at": iso(self.flow.now)}][-MAX_WALK:]
+        self.record("create", str(outcome), code, message)
+
+    def publish_ranking(self, found: list[Candidate], ranked: list[Candidate], spot: bool) -> None:
+        excluded = [c.explain() for c in found if c.excluded]
+        choice = why_chosen(ranked[0], ranked, self.profile.strategy) if ranked else "no usable candidate"
+        self.p.ranking = {
+            "at": iso(self.flow.now),
+            "priority": "Spot" if spot else "Regular",
+            "strategy": self.profile.strategy,
+            "ranked": [c.explain() for c in ranked[:MAX_LISTED]],
+            "excluded": excluded[:MAX_LISTED],
+            "choice": choice,
+        }
+        self.status("ranked")
+
+    def describe_old(self) -> dict[str, Any]:
+        m = self.member
+        return {"id": m.vm_id, "size": m.size, "region": m.region, "zone": m.zone or None, "priority": m.priority}
+
+    def describe_new(self, target: VmRef, facts: VmFacts, attempt: Attempt) -> dict[str, Any]:
+        listed = (self.p.ranking or {}).get("ranked", [])
+        key = attempt.offering
+        price = next(
+            (c["price"] for c in listed if Offering(c["size"], c["region"], c["zone"] or "").key == key.key), None
+        )
+        return {
+            "id": target.id,
+            "size": facts.size or attempt.offering.size,
+            "region": facts.location or attempt.offering.region,
+            "zone": facts.zone or None,
+            "priority": "Spot" if attempt.spot else "Regular",
+            "price": price if attempt.spot else None,
+            "fallback": not attempt.spot,
+        }
+
+    def status(self, phase: str, **extra: Any) -> None:
+        """What operators read while it runs: the phase, the current choice, and the top of the ranking (custom
+        status is limited to 16 KB: the output holds up to MAX_LISTED of each)."""
+        status = {"phase": phase, "attempt": self.p.attempt, "lastError": self.p.last_error, **extra}
+        if self.p.ranking is not None:
+            r = self.p.ranking
+            status["ranking"] = {**r, "ranked": r["ranked"][:SHOWN], "excluded": r["excluded"][:SHOWN]}
+        self.flow.context.set_custom_status(status)
+
+    def output(self, conclusion: Conclusion) -> dict[str, Any]:
+        extra = {"replacement": self.replacement, "ranking": self.p.ranking, "walk": self.p.walk}
+        return self.output_of(conclusion, self.p.last_error, self.p.executions, **extra)

@@ -1,0 +1,59 @@
+"""respot's market adapter with the real SDKs against the emulator: SKUs, quota, prices, eviction rates, scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from localcloud.arm import ArmEmulator
+from orchestrator.adapters.compute import ArmCompute
+from orchestrator.adapters.market import ArmMarket
+from orchestrator.settings import Settings
+from tests.integration.helpers import control
+
+pytestmark = pytest.mark.integration
+
+
+def market(arm: ArmEmulator, ttl: float = 0) -> ArmMarket:
+    settings = Settings(
+        subscriptions=arm.subscription,
+        arm_endpoint=arm.url,
+        prices_endpoint=arm.url,
+        credential="localcloud",
+        market_ttl_seconds=ttl,
+    )
+    return ArmMarket(settings, ArmCompute(settings))
+
+
+def test_skus_carry_spot_capability_zones_and_restrictions(arm: ArmEmulator) -> None:
+    control(arm, "/scenario", {"restrictions": [{"region": "eastus", "zone": "2", "size": "Standard_D2s_v5"}]})
+    skus = market(arm).skus(arm.subscription, "eastus")
+    d2s = skus["standard_d2s_v5"]
+    assert (d2s.vcpus, d2s.memory_gb, d2s.family) == (2, 8.0, "standardDSv5Family") and d2s.spot_capable
+    assert d2s.zones == ("1", "2", "3") and d2s.restricted_zones == ("2",)
+    assert not skus["standard_b2s"].spot_capable
+
+
+def test_quota_is_what_is_left(arm: ArmEmulator) -> None:
+    control(arm, "/quota", {"region": "westus2", "name": "lowPriorityCores", "limit": 6})
+    assert market(arm).quota(arm.subscription, "westus2")["lowPriorityCores"] == 6
+
+
+def test_spot_prices_come_from_the_retail_prices_api(arm: ArmEmulator) -> None:
+    control(arm, "/price", {"region": "eastus", "size": "Standard_D2s_v5", "price": 0.0123})
+    prices = market(arm).spot_prices("eastus")
+    assert prices["standard_d2s_v5"] == 0.0123 and "standard_b2s" not in prices
+
+
+def test_eviction_rates_from_resource_graph(arm: ArmEmulator) -> None:
+    control(arm, "/scenario", {"evictionRates": [{"region": "eastus", "size": "Standard_D2s_v5", "rate": "10-15"}]})
+    rates = market(arm).eviction_rates(arm.subscription, ["Standard_D2s_v5", "Standard_D4s_v5"], ["eastus"])
+    assert rates[("standard_d2s_v5", "eastus")] == "10-15" and ("standard_d4s_v5", "eastus") in rates
+
+
+def test_placement_scores_per_zone_and_stale_after_a_429(arm: ArmEmulator) -> None:
+    m = market(arm)
+    scores, stale = m.placement_scores(arm.subscription, ["Standard_D2s_v5"], ["eastus", "westus2"])
+    assert not stale and scores["standard_d2s_v5/eastus/1"] in ("High", "Medium", "Low")
+    control(arm, "/faults", {"error429": 1.0, "path": "placementScores"})
+    again, stale = m.placement_scores(arm.subscription, ["Standard_D2s_v5"], ["eastus", "westus2"])
+    assert stale and again == scores  # the last scores, marked stale: never a blocked recovery

@@ -1,0 +1,301 @@
+"""The redeploy strategy replayed by azure-functions-durable, answered by the real activities over a fake Compute and
+Market, with the real entity operations: the walk by error class, shared cool-downs, the fallback, the deadline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from azure.durable_functions import EntityId
+
+from orchestrator.domain import memory
+from orchestrator.domain.errors import ArmFailure, Failure
+from orchestrator.domain.fleet import parse_fleets
+from orchestrator.domain.models import VmFacts, VmRef, VmStatus, iso
+from orchestrator.domain.scope import vm_hash
+from orchestrator.domain.template import FALLBACK_TAG, Member, replacement_name
+from orchestrator.workflows.redeploy import redeploy_vm
+from tests.unit.fakes import SUB, T0, FakeMarket, World, vm_ref
+from tests.unit.workflows.driver import Driver, Entities
+
+VM = vm_ref("web-1")
+RECOVERY = "respot-0123456789abcdef-0001"
+SUBNET = f"/subscriptions/{SUB}/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/s"
+
+
+def profile(**extra: Any) -> dict[str, Any]:
+    return {
+        "name": "web",
+        "desired": 3,
+        "template": {
+            "image": {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server"},
+            "admin": {"username": "azureuser", "ssh_public_key": "ssh-ed25519 AAAAC3Nza test"},
+        },
+        "sizes": ["Standard_D2s_v5", "Standard_D4s_v5"],
+        "placements": [
+            {"region": "eastus", "zones": ["1", "2"], "subnet": SUBNET},
+            {"region": "westus2", "zones": ["1"], "subnet": SUBNET},
+            {"region": "northeurope", "subnet": SUBNET},
+        ],
+        "healthy_seconds": 60,
+        **extra,
+    }
+
+
+def market() -> FakeMarket:
+    m = FakeMarket()
+    m.offer("eastus", "Standard_D2s_v5", price=0.020, zones=("1", "2"))
+    m.offer("eastus", "Standard_D4s_v5", price=0.040, vcpus=4, zones=("1", "2"))
+    m.offer("westus2", "Standard_D2s_v5", price=0.018, zones=("1",), score="Medium")
+    m.offer("northeurope", "Standard_D2s_v5", price=0.025, zones=(), score="Low")
+    return m
+
+
+def world(**profile_extra: Any) -> World:
+    w = World(market=market(), fleets=parse_fleets({"fleets": [profile(**profile_extra)]}))
+    return w
+
+
+def member(**extra: Any) -> Member:
+    fields: dict[str, Any] = {
+        "vm_id": VM.id,
+        "name": VM.name,
+        "fleet": "web",
+        "size": "Standard_D2s_v5",
+        "region": "eastus",
+        "zone": "1",
+        "tags": {"respot-fleet": "web", "app": "shop"},
+        **extra,
+    }
+    return Member(**fields)
+
+
+EVERY_OTHER_OFFERING = (  # every offering of the profile but the evicted member's own
+    "standard_d2s_v5/eastus/2",
+    "standard_d4s_v5/eastus/1",
+    "standard_d4s_v5/eastus/2",
+    "standard_d2s_v5/westus2/1",
+    "standard_d2s_v5/northeurope/-",
+)
+
+
+def entities() -> Entities:
+    return Entities({memory.OFFERINGS: memory.offerings_op, memory.MEMBER: memory.member_op})
+
+
+def redeploy(context: Any) -> Any:
+    return redeploy_vm(context, EntityId)
+
+
+def drive(
+    w: World, m: Member | None = None, *, shared: Entities | None = None, start: Any = T0, recovery: str = RECOVERY
+) -> tuple[dict[str, Any], Driver]:
+    data = {"vm": VM.to_dict(), "since": iso(start), "member": (m or member()).to_dict()}
+    w.compute.now = start
+    d = Driver(
+        redeploy, data, f"{recovery}:redeploy", start, w.activity, on_tick=w.compute.tick, entities=shared or entities()
+    )
+    return d.run(), d
+
+
+def creates(w: World) -> list[str]:
+    """Each created VM's offering key, in order."""
+    return [f"{v.size.lower()}/{v.location}/{v.zone or '-'}" for v in w.compute.created()]
+
+
+def test_the_replacement_goes_to_the_best_candidate_and_the_output_says_old_to_new_and_why() -> None:
+    w = world()
+    shared = entities()
+    out, d = drive(w, shared=shared)
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced")
+    assert creates(w) == ["standard_d2s_v5/eastus/2"]  # High, cheap, and not the evicted zone 1
+    new = out["replacement"]["new"]
+    assert new["id"].endswith(replacement_name(VM.name, RECOVERY, 1)) and new["zone"] == "2"
+    assert (new["priority"], new["price"], new["fallback"]) == ("Spot", 0.02, False)
+    assert out["replacement"]["old"] == {
+        "id": VM.id,
+        "size": "Standard_D2s_v5",
+        "region": "eastus",
+        "zone": "1",
+        "priority": "Spot",
+    }
+    ranking = out["ranking"]
+    assert [c["region"] for c in ranking["ranked"]][:2] == ["eastus", "westus2"]
+    assert ranking["choice"].startswith("standard_d2s_v5/eastus/2: first of")
+    assert {c["excluded"] for c in ranking["excluded"]} == {
+        "the evicted VM's own offering",
+        "not offered in the region",
+    }
+    assert any(s and "ranking" in s for s in d.statuses)  # the operator sees the ranking while it runs
+    body = w.compute.created()[0].body
+    assert body["tags"]["app"] == "shop" and body["tags"]["respot:replaces"] == VM.name
+    assert body["properties"]["networkProfile"]["networkInterfaceConfigurations"][0]["properties"]["ipConfigurations"]
+    new_ref = VmRef(SUB, "rg", replacement_name(VM.name, RECOVERY, 1))
+    assert shared.state[(memory.MEMBER, vm_hash(new_ref))]["zone"] == "2"  # remembered for its own eviction
+
+
+def test_the_warm_up_gate_holds_the_replacement_for_healthy_seconds_before_it_counts() -> None:
+    w = world(healthy_seconds=300)
+    out, d = drive(w)
+    assert out["outcome"] == "recovered"
+    created_at = next(t for t, _ in d.timers)
+    assert out["concludedAt"] >= iso(created_at + timedelta(seconds=300))
+
+
+def test_allocation_failed_cools_the_offering_for_everyone_and_the_next_candidate_is_used() -> None:
+    w = world()
+    w.compute.create_codes["standard_d2s_v5/eastus/2"] = "AllocationFailed"
+    shared = entities()
+    out, _ = drive(w, shared=shared)
+    assert out["outcome"] == "recovered" and out["replacement"]["new"]["region"] == "westus2"
+    assert [x["result"] for x in out["walk"]] == ["cool", "succeeded"]
+    assert "standard_d2s_v5/eastus/2" in shared.state[(memory.OFFERINGS, memory.SHARED)]
+    assert ("delete", f"{VM.id[: VM.id.rindex('/')]}/{replacement_name(VM.name, RECOVERY, 1)}") in w.compute.log
+    # minutes later another member's recovery reads the shared memory and never tries the cooled offering
+    w2 = world()
+    out2, _ = drive(
+        w2,
+        member(vm_id=vm_ref("web-2").id, name="web-2"),
+        shared=shared,
+        start=T0 + timedelta(minutes=5),
+        recovery="respot-fedcba9876543210-0001",
+    )
+    assert out2["outcome"] == "recovered"
+    assert "standard_d2s_v5/eastus/2" not in creates(w2)
+    cooled = {c["excluded"] for c in out2["ranking"]["excluded"] if c["zone"] == "2" and c["region"] == "eastus"}
+    assert any(c and c.startswith("cooling down until") for c in cooled)
+
+
+def test_a_quota_error_skips_the_family_in_that_region_and_sku_not_available_the_size() -> None:
+    w = world()
+    quota = ArmFailure(Failure.QUOTA, "OperationNotAllowed", "exceeding approved standardDSv5Family Cores quota", 409)
+    w.compute.fail_next("create", quota)
+    out, _ = drive(w)
+    assert out["outcome"] == "recovered"
+    assert [x["result"] for x in out["walk"]] == ["skip_family", "succeeded"]
+    assert creates(w) == ["standard_d2s_v5/westus2/1"]  # D4s_v5 in eastus is the same family: skipped too
+
+
+def test_quota_zero_in_a_region_means_no_write_there() -> None:
+    w = world()
+    w.market.free["eastus"]["lowPriorityCores"] = 0
+    out, _ = drive(w)
+    assert out["outcome"] == "recovered"
+    assert all("/eastus/" not in c for c in creates(w)) and len(creates(w)) == 1
+    assert any(c["excluded"].startswith("no quota headroom: lowPriorityCores") for c in out["ranking"]["excluded"])
+
+
+def test_no_quota_anywhere_fails_at_once_naming_the_quota_never_a_loop() -> None:
+    w = world()
+    for region in w.market.free:
+        w.market.free[region]["lowPriorityCores"] = 0
+    out, d = drive(w)
+    assert (out["outcome"], out["reason"]) == ("failed", "quota")
+    assert "lowPriorityCores" in out["detail"] and w.compute.created() == [] and d.timers == []
+
+
+def test_a_configuration_error_fails_the_recovery_with_the_message() -> None:
+    w = world()
+    w.compute.fail_next("create", ArmFailure(Failure.CONFIG, "InvalidParameter", "imageReference is invalid", 400))
+    out, _ = drive(w)
+    assert (out["outcome"], out["reason"]) == ("failed", "config")
+    assert "imageReference is invalid" in out["detail"]
+
+
+def test_throttled_creates_wait_their_retry_after_and_never_make_two_vms() -> None:
+    w = world()
+    w.compute.fail_next("create", ArmFailure(Failure.THROTTLED, "TooManyRequests", "slow down", 429, 120))
+    out, d = drive(w)
+    assert out["outcome"] == "recovered" and len(w.compute.created()) == 1
+    assert any((fire - made).total_seconds() >= 120 for made, fire in d.timers)
+
+
+def test_a_create_whose_answer_was_lost_is_found_by_the_guard_read_not_sent_twice() -> None:
+    w = world()
+    w.compute.fail_next("create", ("applied", ArmFailure(Failure.NO_ANSWER, "ConnectionError", "dropped", 0)))
+    out, _ = drive(w)
+    assert out["outcome"] == "recovered"
+    assert w.compute.count("create") == 1 and len(w.compute.created()) == 1
+
+
+def test_an_eviction_during_warm_up_cools_that_offering_and_the_walk_goes_on() -> None:
+    w = world()
+    w.compute.evict_after["standard_d2s_v5/eastus/2"] = 20
+    shared = entities()
+    out, _ = drive(w, shared=shared)
+    assert out["outcome"] == "recovered" and out["replacement"]["new"]["region"] == "westus2"
+    assert out["walk"][0]["code"] == "EvictedDuringWarmUp"
+    assert shared.state[(memory.OFFERINGS, memory.SHARED)]["standard_d2s_v5/eastus/2"]["why"] == "evicted"
+
+
+def test_when_spot_is_exhausted_a_regular_fallback_comes_after_the_profiles_minutes_marked_as_such() -> None:
+    w = world(fallback={"mode": "after_minutes", "minutes": 10})
+    w.compute.create_codes.update(dict.fromkeys(EVERY_OTHER_OFFERING, "AllocationFailed"))
+    out, _ = drive(w)  # the fake's create codes fail Spot creates only: Regular capacity is there
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced_regular")
+    created = w.compute.created()[-1]
+    assert created.priority == "Regular" and created.tags[FALLBACK_TAG] == "regular"
+    assert out["replacement"]["new"]["fallback"] is True
+    spot_lost = next(x["at"] for x in out["walk"] if x["result"] == "cool")
+    assert out["walk"][-1]["at"] >= iso(_t(spot_lost) + timedelta(minutes=10))  # not before the profile's minutes
+
+
+def test_with_no_fallback_and_no_capacity_it_waits_on_the_schedule_and_ranks_again_until_the_deadline() -> None:
+    w = world()
+    w.compute.create_codes.update(dict.fromkeys(EVERY_OTHER_OFFERING, "ZonalAllocationFailed"))
+    w2 = w.with_settings(retry_deadline_hours=2)
+    out, d = drive(w2)
+    assert (out["outcome"], out["reason"]) == ("gave_up", "deadline")
+    waits = [(fire - made).total_seconds() for made, fire in d.timers]
+    assert max(waits) >= 600  # backed off to minutes between rounds, never a tight loop
+    assert len(w2.compute.created()) <= 5 * 12  # each round tries each offering once at most
+
+
+def _t(text: str) -> Any:
+    from orchestrator.domain.models import parse_iso
+
+    return parse_iso(text, "t")
+
+
+def test_a_member_outside_every_profile_is_not_protected_with_how_to_enrol() -> None:
+    w = world()
+    out, _ = drive(w, member(tags={"app": "shop"}))
+    assert (out["outcome"], out["reason"]) == ("not_protected", "no_fleet")
+    assert "respot-fleet=<name>" in out["detail"] and w.compute.created() == []
+
+
+def test_a_price_eviction_under_the_raise_policy_gets_the_ceiling_as_its_max_price() -> None:
+    w = world(max_price=0.019, price_policy="raise", price_ceiling=0.03)
+    out, _ = drive(w, member(max_price=0.015))  # eastus D2s_v5 costs 0.020 now: above the member's 0.015
+    assert out["outcome"] == "recovered"
+    assert w.compute.created()[0].max_price == 0.03
+
+
+def test_a_price_cap_keeps_replacements_below_it() -> None:
+    w = world(max_price=0.019)
+    out, _ = drive(w)
+    assert creates(w) == ["standard_d2s_v5/westus2/1"]  # the only offering at or below 0.019
+    assert out["replacement"]["new"]["price"] == 0.018
+
+
+def test_a_crafted_input_cannot_create_an_offering_the_profile_does_not_allow() -> None:
+    w = world()
+    payload = {
+        "vm": VM.to_dict(),
+        "member": member().to_dict(),
+        "recovery": RECOVERY,
+        "attempt": 1,
+        "offering": "standard_m128s/eastus/1",
+        "spot": True,
+    }
+    answer = w.activity("create_vm", payload, T0)
+    assert answer["step"] == "out_of_scope" and "does not allow" in answer["reason"]
+    assert w.compute.created() == []
+
+
+def test_the_evicted_vm_still_there_means_nothing_is_created() -> None:
+    w = world()
+    w.compute.add(VM, status=VmStatus.RUNNING, eviction_policy="Delete", tags={"respot-fleet": "web"})
+    out, _ = drive(w)
+    assert out["outcome"] == "stopped" and w.compute.created() == []
+    assert isinstance(w.compute.facts(VM), VmFacts)
