@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from orchestrator.domain.capacity import ScaleSetFacts
 from orchestrator.domain.classify import UserAction
 from orchestrator.domain.models import Operation, VmFacts, VmRef
 from orchestrator.domain.placement import Sku
@@ -88,4 +89,18 @@ class MarketData(Protocol):
 
     def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> tuple[dict[str, str], bool]:
         """High / Medium / Low per offering key, and whether they are stale (a throttled call kept the last)."""
+        ...
+
+
+class ScaleSets(Protocol):
+    def facts(self, subscription: str, resource_group: str, name: str) -> ScaleSetFacts:
+        """Capacity, mode, Spot and eviction policy, Try & restore, and the autoscale settings that target it."""
+        ...
+
+    def begin_set_capacity(self, subscription: str, resource_group: str, name: str, capacity: int) -> Operation | None:
+        """PATCH sku.capacity; the operation to watch."""
+        ...
+
+    def list_scale_sets(self, subscription: str) -> list[tuple[str, str, ScaleSetFacts, dict[str, str]]]:
+        """(resource group, name, facts without autoscale, tags) of every scale set of the subscription."""
         ...

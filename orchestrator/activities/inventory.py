@@ -1,17 +1,19 @@
 """The inventory sweep: which fleet members exist now, and what a replacement of each would need to know (it is
-gone when the eviction deletes it). Reads only: one VM list per subscription in scope."""
+gone when the eviction deletes it), and the capacity of each Delete-policy scale set. Reads only: one VM list and
+one scale-set list per subscription in scope."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
 
+from orchestrator.domain.capacity import scale_set_key
 from orchestrator.domain.errors import ArmFailure
 from orchestrator.domain.fleet import Fleets
-from orchestrator.domain.models import VmRef, iso
+from orchestrator.domain.models import VmFacts, VmRef, iso
 from orchestrator.domain.scope import Scope
 from orchestrator.domain.template import Member
-from orchestrator.ports import Compute
+from orchestrator.ports import Compute, ScaleSets
 
 log = logging.getLogger("respot.inventory")
 
@@ -32,4 +34,23 @@ def fleet_members(compute: Compute, fleets: Fleets, scope: Scope, now: datetime)
                 continue
             if facts.is_spot and facts.delete_policy:
                 found.append((ref, Member.from_facts(ref, facts, profile.name, iso(now))))
+    return found
+
+
+def scale_set_capacities(scale_sets: ScaleSets, scope: Scope) -> list[tuple[str, int]]:
+    """(scaleset entity key, capacity) of every Delete-policy Spot scale set in scope: what a restore goes back to.
+    A set with Try & restore is the platform's (autoscale is checked when an eviction comes)."""
+    found = []
+    for subscription in sorted(scope.subscriptions):
+        try:
+            sets = scale_sets.list_scale_sets(subscription)
+        except ArmFailure as failure:
+            log.warning("inventory: scale sets of %s not listed: %s %s", subscription, failure.code, failure.message)
+            continue
+        for rg, name, facts, tags in sets:
+            ref = VmRef(subscription, rg, name)
+            if not scope.allows(ref) or not scope.tags_match(VmFacts(exists=True, tags=tags)):
+                continue
+            if facts.spot and facts.delete_policy and not facts.restore:
+                found.append((scale_set_key(subscription, rg, name), facts.capacity))
     return found

@@ -210,7 +210,12 @@ def _model_facts(got: Any, view: Any) -> VmFacts:
         mode=ScaleSetMode.FLEXIBLE if props and props.virtual_machine_scale_set else None,
         zone=(got.zones or [""])[0],
         data_disks=_data_disks(props.storage_profile if props else None),
+        scale_set_name=_last(props.virtual_machine_scale_set.id) if props and props.virtual_machine_scale_set else "",
     )
+
+
+def _last(resource_id: Any) -> str:
+    return str(resource_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
 
 
 def _data_disks(storage: Any) -> list[dict[str, Any]]:

@@ -33,14 +33,27 @@ PLACEMENT_API = "2025-06-05"
 PLACEMENT_REGIONS, PLACEMENT_SIZES = 8, 5
 
 
+def graph_client(settings: Settings, compute: ArmCompute) -> ResourceGraphClient:
+    """Resource Graph with respot's rules: no retries of its own (a 429 is the orchestration's to wait out)."""
+    return ResourceGraphClient(
+        compute.credential, base_url=settings.arm_endpoint, retry_total=0, per_call_policies=[LoopbackHttpPolicy()]
+    )
+
+
+def graph_rows(graph: ResourceGraphClient, subscription: str, query: str) -> list[dict[str, Any]]:
+    request = QueryRequest(
+        subscriptions=[subscription], query=query, options=QueryRequestOptions(result_format="objectArray")
+    )
+    data: Any = arm.read(lambda: graph.resources(request).data)  # objectArray: a list of rows
+    return list(data or [])
+
+
 class ArmMarket:
     def __init__(self, settings: Settings, compute: ArmCompute) -> None:
         self.settings, self.compute = settings, compute
         self.ttl = settings.market_ttl_seconds
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-        self._graph = ResourceGraphClient(
-            compute.credential, base_url=settings.arm_endpoint, retry_total=0, per_call_policies=[LoopbackHttpPolicy()]
-        )
+        self._graph = graph_client(settings, compute)
         self._prices: PipelineClient[Any, Any] = PipelineClient(
             settings.prices_endpoint, policies=[RetryPolicy(retry_total=0)]
         )
@@ -102,11 +115,7 @@ class ArmMarket:
             f"| where sku.name in~ ({names}) | where location in~ ({where}) "
             "| project skuName = tostring(sku.name), location, spotEvictionRate = tostring(properties.evictionRate)"
         )
-        request = QueryRequest(
-            subscriptions=[subscription], query=query, options=QueryRequestOptions(result_format="objectArray")
-        )
-        data: Any = arm.read(lambda: self._graph.resources(request).data)  # objectArray: a list of rows
-        rows: list[dict[str, Any]] = list(data or [])
+        rows = graph_rows(self._graph, subscription, query)
         return {(str(r["skuName"]).lower(), str(r["location"]).lower()): str(r["spotEvictionRate"]) for r in rows}
 
     def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> tuple[dict[str, str], bool]:

@@ -9,8 +9,9 @@ from orchestrator.adapters.arm import quiet_sdk_logging
 from orchestrator.adapters.compute import compute_for
 from orchestrator.adapters.fleetsfile import load_fleets
 from orchestrator.adapters.market import ArmMarket
+from orchestrator.adapters.scalesets import ArmScaleSets
 from orchestrator.domain.fleet import Fleets
-from orchestrator.ports import ActivityLog, Compute, MarketData
+from orchestrator.ports import ActivityLog, Compute, MarketData, ScaleSets
 from orchestrator.settings import Settings, get_settings
 
 
@@ -31,6 +32,11 @@ def fleets() -> Fleets:
 def market() -> MarketData:
     """One per worker process: its caches (prices, eviction rates, placement scores) are the point."""
     return ArmMarket(get_settings(), compute_for(get_settings()))
+
+
+@lru_cache(maxsize=1)
+def scale_sets() -> ScaleSets:
+    return ArmScaleSets(get_settings(), compute_for(get_settings()))
 
 
 def activity_log() -> ActivityLog:

@@ -1,5 +1,6 @@
 """The inventory sweep, every five minutes: each fleet member's knowledge goes to its ``member`` entity, where it
-outlives the VM (a Delete-policy eviction deletes the VM and its disks, and with them what a replacement needs).
+outlives the VM (a Delete-policy eviction deletes the VM and its disks, and with them what a replacement needs),
+and each Delete-policy scale set's capacity to its ``scaleset`` entity (what a restore goes back to).
 
 A member is sent again only when what respot knows of it changed, or once an hour (a new worker process starts
 with an empty cache: it sends everything once). Members respot creates are recorded by the redeploy itself."""
@@ -14,9 +15,11 @@ from datetime import UTC, datetime
 import azure.durable_functions as df
 import azure.functions as func
 
-from orchestrator.activities.inventory import fleet_members
+from orchestrator.activities.inventory import fleet_members, scale_set_capacities
 from orchestrator.app import compose
+from orchestrator.domain.capacity import SCALESET
 from orchestrator.domain.memory import MEMBER
+from orchestrator.domain.models import iso
 from orchestrator.domain.scope import vm_hash
 
 SCHEDULE = "0 */5 * * * *"  # NCRONTAB, with seconds
@@ -30,7 +33,11 @@ _sent: dict[str, tuple[str, float]] = {}  # vm hash -> (what was sent, when): pe
 @bp.durable_client_input(client_name="client")
 async def inventory(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     now = datetime.now(UTC)
-    found = await asyncio.to_thread(fleet_members, compose.compute(), compose.fleets(), compose.settings().scope, now)
+    scope = compose.settings().scope
+    found = await asyncio.to_thread(fleet_members, compose.compute(), compose.fleets(), scope, now)
+    sets = await asyncio.to_thread(scale_set_capacities, compose.scale_sets(), scope)
+    for key, capacity in sets:  # every sweep: the entity keeps it only while no eviction wave is open
+        await client.signal_entity(df.EntityId(SCALESET, key), "seen", {"capacity": capacity, "at": iso(now)})
     for ref, member in found:
         key = vm_hash(ref)
         known = member.to_dict()

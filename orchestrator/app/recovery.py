@@ -9,9 +9,10 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrator.activities import capacity, fleet, logs, policy
 from orchestrator.activities import compute as compute_activities
-from orchestrator.activities import fleet, logs, policy
 from orchestrator.app import compose
+from orchestrator.workflows import capacity as capacity_workflow
 from orchestrator.workflows import names, observe, recover, redeploy, restart
 
 bp = df.Blueprint()
@@ -35,6 +36,11 @@ def restart_vm(context: df.DurableOrchestrationContext) -> Any:
 @bp.orchestration_trigger(context_name="context", orchestration=names.REDEPLOY_VM)
 def redeploy_vm(context: df.DurableOrchestrationContext) -> Any:
     return redeploy.redeploy_vm(context, df.EntityId)
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=names.RESTORE_CAPACITY)
+def restore_capacity(context: df.DurableOrchestrationContext) -> Any:
+    return capacity_workflow.restore_capacity(context, df.EntityId)
 
 
 @bp.activity_trigger(input_name="payload", activity=names.RECOVERY_POLICY)
@@ -90,3 +96,13 @@ def create_vm(payload: Any) -> dict[str, Any]:
 @bp.activity_trigger(input_name="payload", activity=names.DELETE_VM)
 def delete_vm(payload: Any) -> dict[str, Any]:
     return fleet.delete_vm(payload, compose.compute(), compose.settings().scope)
+
+
+@bp.activity_trigger(input_name="payload", activity=names.READ_SCALE_SET)
+def read_scale_set(payload: Any) -> dict[str, Any]:
+    return capacity.read_scale_set(payload, compose.scale_sets(), compose.settings().scope)
+
+
+@bp.activity_trigger(input_name="payload", activity=names.SET_CAPACITY)
+def set_capacity(payload: Any) -> dict[str, Any]:
+    return capacity.set_capacity(payload, compose.scale_sets(), compose.settings().scope)

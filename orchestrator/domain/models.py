@@ -114,6 +114,7 @@ class VmFacts:
     health: str | None = None  # Application Health extension: healthy | unhealthy | unknown | None (not installed)
     scale_set_mode: ScaleSetMode | None = None
     zone: str = ""  # the VM's availability zone, "" for a regional VM
+    scale_set_name: str = ""  # the Flexible scale set a VM belongs to
     data_disks: list[dict[str, Any]] = field(default_factory=list)  # {lun, size_gb, type}: what a replacement needs
 
     @property

@@ -45,6 +45,7 @@ class Member:
     tags: dict[str, str] = field(default_factory=dict)
     data_disks: tuple[DataDisk, ...] = ()
     max_price: float = -1
+    scale_set: str = ""  # the Flexible scale set it belongs to: its capacity is restored instead
     seen_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +85,7 @@ class Member:
             tags=dict(facts.tags),
             data_disks=tuple(DataDisk(int(d["lun"]), int(d["size_gb"]), str(d["type"])) for d in facts.data_disks),
             max_price=facts.max_price if facts.max_price is not None else -1,
+            scale_set=facts.scale_set_name,
             seen_at=seen_at,
         )
 

@@ -3,6 +3,7 @@
 RECOVER_VM = "recover_vm"  # one eviction: identity, signals joining, classify, then a strategy
 OBSERVE_VM = "observe_vm"  # a look at the VM (facts, user action, eviction record), ARM trouble waited out
 RESTART_VM = "restart_vm"  # strategy: start the deallocated VM again until capacity returns
+RESTORE_CAPACITY = "restore_capacity"  # strategy: raise a Delete-policy scale set's capacity back, once per wave
 REDEPLOY_VM = "redeploy_vm"  # strategy: create a replacement of a deleted fleet member on the best candidate
 
 RECOVERY_POLICY = "recovery_policy"
@@ -16,11 +17,14 @@ FLEET_PROFILE = "fleet_profile"
 GATHER_MARKET = "gather_market"
 CREATE_VM = "create_vm"
 DELETE_VM = "delete_vm"
+READ_SCALE_SET = "read_scale_set"
+SET_CAPACITY = "set_capacity"
 
 OFFERINGS_ENTITY = "offerings"  # cool-downs shared by every recovery (orchestrator.domain.memory)
 MEMBER_ENTITY = "member"  # what respot knew of a fleet member, by VM hash
+SCALESET_ENTITY = "scaleset"  # a scale set's capacity as the sweep saw it, and its eviction wave
 
 SIGNAL_EVENT = "signal"  # a signal joining a running recovery (raised by /api/alerts)
 
 # Named strategies, by the decision that calls for them.
-STRATEGIES = {"restart": RESTART_VM, "redeploy": REDEPLOY_VM}
+STRATEGIES = {"restart": RESTART_VM, "redeploy": REDEPLOY_VM, "capacity": RESTORE_CAPACITY}

@@ -215,8 +215,15 @@ class Recovery:
         return None
 
     def redeploy(self, decision: Decision) -> Steps:
-        """A deleted member comes back from what respot knew of it (read before the eviction, or the inventory)."""
+        """A deleted scale-set instance: the set's capacity back. A deleted fleet member: a replacement, from what
+        respot knew of it (read before the eviction, or the inventory)."""
+        if self.start.vm.scale_set is not None:
+            yield from self.run_strategy("capacity", None, 1, scale_set=self.start.vm.scale_set)
+            return
         member = yield from self.member()
+        if member is not None and member.scale_set:
+            yield from self.run_strategy("capacity", None, 1, scale_set=member.scale_set)
+            return
         if member is None:
             detail = (
                 f"{decision.detail}; respot has no record of the VM, so it cannot rebuild it. Fleet members are "
@@ -253,7 +260,7 @@ class Recovery:
             self.last_error = out.get("lastError")
             self.executions += int(out.get("executions") or 0)
             self.conclude(Outcome(out["outcome"]), Reason(out["reason"]), str(out.get("detail") or ""))
-            self.replacement = out.get("replacement")
+            self.replacement = out.get("replacement") or out.get("capacity")
             self.ranking = out.get("ranking")
         except Exception as exc:  # noqa: BLE001 - the strategy failed (a bug): the recovery records it and concludes
             self.conclude(Outcome.FAILED, Reason.UNKNOWN_ERROR, f"the strategy failed: {str(exc)[:300]}")

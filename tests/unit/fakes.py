@@ -14,8 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from orchestrator.activities import capacity, fleet, logs, policy
 from orchestrator.activities import compute as compute_activities
-from orchestrator.activities import fleet, logs, policy
+from orchestrator.domain.capacity import ScaleSetFacts
 from orchestrator.domain.classify import UserAction
 from orchestrator.domain.errors import ArmFailure, Failure
 from orchestrator.domain.fleet import Fleets
@@ -295,6 +296,42 @@ class FakeMarket:
 
 
 @dataclass
+class FakeScaleSet:
+    capacity: int = 10
+    mode: str = "Uniform"
+    spot: bool = True
+    delete_policy: bool = True
+    restore: bool = False
+    autoscale: tuple[str, ...] = ()
+
+
+@dataclass
+class FakeScaleSets:
+    """Scale sets by name: a PATCH of sku.capacity lands after ``patch_seconds`` (or fails with ``patch_code``)."""
+
+    sets: dict[str, FakeScaleSet] = field(default_factory=dict)
+    compute: FakeCompute | None = None  # its clock and operations carry the PATCH
+    patch_code: str | None = None
+    log: list[tuple[str, int]] = field(default_factory=list)
+
+    def facts(self, subscription: str, resource_group: str, name: str) -> ScaleSetFacts:
+        s = self.sets[name]
+        sid = f"/subscriptions/{subscription}/resourceGroups/{resource_group}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}"
+        return ScaleSetFacts(sid, s.capacity, s.mode, s.spot, s.delete_policy, s.restore, s.autoscale)
+
+    def begin_set_capacity(self, subscription: str, resource_group: str, name: str, capacity: int) -> Operation | None:
+        self.log.append((name, capacity))
+        if self.patch_code is None:
+            self.sets[name].capacity = capacity
+        assert self.compute is not None
+        ref = VmRef(subscription, resource_group, name)
+        return self.compute._operation("patch", ref, 20, self.patch_code, None)
+
+    def list_scale_sets(self, subscription: str) -> list[tuple[str, str, ScaleSetFacts, dict[str, str]]]:
+        return [("rg", n, self.facts(subscription, "rg", n), {}) for n in self.sets]
+
+
+@dataclass
 class FakeActivityLog:
     user_actions: dict[str, UserAction] = field(default_factory=dict)
     evictions: dict[str, datetime] = field(default_factory=dict)
@@ -323,6 +360,10 @@ class World:
     config: Settings = field(default_factory=settings)
     market: FakeMarket = field(default_factory=FakeMarket)
     fleets: Fleets = field(default_factory=Fleets)
+    scale_sets: FakeScaleSets = field(default_factory=FakeScaleSets)
+
+    def __post_init__(self) -> None:
+        self.scale_sets.compute = self.compute
 
     def with_settings(self, **values: Any) -> World:
         return replace(self, config=settings(**values))
@@ -342,5 +383,7 @@ class World:
             names.GATHER_MARKET: lambda: fleet.gather_market(payload, self.market, self.compute, self.fleets, scope),
             names.CREATE_VM: lambda: fleet.create_vm(payload, self.compute, self.market, self.fleets, scope),
             names.DELETE_VM: lambda: fleet.delete_vm(payload, self.compute, scope),
+            names.READ_SCALE_SET: lambda: capacity.read_scale_set(payload, self.scale_sets, scope),
+            names.SET_CAPACITY: lambda: capacity.set_capacity(payload, self.scale_sets, scope),
         }
         return table[name]()

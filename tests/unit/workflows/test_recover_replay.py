@@ -8,7 +8,7 @@ from typing import Any
 
 from azure.durable_functions import EntityId
 
-from orchestrator.domain import memory
+from orchestrator.domain import capacity, memory
 from orchestrator.domain.identity import recovery_id
 from orchestrator.domain.models import Missing, Signal, Source, VmFacts, VmRef, VmStatus, iso
 from orchestrator.workflows import names
@@ -34,7 +34,8 @@ CHILDREN = {names.RESTART_VM: restart_vm, names.OBSERVE_VM: observe_vm, names.RE
 
 
 def memory_entities() -> Entities:
-    return Entities({memory.OFFERINGS: memory.offerings_op, memory.MEMBER: memory.member_op})
+    ops = {memory.OFFERINGS: memory.offerings_op, memory.MEMBER: memory.member_op}
+    return Entities({**ops, capacity.SCALESET: capacity.scaleset_op})
 
 
 def signal(source: Source = Source.EVENT_GRID, event_id: str = "e1", at: Any = T0, vm: VmRef = VM) -> dict[str, Any]:
@@ -345,3 +346,26 @@ def test_reads_throttled_for_hours_keep_the_recoverys_own_history_short() -> Non
     assert _history(d) < 60
     observe = next(c for c in d.child_drivers if ":observe-" in c.instance_id)
     assert len(observe.executions) > 1 and _history(observe) < 100
+
+
+def test_a_deleted_scale_set_instance_is_a_capacity_restore_of_its_set() -> None:
+    from orchestrator.workflows.capacity import restore_capacity
+    from tests.unit.fakes import FakeScaleSet
+
+    def capacity_child(context: Any) -> Any:
+        return restore_capacity(context, EntityId)
+
+    world = World().with_settings(log_workspace_id="ws")
+    inst = VmRef(VM.subscription, "rg", "pool_3", "pool", "3")
+    world.activity_log.evictions[inst.id] = T0
+    world.scale_sets.sets["pool"] = FakeScaleSet(capacity=4)
+    data = {"signal": signal(vm=inst), "seq": 1, "previous": None}
+    children = {**CHILDREN, names.RESTORE_CAPACITY: capacity_child}
+    d = Driver(recover, data, recovery_id(inst, 1), T0, world.activity, children, entities=memory_entities())
+    out = d.run()
+    assert (out["outcome"], out["reason"], out["strategy"]) == (
+        "recovered",
+        "capacity_restored",
+        f"{d.instance_id}:capacity",
+    )
+    assert world.scale_sets.log == [("pool", 5)] and out["replacement"]["target"] == 5

@@ -1,0 +1,102 @@
+"""Delete-policy scale sets: an eviction deletes instances and the set's ``sku.capacity`` drops with them
+(azure-facts.md 1e, 7); respot raises it back to what it was, once per eviction wave. Pure.
+
+| the scale set                                           | then                                              |
+|---------------------------------------------------------|---------------------------------------------------|
+| Try & restore on (``properties.spotRestorePolicy``)     | left to the platform: ``ignored / try_and_restore`` |
+| an enabled autoscale setting targets it                 | left to autoscale: ``ignored / autoscaled``         |
+| another recovery of this wave owns the restore          | ``ignored / wave_joined`` (names the owner)         |
+| capacity below what it was                              | PATCH ``sku.capacity`` to it: ``recovered / capacity_restored`` |
+
+What it was: the capacity the inventory sweep last saw (the ``scaleset`` entity), bounded by the capacity now
+plus the instances this wave lost (each recovery of the wave is one lost instance), so that a person's scale-in
+since the last sweep is never undone beyond what the eviction took. The wave owner gathers the wave's recoveries
+for ``GATHER`` before it reads and writes, so a mass eviction is one PATCH.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator.domain.models import InvalidInput, iso, parse_iso
+
+SCALESET = "scaleset"  # entity name; key: the scale set's hash
+GATHER = timedelta(seconds=60)  # the rest of a wave's instances are evicted within the Preempt notice (30 s)
+WAVE = timedelta(minutes=30)  # a claim this long after the wave opened opens a new one
+MAX_RAISE = 100  # instances one PATCH may add (a crafted input cannot ask for a thousand)
+
+
+@dataclass(frozen=True)
+class ScaleSetFacts:
+    id: str
+    capacity: int
+    mode: str  # Uniform | Flexible
+    spot: bool
+    delete_policy: bool
+    restore: bool  # Try & restore enabled
+    autoscale: tuple[str, ...] = ()  # the names of enabled autoscale settings that target it
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ScaleSetFacts:
+        if not isinstance(data, dict):
+            raise InvalidInput("scale set facts must be an object")
+        try:
+            return cls(**{**data, "autoscale": tuple(data.get("autoscale") or ())})
+        except TypeError as exc:
+            raise InvalidInput(f"scale set facts: {exc}") from None
+
+
+def scale_set_key(subscription: str, resource_group: str, name: str) -> str:
+    """The ``scaleset`` entity's key: a digest of the set's id (lower-case)."""
+    set_id = f"/subscriptions/{subscription}/resourcegroups/{resource_group}/providers/microsoft.compute/virtualmachinescalesets/{name}"
+    return hashlib.sha256(set_id.lower().encode()).hexdigest()[:24]
+
+
+def target(seen: int | None, now: int, lost: int) -> int:
+    """The capacity to restore: what the sweep saw, at most what the eviction took back."""
+    restored = now + lost
+    return restored if seen is None else max(now, min(seen, restored))
+
+
+def scaleset_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
+    """``seen`` {capacity, at}: the sweep's reading (kept while a wave is open). ``claim`` {by, at}: join the open
+    wave or open one; answers the wave {owner, opened, lost, seen}. ``close`` {by}: the owner is done."""
+    s: dict[str, Any] = dict(state) if isinstance(state, dict) else {}
+    wave = s.get("wave")
+    at = parse_iso((payload or {}).get("at"), "at") if operation in ("seen", "claim") else None
+    open_wave = wave is not None and at is not None and parse_iso(wave["opened"], "opened") + WAVE > at
+    if operation == "seen":
+        if not open_wave:
+            s["seen"], s["seen_at"] = _count(payload.get("capacity")), iso(at) if at else None
+        return s, None
+    if operation == "claim":
+        by = str(payload.get("by"))[:120]
+        if not open_wave or wave is None:
+            wave = {"owner": by, "opened": iso(at) if at else "", "lost": 0, "members": []}
+        if by not in wave["members"]:
+            wave = {**wave, "lost": wave["lost"] + 1, "members": [*wave["members"], by][-1000:]}
+        s["wave"] = wave
+        return s, {**wave, "seen": s.get("seen")}
+    if operation == "close":
+        if wave is not None and wave.get("owner") == str((payload or {}).get("by")):
+            s["wave"] = {**wave, "opened": "2000-01-01T00:00:00Z"}  # closed: the next claim opens a new wave
+        return s, None
+    if operation == "get":
+        return s, s
+    raise InvalidInput(f"scaleset: no operation {operation!r} (seen, claim, close, get)")
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+        raise InvalidInput("capacity must be an integer from 0 to 1000")
+    return value
+
+
+def gathered_until(wave: dict[str, Any]) -> datetime:
+    return parse_iso(wave["opened"], "opened") + GATHER
