@@ -80,8 +80,10 @@ class Admin(Strict):
 
     @model_validator(mode="after")
     def _one_key(self) -> Admin:
-        if (self.ssh_public_key is None) == (self.ssh_public_key_secret is None):
-            raise ValueError("give either ssh_public_key or ssh_public_key_secret")
+        if self.ssh_public_key is not None and self.ssh_public_key_secret is not None:
+            raise ValueError("give ssh_public_key or ssh_public_key_secret, not both")
+        if self.ssh_public_key is None and self.ssh_public_key_secret is None:
+            raise ValueError("give ssh_public_key (the key itself) or ssh_public_key_secret ({vault_url, secret_name})")
         if self.ssh_public_key is not None and not self.ssh_public_key.startswith(("ssh-", "ecdsa-")):
             raise ValueError("ssh_public_key must be an OpenSSH public key (ssh-rsa ..., ssh-ed25519 ...)")
         return self
