@@ -2,6 +2,9 @@
 
 The standard library's ThreadingHTTPServer is enough on loopback once Nagle is off: without TCP_NODELAY every
 keep-alive request waits about 40 ms for a delayed ACK (measured; see ../shared/design.md).
+
+Given an SSL context, the same port also speaks https: a connection whose first byte is 0x16 (a TLS handshake
+record, RFC 8446 section 5.1) is wrapped before the request is read, any other is served as plain http.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -134,12 +138,28 @@ class LocalHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, app: Handler) -> None:
+    def __init__(self, host: str, port: int, app: Handler, *, tls: ssl.SSLContext | None = None) -> None:
         self.app = app
+        self.tls = tls
         super().__init__((host, port), _Handler)
         self._thread: threading.Thread | None = None
         self._in_flight = 0
         self._count_lock = threading.Lock()
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, over TLS when it opens with a handshake (and this server has a certificate)."""
+        if self.tls is None or not _opens_with_tls(request):
+            super().finish_request(request, client_address)
+            return
+        try:
+            secure = self.tls.wrap_socket(request, server_side=True)  # detaches ``request``
+        except (ssl.SSLError, OSError) as exc:  # e.g. a client that does not trust the certificate hangs up
+            log.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return
+        try:
+            super().finish_request(secure, client_address)
+        finally:
+            self.shutdown_request(secure)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up (a test dropping connections on purpose) is not an error worth a traceback."""
@@ -169,6 +189,14 @@ class LocalHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def tls_url(self) -> str:
+        """The same port over https (only when the server was given an SSL context)."""
+        if self.tls is None:
+            raise RuntimeError("this server has no TLS certificate")
+        host, port = self.server_address[:2]
+        return f"https://{host!s}:{port}"
+
     def start(self) -> None:
         """Serve on a daemon thread (in-process use from tests and the CLI)."""
         self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="localcloud-http", daemon=True)
@@ -179,3 +207,11 @@ class LocalHTTPServer(ThreadingHTTPServer):
         self.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _opens_with_tls(sock: socket.socket) -> bool:
+    try:
+        first = sock.recv(1, socket.MSG_PEEK)
+    except OSError:
+        return False
+    return first == b"\x16"

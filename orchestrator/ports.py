@@ -104,3 +104,16 @@ class ScaleSets(Protocol):
     def list_scale_sets(self, subscription: str) -> list[tuple[str, str, ScaleSetFacts, dict[str, str]]]:
         """(resource group, name, facts without autoscale, tags) of every scale set of the subscription."""
         ...
+
+
+# --- what a replacement's template reads (a fleet profile's ssh_public_key_secret) ---------------------------------
+
+
+class Secrets(Protocol):
+    def ssh_key(self, vault_url: str, secret_name: str) -> str:
+        """The OpenSSH public key in a Key Vault secret's current version (vault: ``https://<name>.vault.azure.net``).
+
+        Raises ArmFailure: CONFIG when respot may not read it (a 403: the 'Key Vault Secrets User' role is missing),
+        it does not exist (404) or it is not an OpenSSH public key; THROTTLED with ``retry_after``; TRANSIENT.
+        """
+        ...

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orchestrator.domain.scope import GUID, Scope
 
 GUID_PATTERN = f"^{GUID}$"
+LOOPBACK_HTTPS = re.compile(r"^https://(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?(/[\w.~-]+)*/?$")
 
 
 class SettingsError(Exception):
@@ -59,6 +61,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, gt=0)
     max_body_depth: int = Field(32, ge=4, le=512, description="JSON nesting allowed in /api/alerts bodies.")
     sdk_http_logging: bool = Field(False, description="azure-core's per-request HTTP log lines (very verbose).")
+    vault_endpoint: str = Field(
+        "", description="Local runs only: https://<name>.vault.azure.net is served at <this>/<name>; empty in Azure."
+    )
+    vault_ca_file: str = Field(
+        "", validate_default=True, description="With vault_endpoint: the PEM its TLS certificate is checked against."
+    )
 
     @field_validator("subscriptions")
     @classmethod
@@ -85,6 +93,23 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^/\s]+/?$", value):
             raise ValueError(f"'{value}' is not an http(s) endpoint (scheme and host only)")
         return value.rstrip("/")
+
+    @field_validator("vault_endpoint")
+    @classmethod
+    def _vault_endpoint(cls, value: str) -> str:
+        # Only the local emulator: respot then turns off the SDK's check that the vault's challenge names the
+        # vault's own domain (verify_challenge_resource, https://aka.ms/azsdk/blog/vault-uri), so this must never
+        # point at a host that could ask for respot's Key Vault token.
+        if value and not LOOPBACK_HTTPS.match(value):
+            raise ValueError(f"'{value}' is not an https URL on a loopback host (the local emulator's vaults)")
+        return value.rstrip("/")
+
+    @field_validator("vault_ca_file")
+    @classmethod
+    def _vault_ca_file(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("vault_endpoint") and not Path(value).is_file():
+            raise ValueError(f"'{value}' is not a file: RESPOT_VAULT_ENDPOINT needs the PEM of the emulator's CA")
+        return value
 
     @property
     def scope(self) -> Scope:

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m localcloud.arm") 
     signal.signal(signal.SIGINT, lambda *_: done.set())
     arm.start()
     print(
-        f"ARM emulator on {arm.url}  subscription {arm.subscription}  resource group {arm.resource_group}",
+        f"ARM emulator on {arm.url}  subscription {arm.subscription}  resource group {arm.resource_group}\n"
+        f"Key Vault: https://<vault>.vault.azure.net at {arm.vault_endpoint}/<vault>  (CA: {arm.ca_file})",
         flush=True,
     )
     done.wait()

@@ -28,6 +28,7 @@ from localcloud.arm.models import (
     Orchestration,
     ScaleSet,
     ScheduledEvent,
+    Vault,
     Vm,
 )
 from localcloud.clock import Clock
@@ -74,6 +75,7 @@ class World:
     evictions: list[tuple[datetime, str, str]] = field(default_factory=list)  # (time, region, size.lower())
     price_history: list[tuple[datetime, str, str, float]] = field(default_factory=list)  # (time, region, size, USD/h)
     regions: dict[str, tuple[str, ...]] = field(default_factory=lambda: {r: z for r, (z, _) in catalog.REGIONS.items()})
+    vaults: dict[str, Vault] = field(default_factory=dict)  # Key Vault data plane: vault name (lower) -> vault
 
 
 class Backend:

@@ -22,6 +22,9 @@ through ``transport.sleep``. Given the clock, the factories below make that slee
   world's Retry-After is left as it is, so a test can assert that the SDK waited exactly what it was told.
 - no ``clock``: nothing is rewritten; the world's seconds are slept as real seconds (right at speed 1, e.g.
   an emulator in another process at real time).
+
+Key Vault is the exception to plain http: its SDK refuses any URL that is not https (localcloud.tls), so
+:func:`secret_client` speaks TLS to the same port and trusts the emulator's CA file.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.pipeline.transport import RequestsTransport
+from azure.keyvault.secrets import SecretClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.monitor.query import LogsQueryClient
 
@@ -146,4 +150,19 @@ def logs_client(
         endpoint=f"{base_url}/v1",
         per_call_policies=[AllowHttpPolicy()],
         **_time_kwargs(clock, advance_on_sleep, kwargs),
+    )
+
+
+def secret_client(vault_url: str, *, ca_file: str, principal: str = "respot@localcloud", **kwargs: Any) -> SecretClient:
+    """azure-keyvault-secrets against a vault of the emulator (``ArmEmulator.vault_url``), its CA trusted.
+
+    The challenge names ``resource="https://vault.azure.net"``, which a loopback host is not a subdomain of: the
+    SDK's check that the two match (verify_challenge_resource, https://aka.ms/azsdk/blog/vault-uri) is off.
+    """
+    return SecretClient(
+        vault_url,
+        StaticTokenCredential(principal),
+        verify_challenge_resource=False,
+        connection_verify=ca_file,
+        **kwargs,
     )

@@ -20,6 +20,11 @@ GET  /_localcloud/operations          async operations: start, expected and actu
 GET|DELETE /_localcloud/requests      request log with per-operation counts
 POST /_localcloud/resource-groups     {subscription, name}
 POST /_localcloud/subnets             {id, region}
+GET  /_localcloud/keyvault            vaults, their role assignments and secret versions (no values)
+POST /_localcloud/keyvault/vaults     {name, tenant?, location?, roleAssignments?: {principal: role} | null,
+                                      secrets?: {name: value}} (keyvault.put_vault)
+POST /_localcloud/keyvault/secrets    {vault, name, value, contentType?, attributes?: {enabled}, tags?}: a new
+                                      current version, in a new open vault if there is none -> {id, version}
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from localcloud.arm import capacity, evictions, scenario, views
+from localcloud.arm import capacity, evictions, keyvault, scenario, views
 from localcloud.arm.backend import Backend, World
 from localcloud.arm.errors import ArmError
 from localcloud.arm.faults import RULE_KEYS, Faults, rule_from_json
@@ -165,6 +170,9 @@ def routes(svc: Services) -> list[Route]:
         route("DELETE", "/requests", _clear_requests),
         route("POST", "/resource-groups", _resource_group),
         route("POST", "/subnets", _subnet),
+        route("GET", "/keyvault", lambda s, c: {"value": keyvault.describe(s.backend)}),
+        route("POST", "/keyvault/vaults", _vault),
+        route("POST", "/keyvault/secrets", _secret),
     ]
 
 
@@ -274,6 +282,29 @@ def _resource_group(svc: Services, ctx: Ctx) -> Json:
     return {"id": f"/subscriptions/{sub}/resourceGroups/{name}"}
 
 
+def _vault(svc: Services, ctx: Ctx) -> Json:
+    vault = keyvault.put_vault(
+        svc.backend,
+        _body(ctx),
+        subscription=scenario.DEFAULT_SUBSCRIPTION,
+        resource_group=scenario.DEFAULT_RESOURCE_GROUP,
+    )
+    return {"name": vault.name, "roleAssignments": vault.roles}
+
+
+def _secret(svc: Services, ctx: Ctx) -> Json:
+    body = _body(ctx)
+    vault_name = body.pop("vault", None)
+    vault = svc.backend.world.vaults.get(str(vault_name).lower()) or keyvault.put_vault(
+        svc.backend,
+        {"name": vault_name},
+        subscription=scenario.DEFAULT_SUBSCRIPTION,
+        resource_group=scenario.DEFAULT_RESOURCE_GROUP,
+    )
+    secret, version = keyvault.put_secret(svc.backend, vault, str(body.pop("name", "")), body)
+    return {"id": keyvault.bundle(vault, secret, version)["id"], "version": version.version}
+
+
 def _operation(op: Any) -> Json:
     out = asdict(op)
     for key in ("start_time", "end_time", "expected_end", "reported_at"):
@@ -324,4 +355,5 @@ def dump(svc: Services) -> Json:
         "schedule": [{"due": views.iso(due), "what": label} for due, label in b.pending()[:200]],
         "throttling": {"enabled": svc.throttler.enabled, "throttled": svc.throttler.throttled},
         "faultsInjected": svc.faults.injected,
+        "vaults": keyvault.describe(b),
     }

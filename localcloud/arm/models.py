@@ -228,3 +228,36 @@ class AllocationFault:
             and (self.size is None or self.size.lower() == vm.size.lower())
             and (self.vm_id is None or self.vm_id.lower() == vm.key)
         )
+
+
+@dataclass
+class SecretVersion:
+    """One version of a Key Vault secret; Key Vault stores the value as given and never interprets it."""
+
+    version: str  # 32 hex digits, as Key Vault's
+    value: str
+    created: datetime
+    updated: datetime
+    enabled: bool = True
+    content_type: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Secret:
+    name: str  # as first written; Key Vault object names are case-insensitive
+    versions: list[SecretVersion] = field(default_factory=list)  # oldest first: the last is the current version
+
+
+@dataclass
+class Vault:
+    """A key vault's data plane. ``roles`` None: every caller may read and write (as any token may do anything
+    on the ARM side here); else principal -> Azure built-in role name, and anyone else is refused (Azure RBAC)."""
+
+    name: str  # lower case, as its DNS name
+    tenant: str
+    location: str
+    subscription: str
+    resource_group: str
+    roles: dict[str, str] | None = None
+    secrets: dict[str, Secret] = field(default_factory=dict)  # lower-cased name -> secret

@@ -1,14 +1,15 @@
 """``--state FILE``: keep the emulator's world across restarts.
 
 What is saved is the settled world: resource groups, subnets, VMs, scale sets, capacity, prices, quotas,
-restrictions, eviction rates, and the Activity Log. Work in flight (an LRO, a Preempt notice, a queued alert)
-is not: on load a VM that was starting is running, one that was stopping or deallocating has finished doing so,
-and a VM under a Preempt notice keeps running with the notice withdrawn. Tests that need in-flight work use one
-process.
+restrictions, eviction rates, Key Vault vaults and secrets, and the Activity Log. Work in flight (an LRO, a Preempt
+notice, a queued alert) is not: on load a VM that was starting is running, one that was stopping or deallocating
+has finished doing so, and a VM under a Preempt notice keeps running with the notice withdrawn. Tests that need
+in-flight work use one process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from pathlib import Path
 
@@ -48,6 +49,14 @@ def load_if_present(arm: ArmEmulator, path: Path) -> bool:
     world = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by save() above
     if not isinstance(world, World):
         raise TypeError(f"{path} is not a localcloud ARM state file")
+    _backfill(world)
     with arm.backend.lock:
         arm.backend.world = world
     return True
+
+
+def _backfill(world: World) -> None:
+    """A state file saved before a field was added to World (Key Vault's ``vaults``) gets that field empty."""
+    for f in dataclasses.fields(World):
+        if f.name not in vars(world) and f.default_factory is not dataclasses.MISSING:
+            setattr(world, f.name, f.default_factory())

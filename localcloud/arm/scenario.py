@@ -15,7 +15,9 @@
   "actionGroups": [{"name": "respot", "url": "http://127.0.0.1:7071/api/alerts", "kind": "activityLogAlert", "delay_seconds": 60}],
   "timeline": [{"at": "PT10M", "capacity": {"region": "eastus", "size": "Standard_D2s_v5", "available": 0}},
                {"at": 3600, "price": {"region": "eastus", "size": "Standard_D2s_v5", "price": 0.05}}],
-  "traces": [{"file": "us-west-2a_v100_1.json", "region": "eastus", "zone": "1", "size": "Standard_NC6s_v3", "slots": 2}]
+  "traces": [{"file": "us-west-2a_v100_1.json", "region": "eastus", "zone": "1", "size": "Standard_NC6s_v3", "slots": 2}],
+  "vaults": [{"name": "respot-kv", "secrets": {"ssh-key": "ssh-ed25519 AAAA... me"},
+              "roleAssignments": {"respot": "Key Vault Secrets User"}}]
 }
 ```
 
@@ -35,7 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from localcloud.arm import catalog, evictions
+from localcloud.arm import catalog, evictions, keyvault
 from localcloud.arm.backend import Backend, Durations
 from localcloud.arm.models import AllocationFault, Json, Nic
 
@@ -284,6 +286,14 @@ def add_allocation_fault(b: Backend, spec: Json, where: str = "faults.allocation
     b.allocation_faults.append(AllocationFault(code, count, region, spec.get("size"), vm_id, message))
 
 
+def _vault(b: Backend, spec: Json, where: str) -> None:
+    """A Key Vault (localcloud.arm.keyvault.put_vault); ``roleAssignments`` absent: open to every caller."""
+    try:
+        keyvault.put_vault(b, spec, subscription=DEFAULT_SUBSCRIPTION, resource_group=DEFAULT_RESOURCE_GROUP)
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
 _SECTIONS: dict[str, Callable[[Backend, Any, Path], None]] = {
     "subscriptions": _subscriptions,
     "subnets": _subnets,
@@ -296,4 +306,5 @@ _SECTIONS: dict[str, Callable[[Backend, Any, Path], None]] = {
     "durations": _durations,
     "timeline": _timeline,
     "traces": _traces,
+    "vaults": _each(_vault, "vaults"),
 }

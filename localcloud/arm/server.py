@@ -1,4 +1,8 @@
-"""The ARM emulator as one object: build it, start it on a port, point the real SDK at ``.url``."""
+"""The ARM emulator as one object: build it, start it on a port, point the real SDK at ``.url``.
+
+The port also speaks https (localcloud.tls), for the one client that insists on it: Key Vault's, at
+``.vault_url(name)``, trusting ``.ca_file``.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from localcloud.arm.scenario import DEFAULT_RESOURCE_GROUP, DEFAULT_SUBSCRIPTION
 from localcloud.arm.throttling import Throttler
 from localcloud.clock import Clock
 from localcloud.httpserver import LocalHTTPServer
+from localcloud.tls import loopback_certificate
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,8 @@ class ArmEmulator:
         self.pipeline = Pipeline(
             self.backend, urls.routes(self.services), self.throttler, self.faults, self.services.requests
         )
-        self._server = LocalHTTPServer(host, port, self.pipeline)
+        self._certificate = loopback_certificate()
+        self._server = LocalHTTPServer(host, port, self.pipeline, tls=self._certificate.server_context())
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._run_ticker, name="localcloud-arm-ticker", daemon=True)
 
@@ -68,10 +74,26 @@ class ArmEmulator:
     def url(self) -> str:
         return self._server.url
 
+    @property
+    def vault_endpoint(self) -> str:
+        """Where vaults are served: ``https://<name>.vault.azure.net`` is ``<vault_endpoint>/<name>`` here."""
+        return f"{self._server.tls_url}/keyvault"
+
+    def vault_url(self, name: str) -> str:
+        """A Key Vault client's ``vault_url`` for the vault ``name`` (create it with the control API first)."""
+        return f"{self.vault_endpoint}/{name.lower()}"
+
+    @property
+    def ca_file(self) -> str:
+        """The PEM a client trusts for the https side (``connection_verify=arm.ca_file``)."""
+        return str(self._certificate.ca_file)
+
     def start(self) -> ArmEmulator:
         self._server.start()
         self._ticker.start()
-        log.info("ARM emulator listening on %s (speed %sx)", self.url, self.clock.speed)
+        log.info(
+            "ARM emulator listening on %s (speed %sx), Key Vault on %s", self.url, self.clock.speed, self.vault_endpoint
+        )
         return self
 
     def stop(self) -> None:
@@ -124,6 +146,12 @@ class ArmEmulator:
         from localcloud.arm.clients import logs_client
 
         return logs_client(self.url, clock=self.clock, advance_on_sleep=advance_on_sleep, **kwargs)
+
+    def secret_client(self, vault: str, *, principal: str = "respot@localcloud", **kwargs: Any) -> Any:
+        """azure-keyvault-secrets' SecretClient on the vault ``vault`` here (``clients.secret_client``)."""
+        from localcloud.arm.clients import secret_client
+
+        return secret_client(self.vault_url(vault), ca_file=self.ca_file, principal=principal, **kwargs)
 
     def apply(self, doc: Json) -> None:
         self.services.apply(doc)

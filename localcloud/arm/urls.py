@@ -1,10 +1,15 @@
-"""Every route the emulator serves: Azure's paths, the swagger operationId, ARM bucket and Compute policy."""
+"""Every route the emulator serves: Azure's paths, the swagger operationId, ARM bucket and Compute policy.
+
+Data planes that are not ARM's host get a path prefix on the one port: ``/v1`` (Log Analytics), ``/api/retail``
+(Retail Prices), ``/_imds/<vm id>`` (IMDS), ``/keyvault/<vault>`` (Key Vault, https only for the SDK).
+"""
 
 from __future__ import annotations
 
 from localcloud.arm import (
     control,
     imds,
+    keyvault,
     loganalytics,
     placement,
     resourcegraph,
@@ -192,5 +197,7 @@ def routes(services: control.Services) -> list[Route]:
             imds.scheduled_events_post,
             auth=False,
         ),
+        # Key Vault's secrets data plane (<vault>.vault.azure.net), under /keyvault/<vault>, over TLS
+        *keyvault.routes(services.faults),
         *control.routes(services),
     ]

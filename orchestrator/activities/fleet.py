@@ -20,7 +20,7 @@ from orchestrator.domain.models import InvalidInput, Step, StepResult, VmRef
 from orchestrator.domain.placement import Market, Offering, Sku, candidates, market_to_dict, offerings
 from orchestrator.domain.scope import Scope
 from orchestrator.domain.template import RECOVERY_TAG, Member, replacement_name, vm_body
-from orchestrator.ports import Compute, MarketData
+from orchestrator.ports import Compute, MarketData, Secrets
 
 
 def _member(payload: Any) -> Member:
@@ -80,7 +80,9 @@ def _members(compute: Compute, subscription: str, profile: Profile, scope: Scope
     return counts
 
 
-def create_vm(payload: Any, compute: Compute, market: MarketData, fleets: Fleets, scope: Scope) -> dict[str, Any]:
+def create_vm(
+    payload: Any, compute: Compute, market: MarketData, secrets: Secrets, fleets: Fleets, scope: Scope
+) -> dict[str, Any]:
     """PUT the attempt's replacement: input {vm (the evicted one), member, offering, attempt, recovery, spot, raised}."""
 
     def body() -> StepResult:
@@ -98,7 +100,7 @@ def create_vm(payload: Any, compute: Compute, market: MarketData, fleets: Fleets
             member,
             offering,
             name=target.name,
-            ssh_public_key=profile.template.admin.ssh_public_key,
+            ssh_public_key=_ssh_key(profile, secrets),
             spot=spot,
             recovery_id=str(payload["recovery"]),
             max_price=profile.price_ceiling if raised and profile.price_ceiling else None,
@@ -107,6 +109,16 @@ def create_vm(payload: Any, compute: Compute, market: MarketData, fleets: Fleets
         return StepResult(Step.ACCEPTED if operation else Step.DONE, operation=operation)
 
     return answer(body)
+
+
+def _ssh_key(profile: Profile, secrets: Secrets) -> str:
+    """The profile's key, or the current version of its Key Vault secret (ArmFailure CONFIG names what is wrong)."""
+    admin = profile.template.admin
+    if admin.ssh_public_key is not None:
+        return admin.ssh_public_key
+    ref = admin.ssh_public_key_secret
+    assert ref is not None  # the profile's validator allows exactly one of the two
+    return secrets.ssh_key(ref.vault_url, ref.secret_name)
 
 
 def _create_request(payload: Any, scope: Scope) -> tuple[VmRef, VmRef, Offering, Member]:

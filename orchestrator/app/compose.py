@@ -10,8 +10,9 @@ from orchestrator.adapters.compute import compute_for
 from orchestrator.adapters.fleetsfile import load_fleets
 from orchestrator.adapters.market import ArmMarket
 from orchestrator.adapters.scalesets import ArmScaleSets
+from orchestrator.adapters.secrets import KeyVaultSecrets
 from orchestrator.domain.fleet import Fleets
-from orchestrator.ports import ActivityLog, Compute, MarketData, ScaleSets
+from orchestrator.ports import ActivityLog, Compute, MarketData, ScaleSets, Secrets
 from orchestrator.settings import Settings, get_settings
 
 
@@ -37,6 +38,11 @@ def market() -> MarketData:
 @lru_cache(maxsize=1)
 def scale_sets() -> ScaleSets:
     return ArmScaleSets(get_settings(), compute_for(get_settings()))
+
+
+@lru_cache(maxsize=1)
+def secrets() -> Secrets:
+    return KeyVaultSecrets(get_settings(), compute_for(get_settings()).credential)
 
 
 def activity_log() -> ActivityLog:

@@ -90,7 +90,9 @@ def gather_market(payload: Any) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload", activity=names.CREATE_VM)
 def create_vm(payload: Any) -> dict[str, Any]:
-    return fleet.create_vm(payload, compose.compute(), compose.market(), compose.fleets(), compose.settings().scope)
+    return fleet.create_vm(
+        payload, compose.compute(), compose.market(), compose.secrets(), compose.fleets(), compose.settings().scope
+    )
 
 
 @bp.activity_trigger(input_name="payload", activity=names.DELETE_VM)

@@ -66,19 +66,39 @@ class Disk(Strict):
     lun: int | None = Field(None, ge=0, le=63)
 
 
+class SecretRef(Strict):
+    """A Key Vault secret holding the SSH public key (read when a replacement is created)."""
+
+    vault_url: str = Field(pattern=r"^https://[a-z0-9-]+\.vault\.azure\.net/?$")
+    secret_name: str = Field(pattern=r"^[A-Za-z0-9-]{1,127}$")
+
+
+_OPENSSH_PUBLIC = re.compile(r"^(ssh-|ecdsa-)\S+ \S+( [^\r\n]*)?$")
+
+
+def is_ssh_public_key(value: str) -> bool:
+    """One line of an OpenSSH public key (ssh-rsa ..., ssh-ed25519 ..., ecdsa-...): anything else (a private key,
+    above all) never reaches a VM."""
+    return bool(_OPENSSH_PUBLIC.match(value.strip()))
+
+
 class Admin(Strict):
-    """The replacement's admin account. An SSH public key is not a secret: it lives in the fleets file (passwords
-    are never set: password authentication stays off)."""
+    """The replacement's admin account: its SSH public key inline, or a Key Vault secret that holds it (read at
+    each create, so a rotated key is used by the next replacement). Password authentication stays off."""
 
     username: str = Field(pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
-    ssh_public_key: str
+    ssh_public_key: str | None = None
+    ssh_public_key_secret: SecretRef | None = None
 
-    @field_validator("ssh_public_key")
-    @classmethod
-    def _key(cls, value: str) -> str:
-        if not value.startswith(("ssh-", "ecdsa-")):
+    @model_validator(mode="after")
+    def _one_key(self) -> Admin:
+        if self.ssh_public_key is not None and self.ssh_public_key_secret is not None:
+            raise ValueError("give ssh_public_key or ssh_public_key_secret, not both")
+        if self.ssh_public_key is None and self.ssh_public_key_secret is None:
+            raise ValueError("give ssh_public_key (the key itself) or ssh_public_key_secret ({vault_url, secret_name})")
+        if self.ssh_public_key is not None and not is_ssh_public_key(self.ssh_public_key):
             raise ValueError("ssh_public_key must be an OpenSSH public key (ssh-rsa ..., ssh-ed25519 ...)")
-        return value
+        return self
 
 
 class Template(Strict):

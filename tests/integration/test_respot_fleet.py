@@ -14,6 +14,7 @@ from localcloud.arm.scenario import default_subnet
 from orchestrator.activities import fleet
 from orchestrator.adapters.compute import ArmCompute
 from orchestrator.adapters.market import ArmMarket
+from orchestrator.adapters.secrets import KeyVaultSecrets
 from orchestrator.domain.fleet import Fleets, parse_fleets
 from orchestrator.domain.models import Operation, StepResult, VmRef, VmStatus
 from orchestrator.domain.placement import market_from_dict
@@ -62,6 +63,7 @@ class Rig:
         self.compute = ArmCompute(self.settings)
         self.market = ArmMarket(self.settings, self.compute)
         self.fleets = fleets(arm)
+        self.secrets = KeyVaultSecrets(self.settings, self.compute.credential)
         self.evicted = VmRef(arm.subscription, arm.resource_group.lower(), "web-1")
 
     def create(self, offering: str, attempt: int = 1, spot: bool = True) -> StepResult:
@@ -73,7 +75,7 @@ class Rig:
             "offering": offering,
             "spot": spot,
         }
-        answer = fleet.create_vm(payload, self.compute, self.market, self.fleets, self.settings.scope)
+        answer = fleet.create_vm(payload, self.compute, self.market, self.secrets, self.fleets, self.settings.scope)
         return StepResult.from_dict(answer)
 
     def target(self, attempt: int = 1) -> VmRef:

@@ -332,6 +332,19 @@ class FakeScaleSets:
 
 
 @dataclass
+class FakeSecrets:
+    """Key Vault secrets by (vault url, name); a missing one is the CONFIG failure Key Vault's 404 becomes."""
+
+    values: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def ssh_key(self, vault_url: str, secret_name: str) -> str:
+        value = self.values.get((vault_url, secret_name))
+        if value is None:
+            raise ArmFailure(Failure.CONFIG, "SecretNotFound", f"Key Vault secret '{secret_name}' not found", 404)
+        return value
+
+
+@dataclass
 class FakeActivityLog:
     user_actions: dict[str, UserAction] = field(default_factory=dict)
     evictions: dict[str, datetime] = field(default_factory=dict)
@@ -361,6 +374,7 @@ class World:
     market: FakeMarket = field(default_factory=FakeMarket)
     fleets: Fleets = field(default_factory=Fleets)
     scale_sets: FakeScaleSets = field(default_factory=FakeScaleSets)
+    secrets: FakeSecrets = field(default_factory=FakeSecrets)
 
     def __post_init__(self) -> None:
         self.scale_sets.compute = self.compute
@@ -381,7 +395,9 @@ class World:
             names.EVICTION_RECORD: lambda: logs.eviction_record(payload, self.activity_log, scope),
             names.FLEET_PROFILE: lambda: fleet.fleet_profile(payload, self.fleets),
             names.GATHER_MARKET: lambda: fleet.gather_market(payload, self.market, self.compute, self.fleets, scope),
-            names.CREATE_VM: lambda: fleet.create_vm(payload, self.compute, self.market, self.fleets, scope),
+            names.CREATE_VM: lambda: fleet.create_vm(
+                payload, self.compute, self.market, self.secrets, self.fleets, scope
+            ),
             names.DELETE_VM: lambda: fleet.delete_vm(payload, self.compute, scope),
             names.READ_SCALE_SET: lambda: capacity.read_scale_set(payload, self.scale_sets, scope),
             names.SET_CAPACITY: lambda: capacity.set_capacity(payload, self.scale_sets, scope),
