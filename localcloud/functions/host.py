@@ -2,7 +2,7 @@
 
 Settings come from local.settings.json (``Values`` into the environment, as Core Tools does; ``Host.LocalHttpPort``;
 keys under ``LocalcloudKeys``) and host.json (``extensions.http.routePrefix``, ``extensions.durableTask.hubName``,
-its concurrency limits and ``overridableExistingInstanceStates``). Keys not configured are generated once, kept beside the task hub, and printed.
+its concurrency limits, ``maxEntityOperationBatchSize`` and ``overridableExistingInstanceStates``). Keys not configured are generated once, kept beside the task hub, and printed.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class HostSettings:
     hub: str = "TestHubName"
     max_activities: int = 10
     max_orchestrators: int = 10
+    # The extension's default is 50 on a Consumption plan, 5000 elsewhere (AzureStorageDurabilityProviderFactory).
+    max_entity_batch: int = 50
     overridable: OverridableStates = OverridableStates.NON_RUNNING_STATES
 
     @classmethod
@@ -61,6 +63,7 @@ class HostSettings:
             hub=str(durable.get("hubName", "TestHubName")),
             max_activities=int(durable.get("maxConcurrentActivityFunctions", 10)),
             max_orchestrators=int(durable.get("maxConcurrentOrchestratorFunctions", 10)),
+            max_entity_batch=int(durable.get("maxEntityOperationBatchSize", 50)),
             overridable=overridable,
         )
 
@@ -119,6 +122,7 @@ class FunctionsHost:
             self.clock,
             max_activities=self.settings.max_activities,
             max_orchestrators=self.settings.max_orchestrators,
+            max_entity_batch=self.settings.max_entity_batch,
             overridable=self.settings.overridable,
         )
         self.server = LocalHTTPServer(host, port, self._serve)
