@@ -86,7 +86,12 @@ class Engine:
             max_orchestrators=max_orchestrators,
         )
         self.entities = EntityScheduler(
-            app, store, clock, batch_size=max_entity_batch, on_timed=self.dispatch.timed_message_sent
+            app,
+            store,
+            clock,
+            batch_size=max_entity_batch,
+            kick=self.kick,
+            on_timed=self.dispatch.timed_message_sent,
         )
 
     # --- lifecycle ------------------------------------------------------------------------------------------

@@ -43,9 +43,17 @@ class UnknownEntity(ValueError):
 
 class EntityScheduler:
     def __init__(
-        self, app: LoadedApp, store: Store, clock: Clock, *, batch_size: int, on_timed: Callable[[], None]
+        self,
+        app: LoadedApp,
+        store: Store,
+        clock: Clock,
+        *,
+        batch_size: int,
+        kick: Callable[[], None],
+        on_timed: Callable[[], None],
     ) -> None:
         self.app, self.store, self.clock, self.batch_size = app, store, clock, batch_size
+        self._kick = kick  # new work: the dispatcher looks now
         self._on_timed = on_timed  # a message became visible later: the dispatcher's clock watcher re-plans
 
     # --- clients --------------------------------------------------------------------------------------------
@@ -60,6 +68,7 @@ class EntityScheduler:
             raise UnknownEntity(self.unknown(name.lower()))
         sid = wire.scheduler_id(name, key)
         self.send(sid, wire.request_json(wire.from_client(op, input_json)), self.clock.now())
+        self._kick()
 
     def read(self, name: str, key: str) -> EntityRow | None:
         return self.store.entity(wire.scheduler_id(name, key))
