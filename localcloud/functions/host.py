@@ -147,8 +147,9 @@ class FunctionsHost:
     # --- the stepper's Part protocol (localcloud.stepper) -----------------------------------------------------
 
     def quiescent(self) -> bool:
-        """Nothing to do at the clock's now: no inbox message visible, no activity queued or running, no episode
-        running, no HTTP request being served, no timer function due or running."""
+        """Nothing to do at the clock's now: no inbox message visible (entity operations included), no activity
+        queued or running, no episode or entity batch running, no HTTP request being served, no timer function due
+        or running."""
         now = self.clock.now()
         return (
             self.engine.dispatch.idle()
@@ -159,7 +160,8 @@ class FunctionsHost:
         )
 
     def next_due(self) -> datetime | None:
-        """The earliest time work appears by itself: an inbox message (durable timer, retry) or a timer function."""
+        """The earliest time work appears by itself: an inbox message (durable timer, retry, an aborted entity
+        batch's retry) or a timer function. (No Python API schedules an entity signal: see the docs.)"""
         upcoming = self.store.next_visible()
         times = [t for t in (self.timers.earliest(), datetime.fromisoformat(upcoming) if upcoming else None) if t]
         return min(times, default=None)
@@ -202,6 +204,9 @@ class FunctionsHost:
                     f"  {spec.name}: [{methods}] {self.url}/{self.settings.route_prefix}/{route}  ({str(spec.trigger.get('authLevel', 'function')).lower()})"
                 )
             else:
-                extra = f" {spec.trigger.get('schedule')}" if spec.trigger_type == "timerTrigger" else ""
+                extra = {
+                    "timerTrigger": f" {spec.trigger.get('schedule')}",
+                    "entityTrigger": f" {spec.trigger.get('entityName') or spec.name}",
+                }.get(spec.trigger_type, "")
                 lines.append(f"  {spec.name}: {spec.trigger_type}{extra}")
         return lines

@@ -125,6 +125,16 @@ def test_read_entity_state_of_missing_and_deleted_entities(tally: Stepped) -> No
     assert tally.call("GET", f"{API}/entities/tally/gone", key="system")[0] == 404
 
 
+def test_an_operation_that_only_sets_a_result_creates_the_entity_with_a_null_state(tally: Stepped) -> None:
+    # The SDK's set_result() marks the entity as existing; its state is then df_dumps(None), "null".
+    start(tally, "call_op", "peek", ["fresh", "peek", 0])
+    assert tally.settled("peek")["output"] == 0  # an orchestration's 0 arrives: it is JSON text "0"
+    status, _, body = tally.call("GET", f"{API}/entities/tally/fresh", key="system")
+    assert (status, body) == (200, None)  # the body is JSON null
+    # read_entity_state turns a null body into "" (http_utils.get_async_request: `if data is None: data = ""`).
+    assert read(tally, "fresh") == {"exists": True, "state": ""}
+
+
 def test_a_client_signal_with_a_falsy_input_arrives_with_no_input(tally: Stepped, tmp_path: Path) -> None:
     # DurableOrchestrationClient.signal_entity posts `json.dumps(input) if input else None`: 0 is no input, and the
     # SDK's get_input() then fails on json.loads(None). The operation fails; the state stays.

@@ -110,6 +110,12 @@ def fan_out(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def call_op(context: df.DurableOrchestrationContext):
+    key, op, value = context.get_input()
+    return (yield context.call_entity(df.EntityId("Tally", key), op, value))
+
+
+@app.orchestration_trigger(context_name="context")
 def call_slow(context: df.DurableOrchestrationContext):
     return (yield context.call_entity(df.EntityId("Tally", context.get_input()), "slow"))
 
