@@ -85,6 +85,15 @@ def test_call_entity_returns_the_result_and_an_entity_exception_fails_the_task(t
     assert json.loads(response[0]["Input"]) == {"result": '"tally k says no"', "exceptionType": "Error"}
 
 
+def test_a_failing_operation_keeps_the_state_it_set_before_it_raised(tally: Stepped) -> None:
+    # The SDK's Entity.handle catches the exception and goes on; the out-of-proc batch keeps the state it answers
+    # (rollbackEntityOperationsOnExceptions concerns in-process .NET entities: TaskEntityShim.ProcessOperationRequestAsync).
+    start(tally, "call_op", "bump", ["b", "bump_then_fail", None])
+    done = tally.settled("bump")
+    assert done["runtimeStatus"] == "Failed" and "bumped, then failed" in done["output"]
+    assert read(tally, "b") == {"exists": True, "state": 1}
+
+
 def test_history_holds_event_sent_with_the_task_number_and_the_response_named_by_its_guid(tally: Stepped) -> None:
     start(tally, "count_up", "shape", ["s", 2])
     assert tally.settled("shape")["output"] == 2

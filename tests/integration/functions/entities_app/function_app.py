@@ -53,6 +53,9 @@ def tally(context: df.DurableEntityContext) -> None:
         value = 0
     elif op == "fail":
         raise ValueError(f"tally {context.entity_key} says no")
+    elif op == "bump_then_fail":
+        context.set_state(value + 1)
+        raise RuntimeError("bumped, then failed")
     elif op == "delete":
         context.destruct_on_exit()
         return
