@@ -96,14 +96,15 @@ class EntityScheduler:
             return
         started = time.perf_counter()
         name, key = wire.split_scheduler_id(sid)
-        requests = [wire.parse_request(str(e["Input"])) for _, e in taken]
         try:
+            requests = [wire.parse_request(str(e["Input"])) for _, e in taken]
             result = self._invoke(name, key, current, requests)
         except Exception:  # the extension's internal error: the batch is aborted and retried
-            log.exception("entity %s: batch of %d aborted, retried in %s", sid, len(requests), ABORT_RETRY)
+            # Its messages stay first in line (the store keeps an entity's order), so the entity waits for the retry.
+            log.exception("entity %s: batch of %d aborted, retried in %s", sid, len(taken), ABORT_RETRY)
             self.store.delay_messages([i for i, _ in taken], stamp(self.clock.now() + ABORT_RETRY))
             self._on_timed()
-            self._log(name, sid, started, f"aborted ({len(requests)} operations)")
+            self._log(name, sid, started, f"aborted ({len(taken)} operations)")
             return
         with self.store.tx():
             if self.store.delete_messages([i for i, _ in taken]) != len(taken):

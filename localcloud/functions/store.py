@@ -9,6 +9,7 @@ result is already in the inbox, and an activity that was running is run again (a
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -47,6 +48,15 @@ CREATE TABLE IF NOT EXISTS entities (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL, state TEXT, updated TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS schedule_monitor (function TEXT PRIMARY KEY, last TEXT, next TEXT);
+"""
+
+
+READY = """
+SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= :now AND substr(instance_id, 1, 1) != '@'
+UNION
+SELECT instance_id FROM inbox WHERE visible_at <= :now AND id IN (
+    SELECT MIN(id) FROM inbox WHERE substr(instance_id, 1, 1) = '@' GROUP BY instance_id
+)
 """
 
 
@@ -196,8 +206,10 @@ class Store:
             )
 
     def ready_instances(self, now: str) -> list[str]:
+        """Instances with a visible message; an entity (``@name@key``) only when its oldest message is visible: its
+        operations run strictly in arrival order, so an aborted batch waiting for its retry holds the ones behind it."""
         with self._lock:
-            rows = self._db.execute("SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= ?", (now,)).fetchall()
+            rows = self._db.execute(READY, {"now": now}).fetchall()
         return [r["instance_id"] for r in rows]
 
     def take_inbox(self, instance_id: str, now: str) -> list[Event]:
@@ -219,14 +231,15 @@ class Store:
         return row["t"] if row else None
 
     def peek_inbox(self, instance_id: str, now: str, limit: int) -> list[tuple[int, Event]]:
-        """The first ``limit`` visible messages, in arrival order, left in the inbox (an entity batch takes them
-        when it commits: a batch that dies half-way runs again)."""
+        """Up to ``limit`` messages in arrival order, up to the first one not yet visible, left in the inbox (an
+        entity batch takes them when it commits: a batch that dies half-way runs again)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? ORDER BY visible_at, id LIMIT ?",
-                (instance_id, now, limit),
+                "SELECT id, event, visible_at FROM inbox WHERE instance_id = ? ORDER BY id LIMIT ?",
+                (instance_id, limit),
             ).fetchall()
-        return [(int(r["id"]), json.loads(r["event"])) for r in rows]
+        visible = itertools.takewhile(lambda r: r["visible_at"] <= now, rows)
+        return [(int(r["id"]), json.loads(r["event"])) for r in visible]
 
     def delete_messages(self, ids: list[int]) -> int:
         with self.tx() as db:

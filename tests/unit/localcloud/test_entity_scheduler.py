@@ -103,6 +103,27 @@ def test_a_batch_the_function_cannot_answer_is_aborted_and_retried_later(answer:
     assert hub.store.next_visible() == stamp(T0 + ABORT_RETRY)  # the stepper's next_due sees the retry
 
 
+def test_operations_that_arrive_behind_an_aborted_batch_wait_for_its_retry() -> None:
+    failing = {"first": True}
+
+    def answer(ctx: dict[str, Any]) -> str:
+        if failing.pop("first", False):
+            raise RuntimeError("the SDK could not serialize the state")
+        return state(results=len(ctx["batch"]))
+
+    hub = Hub(answer)
+    hub.scheduler.signal("relay", "k", "first", None)
+    hub.scheduler.run_batch("@relay@k")
+    hub.scheduler.signal("relay", "k", "second", None)
+    assert hub.store.ready_instances(stamp(T0)) == []  # the second is visible, but the first goes first
+    hub.scheduler.run_batch("@relay@k")
+    assert len(hub.contexts) == 1
+    hub.clock.advance(ABORT_RETRY.total_seconds())
+    assert hub.store.ready_instances(stamp(hub.clock.now())) == ["@relay@k"]
+    hub.scheduler.run_batch("@relay@k")
+    assert [b["name"] for b in hub.contexts[-1]["batch"]] == ["first", "second"]
+
+
 def test_a_response_to_a_caller_that_is_gone_is_dropped(hub: Hub) -> None:
     request = wire.Request("id-1", "get", None, False, "orch", "e1")
     hub.scheduler.send("@relay@k", wire.request_json(request), T0)
