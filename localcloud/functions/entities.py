@@ -145,7 +145,7 @@ class EntityScheduler:
         assert request.parent is not None
         caller = self.store.instance(request.parent)
         if caller is None or caller.status in TERMINAL or caller.execution_id != request.parent_execution:
-            # Nobody waits any more (ended, purged, or continued as new: DTFx keeps an execution's messages to it).
+            # Nobody waits any more: ended, purged, or continued as new (the request names the caller's execution).
             log.debug("entity response %s to %s dropped: its caller moved on", request.id, request.parent)
             return
         response = event(Kind.EVENT_RAISED, now, Name=request.id, Input=wire.response_json(outcome))
@@ -156,8 +156,7 @@ class EntityScheduler:
         if target_name not in self.app.entities:
             log.warning("entity %s signalled %s, which has no entity function: dropped", sid, signal.target)
             return
-        # TaskEntityShim.ExecuteOutOfProcBatch: a new GUID, the sender as parent, no execution (signals only).
-        request = wire.Request(wire.from_client(signal.op, signal.input).id, signal.op, signal.input, True, sid, None)
+        request = wire.from_entity(sid, signal)
         self.send(signal.target, wire.request_json(request, timestamp=wire.dotnet_time(now)), now)
 
     def _log(self, name: str, sid: str, started: float, outcome: str) -> None:

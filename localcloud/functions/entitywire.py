@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from localcloud.functions.history import Action
+
 REQUEST_EVENT = "op"  # EntityMessageEventNames.RequestMessageEventName
 DOTNET_MIN = "0001-01-01T00:00:00"  # Json.NET's DateTime.MinValue: a RequestMessage time nobody set
 # DurableClient.IsInvalidCharacter (ContextImplementations/DurableClient.cs), checked on client signals.
@@ -135,7 +137,7 @@ def from_action(action: dict[str, Any], *, parent: str, execution: str, task_id:
         id=request_guid(parent, execution, task_id),
         op=str(action.get("operation") or ""),
         input=json.dumps(action_input) if action_input is not None else None,
-        signal=int(action.get("actionType", -1)) == 9,
+        signal=action.get("actionType") == Action.SIGNAL_ENTITY,
         parent=parent,
         parent_execution=execution,
     )
@@ -144,6 +146,12 @@ def from_action(action: dict[str, Any], *, parent: str, execution: str, task_id:
 def from_client(op: str, input_json: str | None) -> Request:
     """DurableClient.SignalEntityAsyncInternal: a signal with a fresh GUID and no parent."""
     return Request(id=str(uuid.uuid4()), op=op, input=input_json, signal=True, parent=None, parent_execution=None)
+
+
+def from_entity(sender: str, signal: Signal) -> Request:
+    """TaskEntityShim.ExecuteOutOfProcBatch: a fresh GUID, the sending entity as parent and no parent execution
+    ("for entities, message sorter persists across executions")."""
+    return Request(str(uuid.uuid4()), signal.op, signal.input, signal=True, parent=sender, parent_execution=None)
 
 
 def parse_request(text: str) -> Request:

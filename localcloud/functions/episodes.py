@@ -91,8 +91,8 @@ class Planner:
         retries: dict[int, dict[str, Any]],
         timers: dict[int, dict[str, Any]],
         *,
-        entities: Collection[str] = (),
-        unknown_entity: Callable[[str], str] = str,
+        entities: Collection[str],
+        unknown_entity: Callable[[str], str],
     ) -> None:
         self.inst, self.now = inst, now
         self.retries, self.retry_timers = retries, timers  # by task id, by timer id
