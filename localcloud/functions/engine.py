@@ -74,9 +74,10 @@ class Engine:
     ) -> None:
         self.app, self.store, self.clock, self.overridable = app, store, clock, overridable
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        # Entity batches share the orchestrator pool and its limit: for a Python app the extension keeps entity work
-        # items on the orchestration queue (AzureStorageDurabilityProviderFactory: UseSeparateQueueForEntityWorkItems
-        # only for .NET isolated, Java and custom handlers), so maxConcurrentOrchestratorFunctions bounds both.
+        # Entity batches share the orchestrator pool and its limit: for Python (the OrchestratorShim protocol) the
+        # extension runs EntityMiddleware on the orchestration dispatcher (DurableTaskExtension.cs), and the Azure
+        # Storage provider keeps entity work items on the orchestration queue (UseSeparateQueueForEntityWorkItems only
+        # for .NET isolated, Java and custom handlers), so maxConcurrentOrchestratorFunctions bounds both.
         self.dispatch = Dispatcher(
             store,
             clock,
