@@ -58,12 +58,17 @@ class HostSettings:
             raise appmodel.AppLoadError(
                 f"{path}: extensions.durableTask.overridableExistingInstanceStates: {exc}"
             ) from None
+        batch = int(durable.get("maxEntityOperationBatchSize", 50))
+        if batch <= 0:  # DurableTaskOptions.Validate
+            raise appmodel.AppLoadError(
+                f"{path}: extensions.durableTask.maxEntityOperationBatchSize must be a positive integer value."
+            )
         return cls(
             route_prefix=str(ext.get("http", {}).get("routePrefix", "api")),
             hub=str(durable.get("hubName", "TestHubName")),
             max_activities=int(durable.get("maxConcurrentActivityFunctions", 10)),
             max_orchestrators=int(durable.get("maxConcurrentOrchestratorFunctions", 10)),
-            max_entity_batch=int(durable.get("maxEntityOperationBatchSize", 50)),
+            max_entity_batch=batch,
             overridable=overridable,
         )
 
