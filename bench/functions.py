@@ -5,6 +5,9 @@
   The same run reports how much of it episodes spent inside the task hub's one lock (SQLite connection): an
   episode holds it from reading its inbox to committing its actions, the SDK's replay included, so episodes of
   different instances never overlap whatever maxConcurrentOrchestratorFunctions says. Activities run outside it.
+- Entities: orchestrations that each call a counter entity ten times, one shared counter (a hot entity, like a
+  cool-down memory every recovery reads and writes) against one counter each: calls per second end to end (a call
+  is two episodes of the caller and its share of an entity batch), and how large the batches grew.
 - Replay: one call of azure-functions-durable's orchestrator handle on a history of about 10, 100 and 1,000
   events, with the context the extension sends (replay schema V3): the cost every episode pays, which is why long
   waits use continue-as-new.
@@ -18,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,8 +30,13 @@ from localcloud.clock import Clock
 from localcloud.functions.episodes import SCHEMA_CONTEXT
 from localcloud.functions.history import Kind, event
 from localcloud.functions.host import FunctionsHost
+from localcloud.functions.store import Instance
 
 APP = Path(__file__).resolve().parent / "functions_app" / "function_app.py"
+DEFAULTS = Path("host.json.absent")  # no host.json: the host's defaults (batches of up to 50, 10 episodes at once)
+ENTITIES = (
+    Path(__file__).resolve().parents[1] / "tests" / "integration" / "functions" / "entities_app" / "function_app.py"
+)
 
 
 class _Invocations(logging.Handler):
@@ -103,6 +112,59 @@ def _run_orchestrations(count: int, threads: int) -> float:
     return wall
 
 
+def entity_calls(orchestrations: int = 20, calls: int = 10) -> list[str]:
+    lines = []
+    for shape, key in (("one shared counter", lambda i: "hot"), ("a counter each", lambda i: f"own-{i}")):
+        logger, invocations = logging.getLogger("localcloud.functions"), _Invocations()
+        logger.addHandler(invocations)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        try:
+            wall = _run_counters(orchestrations, calls, key)
+        finally:
+            logger.removeHandler(invocations)
+            logger.propagate = True
+        sizes = [
+            int(str(line["outcome"]).split("(")[1].split()[0])
+            for line in invocations.lines
+            if line["function"] == "tally"
+        ]
+        total = orchestrations * (calls + 1)
+        lines.append(
+            f"entity calls, {shape + ':':19s} {total / wall:6.1f} /s ({orchestrations} orchestrations x {calls + 1} calls, "
+            f"{len(sizes)} batches, median {median([float(n) for n in sizes]):.0f} and max {max(sizes)} operations)"
+        )
+    return lines
+
+
+def _run_counters(orchestrations: int, calls: int, key: Callable[[int], str]) -> float:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FunctionsHost(ENTITIES, port=0, clock=Clock(), db_path=Path(tmp) / "hub.sqlite", host_json=DEFAULTS) as host,
+    ):
+        url = f"{host.url}/runtime/webhooks/durabletask/orchestrators/count_up/{{}}?code={host.keys.system}"
+        start = time.perf_counter()
+        for i in range(orchestrations):
+            body = json.dumps([key(i), calls]).encode()
+            request = urllib.request.Request(url.format(f"e{i}"), data=body, method="POST")
+            urllib.request.urlopen(request).close()
+        done: list[Instance] = []
+        while len(done) < orchestrations:
+            time.sleep(0.01)  # polling the task hub for the end of the run, not a stand-in for a wait on state
+            done = host.store.query(
+                statuses=["Completed"],
+                created_from=None,
+                created_to=None,
+                prefix="e",
+                limit=orchestrations + 1,
+                after=None,
+            )
+        wall = time.perf_counter() - start
+        final = host.store.entity("@tally@hot")
+    assert key(0) != "hot" or (final is not None and final.state == str(orchestrations * calls)), final
+    return wall
+
+
 def replay_cost() -> list[str]:
     from localcloud.functions import appmodel
 
@@ -148,4 +210,4 @@ def _history(steps: int) -> tuple[list[dict[str, object]], datetime]:
 def main() -> list[str]:
     # azure-functions warns (on the root logger) that an auth level means nothing to an app without HTTP triggers.
     logging.getLogger().setLevel(logging.ERROR)
-    return [f"local Functions host ({machine()})", *throughput(), *replay_cost()]
+    return [f"local Functions host ({machine()})", *throughput(), *entity_calls(), *replay_cost()]

@@ -18,7 +18,7 @@ from typing import Any
 
 import azure.functions as func
 
-TRIGGERS = {"httpTrigger", "timerTrigger", "orchestrationTrigger", "activityTrigger"}  # no entities: respot uses none
+TRIGGERS = {"httpTrigger", "timerTrigger", "orchestrationTrigger", "activityTrigger", "entityTrigger"}
 BINDINGS = {"http", "durableClient"}
 
 
@@ -50,6 +50,8 @@ class LoadedApp:
     functions: dict[str, FunctionSpec]
     orchestrators: dict[str, FunctionSpec]
     activities: dict[str, FunctionSpec]
+    # By entity name, lowercased: the extension's EntityId lowercases names, and function names are case-insensitive.
+    entities: dict[str, FunctionSpec] = field(default_factory=dict)
 
     def of_type(self, trigger_type: str) -> list[FunctionSpec]:
         return [f for f in self.functions.values() if f.trigger_type == trigger_type]
@@ -67,11 +69,13 @@ def load(path: Path) -> LoadedApp:
     def named(trigger: str, key: str) -> dict[str, FunctionSpec]:
         return {(s.trigger.get(key) or s.name): s for s in specs.values() if s.trigger_type == trigger}
 
+    entities = {name.lower(): spec for name, spec in named("entityTrigger", "entityName").items()}
     return LoadedApp(
         path,
         specs,
         named("orchestrationTrigger", "orchestration"),
         named("activityTrigger", "activity"),
+        entities,
     )
 
 
@@ -132,4 +136,12 @@ def _spec(function: Any) -> FunctionSpec:
                 f"function '{name}': binding '{binding.get('type')}' ({binding.get('name')}) is not supported by the local host"
             )
     fn = function.get_user_function()
-    return FunctionSpec(name, trigger["type"], trigger, others, fn, list(inspect.signature(fn).parameters))
+    params = list(inspect.signature(fn).parameters)
+    if trigger["type"] == "entityTrigger" and trigger.get("name") not in params:
+        # The host binds the trigger to the generated handle's parameter by name, and Entity.create's handle takes
+        # `context` whatever context_name says (microsoft/durabletask-python#171 shows the same for orchestrators).
+        raise AppLoadError(
+            f"function '{name}': entity_trigger(context_name='{trigger.get('name')}') cannot be bound: the SDK's "
+            f"entity handle takes ({', '.join(params)}); use context_name='context'"
+        )
+    return FunctionSpec(name, trigger["type"], trigger, others, fn, params)

@@ -1,7 +1,8 @@
 """The threads that run the task hub's work: one dispatcher, a pool for episodes, a pool for activities.
 
 The dispatcher takes instances whose inbox has a visible message (one episode per instance at a time, at most
-``maxConcurrentOrchestratorFunctions`` at once) and leases queued activities (at most
+``maxConcurrentOrchestratorFunctions`` at once; an entity's ``@name@key`` is such an instance, its episode a batch
+of operations) and leases queued activities (at most
 ``maxConcurrentActivityFunctions``), each kind on its own pool, so a slow activity never stalls orchestrations.
 A clock watcher turns the shared clock reaching the next inbox time into a kick, so a test that steps a stopped
 clock (``Clock.advance``) sees due durable timers run at once instead of at the next poll.

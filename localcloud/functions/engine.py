@@ -1,8 +1,9 @@
 """The Durable Task side of the local host: episodes, activities, and the client operations, on the SQLite task hub.
 
 Orchestrator episodes run through the azure-functions-durable replay engine itself (the handle that
-``DFApp.orchestration_trigger`` registers): history in, actions out, one episode per instance at a time. The
-threads that run them live in :mod:`localcloud.functions.dispatch`.
+``DFApp.orchestration_trigger`` registers): history in, actions out, one episode per instance at a time. Entity
+batches (instance ids ``@name@key``) run in :mod:`localcloud.functions.entities`. The threads that run them live
+in :mod:`localcloud.functions.dispatch`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from localcloud.clock import Clock
 from localcloud.functions import aio
 from localcloud.functions.appmodel import FunctionSpec, LoadedApp
 from localcloud.functions.dispatch import Dispatcher
+from localcloud.functions.entities import EntityScheduler
 from localcloud.functions.episodes import TERMINAL, Planner, context_json, flatten
 from localcloud.functions.history import Event, Kind, event, stamp
 from localcloud.functions.store import Instance, Store
@@ -53,6 +55,11 @@ class Conflict(Exception):
     """An instance with this id exists in a state that overridableExistingInstanceStates protects."""
 
 
+# DurableClient.StartNewAsync's ArgumentException(nameof(instanceId), ...), as .NET words its message: ids starting
+# with @ are entities' (ContextImplementations/DurableClient.cs).
+AT_ID = "instanceId (Parameter 'Orchestration instance ids must not start with @.')"
+
+
 class Engine:
     def __init__(
         self,
@@ -62,10 +69,15 @@ class Engine:
         *,
         max_activities: int = 10,
         max_orchestrators: int = 10,
+        max_entity_batch: int = 50,
         overridable: OverridableStates = OverridableStates.NON_RUNNING_STATES,
     ) -> None:
         self.app, self.store, self.clock, self.overridable = app, store, clock, overridable
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        # Entity batches share the orchestrator pool and its limit: for Python (the OrchestratorShim protocol) the
+        # extension runs EntityMiddleware on the orchestration dispatcher (DurableTaskExtension.cs), and the Azure
+        # Storage provider keeps entity work items on the orchestration queue (UseSeparateQueueForEntityWorkItems only
+        # for .NET isolated, Java and custom handlers), so maxConcurrentOrchestratorFunctions bounds both.
         self.dispatch = Dispatcher(
             store,
             clock,
@@ -73,6 +85,14 @@ class Engine:
             run_activity=self.run_activity,
             max_activities=max_activities,
             max_orchestrators=max_orchestrators,
+        )
+        self.entities = EntityScheduler(
+            app,
+            store,
+            clock,
+            batch_size=max_entity_batch,
+            kick=self.kick,
+            on_timed=self.dispatch.timed_message_sent,
         )
 
     # --- lifecycle ------------------------------------------------------------------------------------------
@@ -108,6 +128,8 @@ class Engine:
         """
         if name not in self.app.orchestrators:
             raise KeyError(name)
+        if instance_id and instance_id.startswith("@"):
+            raise ValueError(AT_ID)
         iid = instance_id or uuid.uuid4().hex
         with self._locks[iid], self.store.tx():
             existing = self.store.instance(iid)
@@ -174,6 +196,9 @@ class Engine:
     # --- episodes -------------------------------------------------------------------------------------------
 
     def run_episode(self, iid: str) -> None:
+        if iid.startswith("@"):  # DurableTaskExtension.GetObject: a name starting with @ is an entity's scheduler
+            self.entities.run_batch(iid)
+            return
         with self._locks[iid], self.store.tx():
             inst = self.store.instance(iid)
             now = self.now()
@@ -190,7 +215,9 @@ class Engine:
         old = self.store.history(inst.id)
         delivered = [event(Kind.ORCHESTRATOR_STARTED, now), *new]
         spec = self.app.orchestrators.get(inst.name)
-        planner = Planner(inst, now, *self._retry_state(inst))
+        planner = Planner(
+            inst, now, *self._retry_state(inst), entities=self.app.entities, unknown_entity=self.entities.unknown
+        )
         try:
             if spec is None:
                 raise LookupError(f"The orchestrator function '{inst.name}' does not exist in this app.")
@@ -212,6 +239,8 @@ class Engine:
 
     def _apply(self, inst: Instance, state: dict[str, Any], planner: Planner) -> str:
         out = planner.out
+        if out.unsupported:  # nothing of this episode is sent or started
+            return self._complete(inst, {"isDone": True, "error": out.unsupported})
         for task_id in out.dropped_retries:
             self.store.drop_retry(inst.id, task_id)
         for task_id, action, attempts, timer in out.retries:
@@ -223,9 +252,7 @@ class Engine:
             self.dispatch.timed_message_sent()
         for child, name, input_, task_id in out.children:
             self._start_child(inst, child, name, input_, task_id)
-        if out.unsupported:
-            state = {"isDone": True, "error": out.unsupported}
-        elif out.continue_as_new is not None and not state.get("error"):
+        if out.continue_as_new is not None and not state.get("error"):
             return self._continue_as_new(inst, out.continue_as_new)  # the SDK reports isDone for it too
         if state.get("isDone"):
             return self._complete(inst, state)
@@ -244,8 +271,12 @@ class Engine:
         )
 
     def _start_child(self, parent: Instance, child: str, name: str, input_: str | None, task_id: int) -> None:
-        if name not in self.app.orchestrators:
-            reason = f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+        if name not in self.app.orchestrators or child.startswith("@"):
+            reason = (
+                AT_ID
+                if child.startswith("@")
+                else f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+            )
             failed = event(
                 Kind.SUB_ORCHESTRATION_FAILED, self.now(), TaskScheduledId=task_id, Reason=reason, Details=reason
             )

@@ -2,18 +2,23 @@
 history, work and messages, exactly as the Durable Task Framework would.
 
 Pure bookkeeping on an :class:`Episode` record; the engine commits it in one SQLite transaction.
-Task numbering follows the SDK: every sequenced action (activity, timer, sub-orchestration) takes the next number,
-in the order the actions appear, and DTFx's retry interceptor takes numbers for its timers and re-scheduled tasks
-in the order the failures and timer firings are processed (azure.durable_functions RetryAbleTask).
+Task numbering follows the SDK: every sequenced action (activity, timer, sub-orchestration, entity call or signal)
+takes the next number, in the order the actions appear, and DTFx's retry interceptor takes numbers for its timers
+and re-scheduled tasks in the order the failures and timer firings are processed (azure.durable_functions
+RetryAbleTask). An entity call or signal is an EventSent in history (its EventId the task's number, its Input the
+request with the GUID the SDK then waits on) and an ``op`` event in the entity's inbox
+(:mod:`localcloud.functions.entitywire`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from localcloud.functions import entitywire as wire
 from localcloud.functions.history import SEQUENCED, Action, Event, Kind, event, stamp
 from localcloud.functions.store import Instance
 
@@ -42,7 +47,7 @@ class Outbox:
     retries: list[tuple[int, str, int, int | None]] = field(default_factory=list)  # (task id, action, attempts, timer)
     dropped_retries: list[int] = field(default_factory=list)
     continue_as_new: str | None = None  # the new input, JSON
-    unsupported: str | None = None
+    unsupported: str | None = None  # the orchestration fails with this message
 
 
 def flatten(actions: list[Any]) -> list[dict[str, Any]]:
@@ -80,10 +85,18 @@ class Planner:
     """Turns an episode's inputs and the SDK's answer into history events and an :class:`Outbox`."""
 
     def __init__(
-        self, inst: Instance, now: datetime, retries: dict[int, dict[str, Any]], timers: dict[int, dict[str, Any]]
+        self,
+        inst: Instance,
+        now: datetime,
+        retries: dict[int, dict[str, Any]],
+        timers: dict[int, dict[str, Any]],
+        *,
+        entities: Collection[str],
+        unknown_entity: Callable[[str], str],
     ) -> None:
         self.inst, self.now = inst, now
         self.retries, self.retry_timers = retries, timers  # by task id, by timer id
+        self.entities, self.unknown_entity = entities, unknown_entity  # lowercased names; the message for others
         self.events: list[Event] = []
         self.out = Outbox()
 
@@ -136,13 +149,32 @@ class Planner:
                 self.out.continue_as_new = action.get("input")
             elif kind == Action.WAIT_FOR_EXTERNAL_EVENT:
                 continue
-            elif kind in (Action.CALL_ENTITY, Action.SIGNAL_ENTITY, Action.CALL_HTTP):
+            elif kind in (Action.CALL_ENTITY, Action.SIGNAL_ENTITY):
+                self._send_to_entity(action)
+            elif kind == Action.CALL_HTTP:
                 self.out.unsupported = f"action type {Action(kind).name} is not supported by the local host"
                 self.inst.next_seq += 1
             elif kind in SEQUENCED:
                 task_id = self._schedule(action)
                 if kind in (Action.CALL_ACTIVITY_WITH_RETRY, Action.CALL_SUB_ORCHESTRATOR_WITH_RETRY):
                     self.out.retries.append((task_id, json.dumps(action), 1, None))
+
+    def _send_to_entity(self, action: dict[str, Any]) -> None:
+        task_id, target = self._seq(), str(action.get("instanceId") or "")
+        name = wire.split_scheduler_id(target)[0] if target.count("@") >= 2 else target
+        if name not in self.entities:
+            # Azure: ThrowIfFunctionDoesNotExist throws in the shim; a signal then fails the orchestration, a call's
+            # task faults and the shim swallows it (the orchestration waits for ever). Here both fail it, saying why.
+            self.out.unsupported = self.unknown_entity(name)
+            return
+        request = wire.from_action(action, parent=self.inst.id, execution=self.inst.execution_id, task_id=task_id)
+        body = wire.request_json(request, timestamp=wire.dotnet_time(self.now))
+        self.events.append(
+            event(Kind.EVENT_SENT, self.now, task_id, InstanceId=target, Name=wire.REQUEST_EVENT, Input=body)
+        )
+        self.out.messages.append(
+            (target, event(Kind.EVENT_RAISED, self.now, Name=wire.REQUEST_EVENT, Input=body), self.now)
+        )
 
     def _schedule(self, action: dict[str, Any]) -> int:
         kind, task_id = action["actionType"], self._seq()

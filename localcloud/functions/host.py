@@ -2,7 +2,7 @@
 
 Settings come from local.settings.json (``Values`` into the environment, as Core Tools does; ``Host.LocalHttpPort``;
 keys under ``LocalcloudKeys``) and host.json (``extensions.http.routePrefix``, ``extensions.durableTask.hubName``,
-its concurrency limits and ``overridableExistingInstanceStates``). Keys not configured are generated once, kept beside the task hub, and printed.
+its concurrency limits, ``maxEntityOperationBatchSize`` and ``overridableExistingInstanceStates``). Keys not configured are generated once, kept beside the task hub, and printed.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class HostSettings:
     hub: str = "TestHubName"
     max_activities: int = 10
     max_orchestrators: int = 10
+    # The extension's default is 50 on a Consumption plan, 5000 elsewhere (AzureStorageDurabilityProviderFactory).
+    max_entity_batch: int = 50
     overridable: OverridableStates = OverridableStates.NON_RUNNING_STATES
 
     @classmethod
@@ -56,11 +58,17 @@ class HostSettings:
             raise appmodel.AppLoadError(
                 f"{path}: extensions.durableTask.overridableExistingInstanceStates: {exc}"
             ) from None
+        batch = int(durable.get("maxEntityOperationBatchSize", 50))
+        if batch <= 0:  # DurableTaskOptions.Validate
+            raise appmodel.AppLoadError(
+                f"{path}: extensions.durableTask.maxEntityOperationBatchSize must be a positive integer value."
+            )
         return cls(
             route_prefix=str(ext.get("http", {}).get("routePrefix", "api")),
             hub=str(durable.get("hubName", "TestHubName")),
             max_activities=int(durable.get("maxConcurrentActivityFunctions", 10)),
             max_orchestrators=int(durable.get("maxConcurrentOrchestratorFunctions", 10)),
+            max_entity_batch=batch,
             overridable=overridable,
         )
 
@@ -119,6 +127,7 @@ class FunctionsHost:
             self.clock,
             max_activities=self.settings.max_activities,
             max_orchestrators=self.settings.max_orchestrators,
+            max_entity_batch=self.settings.max_entity_batch,
             overridable=self.settings.overridable,
         )
         self.server = LocalHTTPServer(host, port, self._serve)
@@ -143,8 +152,9 @@ class FunctionsHost:
     # --- the stepper's Part protocol (localcloud.stepper) -----------------------------------------------------
 
     def quiescent(self) -> bool:
-        """Nothing to do at the clock's now: no inbox message visible, no activity queued or running, no episode
-        running, no HTTP request being served, no timer function due or running."""
+        """Nothing to do at the clock's now: no inbox message visible (entity operations included), no activity
+        queued or running, no episode or entity batch running, no HTTP request being served, no timer function due
+        or running."""
         now = self.clock.now()
         return (
             self.engine.dispatch.idle()
@@ -155,7 +165,8 @@ class FunctionsHost:
         )
 
     def next_due(self) -> datetime | None:
-        """The earliest time work appears by itself: an inbox message (durable timer, retry) or a timer function."""
+        """The earliest time work appears by itself: an inbox message (durable timer, retry, an aborted entity
+        batch's retry) or a timer function. (No Python API schedules an entity signal: see the docs.)"""
         upcoming = self.store.next_visible()
         times = [t for t in (self.timers.earliest(), datetime.fromisoformat(upcoming) if upcoming else None) if t]
         return min(times, default=None)
@@ -198,6 +209,9 @@ class FunctionsHost:
                     f"  {spec.name}: [{methods}] {self.url}/{self.settings.route_prefix}/{route}  ({str(spec.trigger.get('authLevel', 'function')).lower()})"
                 )
             else:
-                extra = f" {spec.trigger.get('schedule')}" if spec.trigger_type == "timerTrigger" else ""
+                extra = {
+                    "timerTrigger": f" {spec.trigger.get('schedule')}",
+                    "entityTrigger": f" {spec.trigger.get('entityName') or spec.name}",
+                }.get(spec.trigger_type, "")
                 lines.append(f"  {spec.name}: {spec.trigger_type}{extra}")
         return lines

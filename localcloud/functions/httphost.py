@@ -188,6 +188,8 @@ class HttpHost:
         method = req.method
         if parts[:1] == ["orchestrators"] and method == "POST" and len(parts) in (2, 3):
             return mgmt.start(req, parts[1], parts[2] if len(parts) == 3 else None, rpc=rpc)
+        if parts[:1] == ["entities"]:
+            return mgmt.entities.handle(req, parts[1:])
         if parts[:1] == ["instances"]:
             if len(parts) == 1:
                 return {"GET": mgmt.query, "DELETE": mgmt.purge_by}.get(method, _not_allowed)(req)

@@ -1,6 +1,6 @@
 """The Durable Functions HTTP management API, with Azure's paths and JSON shapes.
 
-Two doors to the same handlers:
+Two doors to the same handlers (the entity endpoints are in :mod:`localcloud.functions.entityapi`):
 - ``/runtime/webhooks/durabletask/...``: the public API (docs: durable-functions-http-api), system key required;
 - ``/durabletask/...``: the host's RPC endpoint that ``DurableOrchestrationClient`` calls (``rpcBaseUrl``),
   answered only to loopback callers, as it is only reachable from the worker in Azure.
@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from localcloud.functions.engine import Conflict, Engine
+from localcloud.functions.entityapi import EntityApi
 from localcloud.functions.history import Kind, stamp
 from localcloud.functions.store import Instance
 from localcloud.httpserver import Request, Response
@@ -61,7 +62,9 @@ def history_events(engine: Engine, inst: Instance, *, with_output: bool) -> list
             continue
         item: dict[str, Any] = {"EventType": _pascal(kind.name), "Timestamp": e["Timestamp"]}
         if e.get("Name"):
-            item["FunctionName" if kind != Kind.EVENT_RAISED else "Name"] = e["Name"]
+            item["Name" if kind in (Kind.EVENT_RAISED, Kind.EVENT_SENT) else "FunctionName"] = e["Name"]
+        if kind == Kind.EVENT_SENT:
+            item["InstanceId"] = e.get("InstanceId")
         if kind in (Kind.TASK_SCHEDULED, Kind.SUB_ORCHESTRATION_CREATED):
             scheduled[e["EventId"]] = e.get("Name", "")
             item["ScheduledId"] = e["EventId"]
@@ -94,6 +97,7 @@ def _pascal(name: str) -> str:
 class Management:
     def __init__(self, engine: Engine, *, base_url: str, hub: str, system_key: str) -> None:
         self.engine, self.base_url, self.hub, self.system_key = engine, base_url, hub, system_key
+        self.entities = EntityApi(engine.entities)
 
     # --- links (creationUrls / managementUrls of the durable client binding) --------------------------------
 
@@ -146,6 +150,10 @@ class Management:
                 "System.ArgumentException",
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
                 f"Additional info: The following are the known orchestrator functions: '{known}'.",
+            )
+        except ValueError as exc:  # an id starting with @ (HttpApiHandler's catch of ArgumentException)
+            return _error(
+                400, "One or more of the arguments submitted is incorrect", "System.ArgumentException", str(exc)
             )
         except Conflict as exc:
             # HttpApiHandler has no case for OrchestrationAlreadyExistsException: its catch-all answers 500.

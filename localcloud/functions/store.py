@@ -1,4 +1,5 @@
-"""SQLite persistence of the task hub: instances, histories, inboxes (new events), pending activities, timers.
+"""SQLite persistence of the task hub: instances, histories, inboxes (new events), pending activities, timers, and
+durable entities (their state; their operations wait in the same inbox, under the entity's ``@name@key`` id).
 
 One connection, serialized by a lock; WAL with synchronous=NORMAL (a crash may lose the last commit, never
 corrupt the file). Every state change of an orchestration is one transaction, so a host killed at any point
@@ -8,6 +9,7 @@ result is already in the inbox, and an activity that was running is run again (a
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -42,8 +44,31 @@ CREATE TABLE IF NOT EXISTS retries (
     instance_id TEXT NOT NULL, execution_id TEXT NOT NULL, task_id INTEGER NOT NULL, timer_id INTEGER,
     action TEXT NOT NULL, attempts INTEGER NOT NULL, PRIMARY KEY (instance_id, task_id)
 );
+CREATE TABLE IF NOT EXISTS entities (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, key TEXT NOT NULL, state TEXT, updated TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS schedule_monitor (function TEXT PRIMARY KEY, last TEXT, next TEXT);
 """
+
+
+READY = """
+SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= :now AND substr(instance_id, 1, 1) != '@'
+UNION
+SELECT instance_id FROM inbox WHERE visible_at <= :now AND id IN (
+    SELECT MIN(id) FROM inbox WHERE substr(instance_id, 1, 1) = '@' GROUP BY instance_id
+)
+"""
+
+
+@dataclass(frozen=True)
+class EntityRow:
+    """An entity that exists (a row per existing entity; a deleted one has none)."""
+
+    id: str  # scheduler id, @name@key
+    name: str
+    key: str
+    state: str | None  # JSON text, as the entity function serialized it
+    updated: str  # the last batch that changed it (lastOperationTime)
 
 
 @dataclass
@@ -181,8 +206,10 @@ class Store:
             )
 
     def ready_instances(self, now: str) -> list[str]:
+        """Instances with a visible message; an entity (``@name@key``) only when its oldest message is visible: its
+        operations run strictly in arrival order, so an aborted batch waiting for its retry holds the ones behind it."""
         with self._lock:
-            rows = self._db.execute("SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= ?", (now,)).fetchall()
+            rows = self._db.execute(READY, {"now": now}).fetchall()
         return [r["instance_id"] for r in rows]
 
     def take_inbox(self, instance_id: str, now: str) -> list[Event]:
@@ -202,6 +229,27 @@ class Store:
                 "SELECT MIN(visible_at) AS t FROM inbox WHERE visible_at > ?", (after or "",)
             ).fetchone()
         return row["t"] if row else None
+
+    def peek_inbox(self, instance_id: str, now: str, limit: int) -> list[tuple[int, Event]]:
+        """Up to ``limit`` messages in arrival order, up to the first one not yet visible, left in the inbox (an
+        entity batch takes them when it commits: a batch that dies half-way runs again)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, event, visible_at FROM inbox WHERE instance_id = ? ORDER BY id LIMIT ?",
+                (instance_id, limit),
+            ).fetchall()
+        visible = itertools.takewhile(lambda r: r["visible_at"] <= now, rows)
+        return [(int(r["id"]), json.loads(r["event"])) for r in visible]
+
+    def delete_messages(self, ids: list[int]) -> int:
+        with self.tx() as db:
+            marks = ",".join("?" * len(ids))
+            return int(db.execute(f"DELETE FROM inbox WHERE id IN ({marks})", ids).rowcount)  # noqa: S608 - placeholders
+
+    def delay_messages(self, ids: list[int], visible_at: str) -> None:
+        with self.tx() as db:
+            marks = ",".join("?" * len(ids))
+            db.execute(f"UPDATE inbox SET visible_at = ? WHERE id IN ({marks})", [visible_at, *ids])  # noqa: S608
 
     def drop_inbox(self, instance_id: str) -> None:
         with self.tx() as db:
@@ -277,6 +325,40 @@ class Store:
     def drop_retry(self, instance_id: str, task_id: int) -> None:
         with self.tx() as db:
             db.execute("DELETE FROM retries WHERE instance_id = ? AND task_id = ?", (instance_id, task_id))
+
+    # --- entities -------------------------------------------------------------------------------------------
+
+    def entity(self, sid: str) -> EntityRow | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM entities WHERE id = ?", (sid,)).fetchone()
+        return EntityRow(**dict(row)) if row else None
+
+    def save_entity(self, row: EntityRow) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO entities (id, name, key, state, updated) VALUES (?, ?, ?, ?, ?)",
+                (row.id, row.name, row.key, row.state, row.updated),
+            )
+
+    def delete_entity(self, sid: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM entities WHERE id = ?", (sid,))
+
+    def query_entities(
+        self, *, name: str | None, updated_from: str | None, updated_to: str | None, after: str | None, limit: int
+    ) -> list[EntityRow]:
+        sql, args = "SELECT * FROM entities WHERE 1=1", list[Any]()
+        for clause, value in (("name = ?", name), ("updated >= ?", updated_from), ("updated <= ?", updated_to)):
+            if value:
+                sql += f" AND {clause}"
+                args.append(value)
+        if after:
+            sql += " AND id > ?"
+            args.append(after)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            return [EntityRow(**dict(r)) for r in self._db.execute(sql, args).fetchall()]
 
     # --- timer trigger schedule monitor ---------------------------------------------------------------------
 

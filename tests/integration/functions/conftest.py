@@ -1,5 +1,6 @@
 """Local Functions hosts for the tests: the test app (tests/functions_app) on a fast clock, and the semantics app
-(semantics_app) on a stopped clock driven by a :class:`~localcloud.stepper.Stepper`; each on a temporary task hub."""
+(semantics_app) and the entities app (entities_app) on a stopped clock driven by a
+:class:`~localcloud.stepper.Stepper`; each on a temporary task hub."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from localcloud.stepper import Stepper
 
 APP = Path(__file__).resolve().parents[2] / "functions_app" / "function_app.py"
 SEMANTICS = Path(__file__).resolve().parent / "semantics_app"
+ENTITIES = Path(__file__).resolve().parent / "entities_app" / "function_app.py"
 SPEED = 2000.0  # two hours of durable timers in under four seconds
 T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -39,11 +41,13 @@ class Client:
         *,
         key: str | None = "function",
         headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
     ) -> tuple[int, dict[str, str], Any]:
+        """``body`` is sent as JSON; ``raw`` as it is."""
         url = self.host.url + path
         if key is not None:
             url += ("&" if "?" in url else "?") + "code=" + getattr(self.host.keys, key)
-        data = json.dumps(body).encode() if body is not None else None
+        data = raw if raw is not None else json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
@@ -126,4 +130,16 @@ def stepped_host(tmp_path: Path, host_json: str = "host.json") -> FunctionsHost:
 @pytest.fixture
 def stepped(tmp_path: Path) -> Iterator[Stepped]:
     with stepped_host(tmp_path) as running:
+        yield Stepped(running)
+
+
+def entities_host(db: Path) -> FunctionsHost:
+    return FunctionsHost(ENTITIES, port=0, clock=Clock(speed=0, start=T0), db_path=db)
+
+
+@pytest.fixture
+def tally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stepped]:
+    """The entities app on a stopped clock; its operations log to ``tmp_path / "ops.log"``."""
+    monkeypatch.setenv("DEMO_LOG", str(tmp_path / "ops.log"))
+    with entities_host(tmp_path / "hub.sqlite") as running:
         yield Stepped(running)

@@ -1,4 +1,4 @@
-"""Host settings: keys from local.settings.json or generated once and kept; host.json limits."""
+"""Host settings: keys from local.settings.json or generated once and kept; host.json limits (entity batches too)."""
 
 from __future__ import annotations
 
@@ -80,4 +80,14 @@ def test_host_json_overridable_existing_instance_states(tmp_path: Path) -> None:
     with pytest.raises(
         AppLoadError, match="overridableExistingInstanceStates: 'Sometimes' is not one of NonRunningStates, AnyState"
     ):
+        HostSettings.from_host_json(path)
+
+
+def test_host_json_entity_batch_size(tmp_path: Path) -> None:
+    path = tmp_path / "host.json"
+    assert HostSettings.from_host_json(path).max_entity_batch == 50  # the Consumption plan's default
+    path.write_text(json.dumps({"extensions": {"durableTask": {"maxEntityOperationBatchSize": 1}}}))
+    assert HostSettings.from_host_json(path).max_entity_batch == 1
+    path.write_text(json.dumps({"extensions": {"durableTask": {"maxEntityOperationBatchSize": 0}}}))
+    with pytest.raises(AppLoadError, match="must be a positive integer"):
         HostSettings.from_host_json(path)
