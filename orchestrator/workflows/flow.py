@@ -55,15 +55,17 @@ class Flow:
         self.tasks += 1
         return (yield from self.wait_for(self.context.call_activity(name, payload)))
 
-    def call_entity(self, name: str, key: str, operation: str, payload: Any = None) -> Steps:
-        """An entity operation's result (entities answer in order, one operation at a time)."""
+    def call_entity(self, name: str, key: str, operation: str, payload: dict[str, Any] | None = None) -> Steps:
+        """An entity operation's result (entities answer in order, one operation at a time). The input is always
+        an object: the SDK drops a falsy one, and the entity's get_input then fails."""
         self.tasks += 1
-        return (yield from self.wait_for(self.context.call_entity(self._entity(name, key), operation, payload)))
+        task = self.context.call_entity(self._entity(name, key), operation, payload or {})
+        return (yield from self.wait_for(task))
 
-    def signal_entity(self, name: str, key: str, operation: str, payload: Any = None) -> None:
+    def signal_entity(self, name: str, key: str, operation: str, payload: dict[str, Any] | None = None) -> None:
         """A one-way entity operation (nothing is awaited)."""
         self.tasks += 1
-        self.context.signal_entity(self._entity(name, key), operation, payload)
+        self.context.signal_entity(self._entity(name, key), operation, payload or {})
 
     def _entity(self, name: str, key: str) -> Any:
         if self.entity_id is None:

@@ -67,9 +67,22 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "raise_max_price": "activityTrigger",
         "user_action": "activityTrigger",
         "eviction_record": "activityTrigger",
+        "redeploy_vm": "orchestrationTrigger",
+        "restore_capacity": "orchestrationTrigger",
+        "fleet_profile": "activityTrigger",
+        "gather_market": "activityTrigger",
+        "create_vm": "activityTrigger",
+        "delete_vm": "activityTrigger",
+        "read_scale_set": "activityTrigger",
+        "set_capacity": "activityTrigger",
+        "offerings": "entityTrigger",
+        "member": "entityTrigger",
+        "scaleset": "entityTrigger",
+        "inventory": "timerTrigger",
     }
     assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"
-    assert set(app.orchestrators) == {"recover_vm", "observe_vm", "restart_vm"}
+    assert set(app.orchestrators) == {"recover_vm", "observe_vm", "restart_vm", "redeploy_vm", "restore_capacity"}
+    assert app.functions["inventory"].client_param == "client"
 
 
 def test_an_unsupported_trigger_fails_at_start_naming_the_function(tmp_path: Path) -> None:
