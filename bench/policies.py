@@ -29,7 +29,7 @@ from bench.sim.analysis import Capacity, Losses, losses
 from bench.sim.prices import PriceBook, load_csv, prices
 from bench.sim.signals import load_vm_skus
 from bench.sim.traces import TraceSet, load
-from bench.sim.world import WARMUP_MAX, WARMUP_SHARE, Tally, World
+from bench.sim.world import Tally, World, first_tick
 
 SHARED = REPO.parent / "shared" / "data"
 SHARED_TRACES = (
@@ -73,8 +73,7 @@ def pooled(results: list[tuple[World, dict[str, Tally]]], name: str) -> Figures:
 
 
 def world_of(traces: TraceSet, book: PriceBook | None) -> World:
-    first = int(min(WARMUP_MAX, WARMUP_SHARE * traces.ticks * traces.gap) // traces.gap)
-    return World(traces, prices(traces, book, first))
+    return World(traces, prices(traces, book, first_tick(traces)))
 
 
 def policies(vm_sizes: dict[str, tuple[int, float]]) -> dict[str, Callable[[World], Tally]]:

@@ -24,6 +24,12 @@ DELETE_FAILED = 1  # writes to delete the Failed VM a failed create leaves (0 to
 WARMUP_MAX, WARMUP_SHARE = 24 * 3600.0, 0.1  # the warm-up: a tenth of the trace, at most a day
 
 
+def first_tick(traces: TraceSet, warmup: float | None = None) -> int:
+    """The first scored tick: after the warm-up (by default a tenth of the trace, at most a day)."""
+    lead = min(WARMUP_MAX, WARMUP_SHARE * traces.ticks * traces.gap) if warmup is None else warmup
+    return int(lead // traces.gap)
+
+
 class Lane:
     """One offering's trace with prefix sums, so each question is O(1)."""
 
@@ -73,13 +79,14 @@ class World:
         provision: float = PROVISION,
         detect: float = DETECT,
         delete_failed: int = DELETE_FAILED,
+        warmup: float | None = None,
     ) -> None:
         self.traces, self.prices, self.gap, self.ticks = traces, prices, traces.gap, traces.ticks
         self.provision, self.detect, self.delete_failed = provision, detect, delete_failed
         self.offerings = {t.offering.key: t.offering for t in traces.traces}
         self.lanes = {t.offering.key: Lane(t.down, prices.spot[t.offering.key], self.gap) for t in traces.traces}
         self.end = self.ticks * self.gap
-        self.start = min(WARMUP_MAX, WARMUP_SHARE * self.end) // self.gap * self.gap
+        self.start = first_tick(traces, warmup) * self.gap
 
     @property
     def days(self) -> float:
