@@ -193,6 +193,17 @@ def report(name: str, result: dict[str, Any], show_mapping: bool) -> list[str]:
     lines += table(result["figures"])
     lines.append(f"  targets for respot: {_verdict(result['targets'])}  ({result['seconds']:.1f} s)")
     lines += downtime(result["losses"])
+    waits = result["tallies"]["respot"].waits
+    if waits:
+        causes = {
+            "cooling": "every available offering cooling down",
+            "evicted": "only the evicted VM's own offering (cool-down over)",
+            "backoff": "the restart schedule's timer (an offering was free)",
+        }
+        lines.append(
+            "  respot's wait:cap by cause: "
+            + "; ".join(f"{waits[k] / 3600:.2f} h {v}" for k, v in causes.items() if k in waits)
+        )
     if "experiments" in result:
         lines.append("  EXPERIMENTS (copies of respot's scoring inside the benchmark; proposals, not the product):")
         lines += table(result["experiments"], ref=result["figures"])
@@ -207,6 +218,9 @@ def as_json(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "policies": {k: asdict(v) for k, v in r["figures"].items()},
             "targets": r["targets"],
             "downtime_hours": {k: asdict(v) for k, v in r["losses"].items()},
+            "respot_waiting_with_capacity_hours": {
+                k: round(v / 3600, 2) for k, v in r["tallies"]["respot"].waits.items()
+            },
             "offerings": mapping(r["world"]),
         }
         if "experiments" in r:

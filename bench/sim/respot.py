@@ -77,9 +77,28 @@ class RespotSim:
             nxt = self.knobs.backoff.next_try(self.world.when(t), attempt, key, started)
             if nxt is None:
                 self.tally.events["gave_up"] += 1
+                self.blame(t, t + SWEEP, evicted)
                 return t + SWEEP, evicted
-            t = self.world.seconds(self.wake(t, nxt))
+            until = self.world.seconds(self.wake(t, nxt))
+            self.blame(t, until, evicted)
+            t = until
         return t, None
+
+    def blame(self, a: float, b: float, evicted: Offering | None) -> None:
+        """While respot waits from ``a`` to ``b``: why it is not trying an offering that is available (per tick,
+        as of the tick's start): ``backoff`` (one is free: only the restart schedule's timer holds respot back),
+        ``cooling`` (every available one is cooling down), ``evicted`` (only the evicted VM's own offering is)."""
+        t = a
+        while t < min(b, self.world.end):
+            nxt = min(b, (self.world.tick(t) + 1) * self.world.gap)
+            up = [k for k in self.world.lanes if self.world.up(k, t)]
+            if up:
+                now = self.world.when(t)
+                free = [k for k in up if not (evicted and k == evicted.key) and self.cooled.get(k, now) <= now]
+                cooling = [k for k in up if self.cooled.get(k, now) > now]
+                why = "backoff" if free else "cooling" if cooling else "evicted"
+                self.tally.waits[why] = self.tally.waits.get(why, 0.0) + nxt - t
+            t = nxt
 
     def wake(self, t: float, nxt: datetime) -> datetime:
         now = self.world.when(t)

@@ -61,6 +61,7 @@ class Tally:
     placed: Counter[str] = field(default_factory=Counter)  # offering key -> successful creates
     events: Counter[str] = field(default_factory=Counter)  # what a policy went through (walk_exhausted, ...)
     log: list[tuple[float, Create]] = field(default_factory=list)  # (request time, outcome) of every create
+    waits: dict[str, float] = field(default_factory=dict)  # respot: seconds waited with capacity there, by cause
 
 
 @dataclass(frozen=True)

@@ -75,10 +75,15 @@ def test_a_failed_create_is_the_walks_cool_path_and_the_next_candidate_is_tried(
 
 
 def test_the_evicted_offering_stays_out_of_the_recovery_as_the_product_excludes_it() -> None:
-    w = world(60, {A: "0" * 10 + "1" + "0" * 49, B: "1" * 60}, price={A: 0.5})
+    w = world(60, {A: "0" * 10 + "1" + "0" * 120, B: "1" * 131}, price={A: 0.5})
     sim = respot.RespotSim(w, respot.Knobs())
-    found = sim.ranked(11 * 60 + w.detect, A)
-    assert [c.offering for c in found] == [B]  # A came back at tick 11, but it is the evicted VM's own offering
+    assert [c.offering for c in sim.ranked(11 * 60 + w.detect, A)] == [B]  # A is back, but it is the evicted one
+    tally = sim.run()
+    assert tally.placed[A.key] == 1 and tally.evictions == 1  # never placed on A again in this recovery
+    # A cools down for an hour after the eviction (respot also tries B now and then), then only the recovery-long
+    # exclusion keeps respot off it
+    assert 2700 < tally.waits["cooling"] <= 3600
+    assert tally.waits["evicted"] > 0.8 * (w.end - 600 - 3600)
 
 
 def test_signals_only_see_ticks_that_have_begun() -> None:
