@@ -59,16 +59,16 @@ def figures(tally: Tally, span: float, days: float) -> Figures:
 def pooled(results: list[tuple[World, dict[str, Tally]]], name: str) -> Figures:
     """One policy over several sets: time-weighted availability, writes over all days, evictions summed."""
     span = sum(w.end - w.start for w, _ in results)
-    total = Tally()
-    for _, tallies in results:
-        t = tallies[name]
-        total.running, total.writes, total.evictions = (
-            total.running + t.running,
-            total.writes + t.writes,
-            total.evictions + t.evictions,
-        )
-        total.spend, total.regular = total.spend + t.spend, total.regular + t.regular
-        total.creates, total.failed = total.creates + t.creates, total.failed + t.failed
+    ts = [tallies[name] for _, tallies in results]
+    total = Tally(
+        running=sum(t.running for t in ts),
+        writes=sum(t.writes for t in ts),
+        creates=sum(t.creates for t in ts),
+        failed=sum(t.failed for t in ts),
+        evictions=sum(t.evictions for t in ts),
+        spend=sum(t.spend for t in ts),
+        regular=sum(t.regular for t in ts),
+    )
     return figures(total, span, span / 86400.0)
 
 

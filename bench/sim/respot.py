@@ -8,8 +8,9 @@ the profile's strategy, then walk the list with ``Walk``: each failed create is 
 ``healthy_seconds`` is a failure of the walk (the walk goes on). When the walk runs out the recovery waits on the
 restart schedule (``Policy().backoff``, the product's defaults: 1 min doubling to 15 min, deterministic jitter) and
 ranks again with fresh data. When the schedule's deadline passes the recovery gives up and the reconciliation sweep
-starts a new one ``SWEEP`` later. ``Knobs`` only exist so that experiments (bench.sim.experiments) can swap a part;
-their defaults are the product's.
+starts a new one ``SWEEP`` later. While it waits, ``blame`` records why no available offering was being tried (the
+investigation in docs/benchmarks.md). ``Knobs`` only exist so that experiments (bench.sim.experiments) can swap a
+part; their defaults are the product's.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class Knobs:
     exclude_evicted: bool = True  # candidates(..., evicted=...) as the product calls it
     backoff: Backoff = field(default_factory=lambda: Policy().backoff)
     rerank: bool = False  # rank again after every failed create (the product walks one ranking to its end)
-    wake_on_cool: bool = False  # when the walk runs out, wake when the first cool-down ends, if that is sooner
 
 
 class RespotSim:
@@ -79,7 +79,7 @@ class RespotSim:
                 self.tally.events["gave_up"] += 1
                 self.blame(t, t + SWEEP, evicted)
                 return t + SWEEP, evicted
-            until = self.world.seconds(self.wake(t, nxt))
+            until = self.world.seconds(nxt)
             self.blame(t, until, evicted)
             t = until
         return t, None
@@ -88,22 +88,17 @@ class RespotSim:
         """While respot waits from ``a`` to ``b``: why it is not trying an offering that is available (per tick,
         as of the tick's start): ``backoff`` (one is free: only the restart schedule's timer holds respot back),
         ``cooling`` (every available one is cooling down), ``evicted`` (only the evicted VM's own offering is)."""
-        t = a
+        t, excluded = a, evicted.key if evicted and self.knobs.exclude_evicted else None
         while t < min(b, self.world.end):
             nxt = min(b, (self.world.tick(t) + 1) * self.world.gap)
             up = [k for k in self.world.lanes if self.world.up(k, t)]
             if up:
                 now = self.world.when(t)
-                free = [k for k in up if not (evicted and k == evicted.key) and self.cooled.get(k, now) <= now]
+                free = [k for k in up if k != excluded and self.cooled.get(k, now) <= now]
                 cooling = [k for k in up if self.cooled.get(k, now) > now]
                 why = "backoff" if free else "cooling" if cooling else "evicted"
                 self.tally.waits[why] = self.tally.waits.get(why, 0.0) + nxt - t
             t = nxt
-
-    def wake(self, t: float, nxt: datetime) -> datetime:
-        now = self.world.when(t)
-        ends = [u for u in self.cooled.values() if u > now]
-        return min([nxt, *ends]) if self.knobs.wake_on_cool and ends else nxt
 
     def walk(self, t: float, evicted: Offering | None) -> tuple[float, Offering | None, bool]:
         """Down one ranking: (when respot hears the member was lost, its offering, False), or (when the walk stops,
