@@ -31,6 +31,7 @@ format: venv
 
 bench: venv
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench policies --experiments
 
 arm: venv
 	$(BIN)/python -m localcloud.arm
