@@ -118,6 +118,7 @@ def run(count: int = 60, spacing: float = 0.4) -> list[str]:
             RESPOT_CREDENTIAL="localcloud",
             RESPOT_ARM_ENDPOINT=arm.url,
             RESPOT_LOGS_ENDPOINT=arm.url,
+            RESPOT_PRICES_ENDPOINT=arm.url,
         )
         ids = _fleet(arm, count)
         with FunctionsHost(REPO / "function_app.py", port=0, clock=clock, db_path=Path(tmp) / "hub.sqlite") as host:

@@ -60,6 +60,7 @@ class Demo:
             RESPOT_RESOURCE_GROUPS=self.arm.resource_group,
             RESPOT_CREDENTIAL="localcloud",
             RESPOT_ARM_ENDPOINT=self.arm.url,
+            RESPOT_PRICES_ENDPOINT=self.arm.url,
         )
         self.host = FunctionsHost(
             REPO / "function_app.py", port=0, clock=self.clock, db_path=workdir / "taskhub.sqlite"

@@ -55,7 +55,7 @@ class ArmMarket:
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._graph = graph_client(settings, compute)
         self._prices: PipelineClient[Any, Any] = PipelineClient(
-            settings.prices_endpoint, policies=[RetryPolicy(retry_total=0)]
+            settings.prices_endpoint, policies=[RetryPolicy(retry_total=0, timeout=60)]
         )
 
     def _cached(self, key: tuple[Any, ...], fetch: Callable[[], T], ttl: float) -> T:
@@ -99,7 +99,7 @@ class ArmMarket:
         return out
 
     def _get_json(self, url: str) -> Any:
-        response = self._prices.send_request(HttpRequest("GET", url))
+        response = self._prices.send_request(HttpRequest("GET", url), connection_timeout=10, read_timeout=30)
         response.raise_for_status()
         return response.json()
 

@@ -110,6 +110,7 @@ class Recovery:
         self.platform_signal = False
         self.replacement: dict[str, Any] | None = None
         self.ranking: dict[str, Any] | None = None
+        self.walk: list[dict[str, Any]] | None = None
         self.story.add_signal(_entry(start.signal, self.began))
 
     def run(self) -> Steps:
@@ -262,6 +263,7 @@ class Recovery:
             self.conclude(Outcome(out["outcome"]), Reason(out["reason"]), str(out.get("detail") or ""))
             self.replacement = out.get("replacement") or out.get("capacity")
             self.ranking = out.get("ranking")
+            self.walk = out.get("walk")
         except Exception as exc:  # noqa: BLE001 - the strategy failed (a bug): the recovery records it and concludes
             self.conclude(Outcome.FAILED, Reason.UNKNOWN_ERROR, f"the strategy failed: {str(exc)[:300]}")
 
@@ -341,6 +343,7 @@ class Recovery:
             "previous": self.start.previous,
             "replacement": self.replacement,
             "ranking": self.ranking,
+            "walk": self.walk,
         }
 
 

@@ -34,6 +34,7 @@ def product_env(arm: ArmEmulator, **extra: str) -> dict[str, str]:
         "RESPOT_CREDENTIAL": "localcloud",
         "RESPOT_ARM_ENDPOINT": arm.url,
         "RESPOT_LOGS_ENDPOINT": arm.url,
+        "RESPOT_PRICES_ENDPOINT": arm.url,
         **extra,
     }
 
@@ -41,11 +42,14 @@ def product_env(arm: ArmEmulator, **extra: str) -> dict[str, str]:
 def reset_product_caches() -> None:
     from orchestrator.adapters.activitylog import activity_log_for
     from orchestrator.adapters.compute import compute_for
+    from orchestrator.app import compose
     from orchestrator.settings import get_settings
 
     get_settings.cache_clear()
     compute_for.cache_clear()
     activity_log_for.cache_clear()
+    for cached in (compose.fleets, compose.market, compose.scale_sets, compose.secrets):
+        cached.cache_clear()
 
 
 class Stack:

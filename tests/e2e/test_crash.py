@@ -24,7 +24,7 @@ from tests.integration.helpers import control, vm_body, wait_until
 pytestmark = pytest.mark.e2e
 
 
-def serve(tmp_path: Path, port: int, arm: ArmEmulator) -> subprocess.Popen[bytes]:
+def serve(tmp_path: Path, port: int, arm: ArmEmulator, **env_extra: str) -> subprocess.Popen[bytes]:
     argv = [
         sys.executable,
         "-m",
@@ -38,7 +38,7 @@ def serve(tmp_path: Path, port: int, arm: ArmEmulator) -> subprocess.Popen[bytes
         "--speed",
         "1200",
     ]
-    env = {**os.environ, **product_env(arm)}
+    env = {**os.environ, **product_env(arm, **env_extra)}
     return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -110,3 +110,57 @@ def test_host_killed_mid_recovery_recovers_the_vm_once(tmp_path: Path) -> None:
             if r["operation_name"].endswith("/start/action") and r["status"] == "Succeeded"
         ]
         assert len(starts) == 1
+
+
+def test_host_killed_right_after_a_replacements_put_makes_no_second_vm(tmp_path: Path) -> None:
+    from tests.e2e.test_redeploy import fleets_file
+
+    fleets = fleets_file(tmp_path)
+    with ArmEmulator(clock=Clock(speed=1200)) as arm:
+        env = {"RESPOT_FLEETS_FILE": fleets, "RESPOT_LOG_WORKSPACE_ID": "respot-workspace"}
+        port = free_port()
+        host = serve(tmp_path, port, arm, **env)
+        compute = arm.compute_client(retry_total=0)
+        try:
+            wait_until(lambda: get(f"http://127.0.0.1:{port}/api/health") is not None, timeout=30, what="the host")
+            keys = json.loads((tmp_path / "keys.json").read_text())
+            alerts = f"http://127.0.0.1:{port}/api/alerts?code={keys['function']}"
+            group = {"name": "respot", "url": alerts, "kind": "activityLogAlert", "delay_seconds": 60}
+            control(arm, "/action-groups", group)
+            body = vm_body(arm, zones=["1"], policy="Delete", tags={"respot-fleet": "web"})
+            vm = compute.virtual_machines.begin_create_or_update(arm.resource_group, "web-1", body).result()
+            entity = f"http://127.0.0.1:{port}/runtime/webhooks/durabletask/entities/member"
+            key = _vm_key(str(vm.id))
+            wait_until(lambda: isinstance(get(f"{entity}/{key}?code={keys['system']}"), dict), 60, "the sweep")
+            control(arm, "/requests", method="DELETE")
+            control(arm, "/evict", {"id": str(vm.id)})
+            wait_until(lambda: _puts(arm) >= 1, timeout=60, what="the replacement's PUT")
+        finally:
+            host.send_signal(signal.SIGKILL)  # the activity may not have reported: its create replays
+            host.wait(timeout=10)
+        host = serve(tmp_path, port, arm, **env)
+        status_url = f"http://127.0.0.1:{port}/runtime/webhooks/durabletask/instances/{Stack.recovery(str(vm.id))}"
+        try:
+            wait_until(
+                lambda: status_of(f"{status_url}?code={keys['system']}").get("runtimeStatus") == "Completed",
+                timeout=90,
+                what="the recovery to finish after the restart",
+            )
+            out = status_of(f"{status_url}?code={keys['system']}")["output"]
+        finally:
+            host.send_signal(signal.SIGTERM)
+            assert host.wait(timeout=20) == 0
+        assert (out["outcome"], out["reason"]) == ("recovered", "replaced")
+        made = [v for v in compute.virtual_machines.list(arm.resource_group) if (v.tags or {}).get("respot:recovery")]
+        assert len(made) == 1 and _puts(arm) == 1  # one PUT, one VM: the replayed create read it first
+
+
+def _vm_key(vm_id: str) -> str:
+    from orchestrator.domain.scope import parse_vm_id, vm_hash
+
+    return vm_hash(parse_vm_id(vm_id))
+
+
+def _puts(arm: ArmEmulator) -> int:
+    counts = control(arm, "/requests")["counts"]
+    return sum(n for k, n in counts.items() if k.startswith("VirtualMachines_CreateOrUpdate"))

@@ -89,3 +89,48 @@ def test_a_price_eviction_raises_max_price_up_to_the_ceiling_when_allowed(stack_
     assert out["outcome"] == "recovered" and [r["action"] for r in out["attempts"]][:2] == ["start", "set_max_price"]
     assert stack.compute.virtual_machines.get(stack.arm.resource_group, "capped").billing_profile.max_price == 0.06
     assert stack.power("capped") == "PowerState/running"
+
+
+def test_a_delete_policy_scale_set_gets_its_capacity_back_in_one_patch(stack_factory: Any) -> None:
+    stack: Stack = stack_factory(RESPOT_LOG_WORKSPACE_ID="respot-workspace")
+    stack.alert_group()
+    rg = stack.arm.resource_group
+    body = vmss_body(stack.arm, capacity=3, policy="Delete")
+    body["zones"] = ["1"]
+    stack.compute.virtual_machine_scale_sets.begin_create_or_update(rg, "pool", body, polling=False)
+    stack.wait(lambda: _running(stack, "pool") == 3, what="the scale set")
+    stack.later(330)  # the inventory sweep records its capacity
+    control(stack.arm, "/requests", method="DELETE")
+    evicting = stack.capacity(1)  # a recall: two instances must go, and Delete takes them with their disks
+    assert len(evicting) == 2
+    stack.wait(lambda: stack.compute.virtual_machine_scale_sets.get(rg, "pool").sku.capacity == 1, what="the loss")
+    stack.capacity(3)  # the capacity comes back a little later
+    outs = [stack.finished(vm_id, timeout=120) for vm_id in evicting]
+    assert sorted(o["reason"] for o in outs) == ["capacity_restored", "wave_joined"]
+    assert stack.compute.virtual_machine_scale_sets.get(rg, "pool").sku.capacity == 3
+    assert stack.requests("VirtualMachineScaleSets_Update") == 1  # once per eviction wave
+
+
+def test_a_try_and_restore_scale_set_is_left_to_the_platform_with_the_reason(stack_factory: Any) -> None:
+    stack: Stack = stack_factory(RESPOT_LOG_WORKSPACE_ID="respot-workspace")
+    stack.alert_group()
+    rg = stack.arm.resource_group
+    body = vmss_body(stack.arm, capacity=2, policy="Delete")
+    body["zones"] = ["1"]
+    body["properties"]["spotRestorePolicy"] = {"enabled": True, "restoreTimeout": "PT1H"}
+    stack.compute.virtual_machine_scale_sets.begin_create_or_update(rg, "tnr", body, polling=False)
+    stack.wait(lambda: _running(stack, "tnr") == 2, what="the scale set")
+    control(stack.arm, "/requests", method="DELETE")
+    [vm_id] = stack.capacity(1)
+    out = stack.finished(vm_id, timeout=120)
+    assert (out["outcome"], out["reason"]) == ("ignored", "try_and_restore")
+    assert "spotRestorePolicy" in out["detail"] and stack.requests("VirtualMachineScaleSets_Update") == 0
+
+
+def _running(stack: Stack, name: str) -> int:
+    rg = stack.arm.resource_group
+    count = 0
+    for inst in stack.compute.virtual_machine_scale_set_vms.list(rg, name):
+        view = stack.compute.virtual_machine_scale_set_vms.get_instance_view(rg, name, str(inst.instance_id))
+        count += any(s.code == "PowerState/running" for s in view.statuses or [])
+    return count
