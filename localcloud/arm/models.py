@@ -172,6 +172,7 @@ class Operation:
     reported_at: datetime | None = None  # when a poller was first told it had ended
     # Body the Location URL returns on success (None: 200 with no body, as for POST actions).
     result_of: str | None = None  # resource key to render on success (PUT/PATCH)
+    note: Json | None = None  # properties its Activity Log records carry (a platform restore says so)
 
 
 @dataclass

@@ -1,18 +1,21 @@
-"""The network and disk side of a VM: inline NICs (networkInterfaceConfigurations), NIC references, OS disks.
+"""The network side of a VM: inline NICs (networkInterfaceConfigurations) and NIC references.
 
 A VM created in another region needs a subnet there; the subnets that exist are part of the scenario, and a
 reference to a missing subnet, or one in another region, fails with InvalidResourceReference as in Azure.
-Inline NICs are named ``<vm>-<configuration>`` and, unless their deleteOption is Detach, go with the VM.
+Inline NICs are named ``<vm>-<configuration>`` and, unless their deleteOption is Detach, go with the VM (a choice:
+the spec gives no default). A referenced NIC (networkInterfaces) stays unless its reference says
+``properties.deleteOption: Delete``. The VM's model lists the NICs it made under ``networkInterfaces`` as well,
+as VirtualMachine_Create_WithNetworkInterfaceConfiguration.json's responses do (CONFIRMED; keeping the
+configurations next to them is a choice).
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from localcloud.arm import errors
 from localcloud.arm.backend import Backend
-from localcloud.arm.models import Disk, Json, Nic, Vm
+from localcloud.arm.models import Json, Nic, Vm
 
 
 def _rg_prefix(vm: Vm, provider: str) -> str:
@@ -44,7 +47,9 @@ def attach(b: Backend, vm: Vm) -> None:
 
 
 def commit(b: Backend, vm: Vm) -> None:
+    """Make the VM's inline NICs and take its referenced ones; list the made ones under networkInterfaces."""
     net: Json = vm.properties.setdefault("networkProfile", {})
+    made: list[Json] = []
     for config in net.get("networkInterfaceConfigurations") or []:
         props: dict[str, Any] = config.get("properties") or {}
         first = (props["ipConfigurations"][0].get("properties") or {}).get("subnet") or {}
@@ -52,33 +57,21 @@ def commit(b: Backend, vm: Vm) -> None:
         name = f"{vm.name}-{config['name']}"
         nic_id = f"{_rg_prefix(vm, 'Microsoft.Network')}/networkInterfaces/{name}"
         keep = str(props.get("deleteOption", "Delete")).lower() == "detach"
-        b.world.nics[nic_id.lower()] = Nic(nic_id, name, vm.location, subnet, vm.key, delete_with_vm=not keep)
+        ipc_name = str(props["ipConfigurations"][0].get("name") or "ipconfig1")
+        b.world.nics[nic_id.lower()] = Nic(nic_id, name, vm.location, subnet, vm.key, not keep, ipc_name)
         vm.nics.append(nic_id.lower())
+        made.append({"id": nic_id, "properties": {"primary": bool(props.get("primary", not made))}})
     for ref in net.get("networkInterfaces") or []:
         nic = b.world.nics[str(ref["id"]).lower()]
         nic.vm_key = vm.key
+        nic.delete_with_vm = str((ref.get("properties") or {}).get("deleteOption", "Detach")).lower() == "delete"
         vm.nics.append(nic.id.lower())
-    _create_os_disk(b, vm)
-
-
-def _create_os_disk(b: Backend, vm: Vm) -> None:
-    storage: Json = vm.properties.setdefault("storageProfile", {})
-    os_disk: Json = storage.setdefault("osDisk", {})
-    name = str(os_disk.get("name") or f"{vm.name}_OsDisk_1_{uuid.uuid4().hex}")
-    os_disk["name"] = name
-    disk_id = f"{_rg_prefix(vm, 'Microsoft.Compute')}/disks/{name}"
-    managed = os_disk.setdefault("managedDisk", {})
-    if isinstance(managed, dict):
-        managed["id"] = disk_id
-    os_disk.setdefault("createOption", "FromImage")
-    # A Spot VM with the Delete eviction policy loses its disks on eviction (spot-vms.md); otherwise the disk
-    # follows its deleteOption.
-    delete = str(os_disk.get("deleteOption", "Detach")).lower() == "delete" or vm.eviction_policy == "Delete"
-    b.world.disks[disk_id.lower()] = Disk(disk_id, name, vm.key, delete_with_vm=delete)
-    vm.disks.append(disk_id.lower())
+    if made:
+        net["networkInterfaces"] = [*(net.get("networkInterfaces") or []), *made]
 
 
 def detach(b: Backend, vm: Vm) -> None:
+    """The VM is gone: its NICs go with it or stay, as their deleteOption says."""
     for key in list(vm.nics):
         nic = b.world.nics.get(key)
         if nic is None:
