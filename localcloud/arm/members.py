@@ -59,7 +59,7 @@ def uniform(b: Backend, ss: ScaleSet, number: int) -> Vm:
 def flexible(b: Backend, ss: ScaleSet, index: int, name: str) -> Vm:
     """A standalone VM made from the set's profile, named ``<set>_<8 hex>`` as Flexible sets name them."""
     props: Json = json.loads(json.dumps(ss.profile))
-    for key in ("priority", "evictionPolicy", "billingProfile", "spotRestorePolicy"):
+    for key in ("priority", "evictionPolicy", "billingProfile"):
         props.pop(key, None)  # the set's settings; the VM's own come from the priority mix below
     os_profile = props.get("osProfile")
     if isinstance(os_profile, dict):

@@ -5,7 +5,9 @@ What Microsoft documents (CONFIRMED):
   Machine instances inside a scale set to maintain the target instance count"; it "Attempts to restore Azure Spot
   Virtual Machines evicted due to capacity"; "Try & restore is disabled in scale sets that use Autoscale". The
   article's "Applies to" line lists Flexible and Uniform scale sets (commit 017654d).
-- The SpotRestorePolicy model (virtualMachineScaleSet.json): ``enabled`` "Enables the Spot-Try-Restore feature
+- ``properties.spotRestorePolicy`` of the scale set (VirtualMachineScaleSetProperties in virtualMachineScaleSet.json,
+  VirtualMachineScaleSet_Create_WithSpotRestorePolicy.json; not in ``virtualMachineProfile``, whatever use-spot.md's
+  template shows). The SpotRestorePolicy model: ``enabled`` "Enables the Spot-Try-Restore feature
   where evicted VMSS SPOT instances will be tried to be restored opportunistically based on capacity availability
   and pricing constraints"; ``restoreTimeout`` "Timeout value expressed as an ISO 8601 time duration after which
   the platform will not try to restore the VMSS SPOT instances".
@@ -42,7 +44,7 @@ NOTE = {"description": "Spot Try & restore: the platform restores Spot instances
 
 
 def parse_policy(raw: Any, *, spot: bool, api_version: str) -> Json:
-    """``virtualMachineProfile.spotRestorePolicy`` as stored: ``enabled`` a boolean (the strings "true" and
+    """``properties.spotRestorePolicy`` as stored: ``enabled`` a boolean (the strings "true" and
     "false" are read as ARM's deserializer would), ``restoreTimeout`` an ISO 8601 duration.
 
     Raises:
@@ -70,12 +72,12 @@ def parse_policy(raw: Any, *, spot: bool, api_version: str) -> Json:
 
 
 def enabled(ss: ScaleSet) -> bool:
-    policy = ss.profile.get("spotRestorePolicy")
-    return ss.is_spot and isinstance(policy, dict) and policy.get("enabled") is True
+    policy = ss.properties.get("spotRestorePolicy")
+    return ss.is_spot and bool(ss.profile) and isinstance(policy, dict) and policy.get("enabled") is True
 
 
 def timeout(ss: ScaleSet) -> timedelta:
-    policy = ss.profile.get("spotRestorePolicy") or {}
+    policy = ss.properties.get("spotRestorePolicy") or {}
     return iso_duration(str(policy.get("restoreTimeout") or DEFAULT_TIMEOUT)) or timedelta(hours=1)
 
 

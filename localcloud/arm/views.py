@@ -132,7 +132,6 @@ def vmss_vm(v: Vm, ss: ScaleSet, *, expand: bool = False) -> Json:
         "billingProfile",
         "scheduledEventsProfile",
         "capacityReservation",
-        "spotRestorePolicy",
     ):
         props.pop(key, None)  # scale-set level settings, not VirtualMachineScaleSetVMProperties
     props["hardwareProfile"] = {"vmSize": v.size}
