@@ -259,9 +259,15 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).lower()
 
 
+def _both_null(a: Any, b: Any) -> bool:
+    return a is None and b is None
+
+
+# Kusto's null rules (null-values.md, CONFIRMED): null == x is false and null != x true for a non-null x; two nulls
+# compare to null, which ``where`` drops; an ordering against null is null too (here: false).
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": _cmp(lambda a, b: a == b),
-    "!=": _cmp(lambda a, b: a != b),
+    "==": _cmp(lambda a, b: False if _both_null(a, b) else a == b),
+    "!=": _cmp(lambda a, b: False if _both_null(a, b) else a != b),
     "=~": _cmp(lambda a, b: _text(a) == _text(b)),
     "!~": _cmp(lambda a, b: _text(a) != _text(b)),
     "<": _cmp(lambda a, b: a < b),
