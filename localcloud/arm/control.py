@@ -288,6 +288,17 @@ def _record(rec: Any) -> Json:
     return out
 
 
+def _other_resources(w: World) -> Json:
+    def holder(key: str | None) -> str | None:
+        return w.vms[key].id if key is not None and key in w.vms else None
+
+    return {
+        "autoscaleSettings": [autoscale.view(s) for s in w.autoscale.values()],
+        "disks": [{"id": d.id, "managedBy": holder(d.vm_key), "lun": d.lun} for d in w.disks.values()],
+        "nics": [{"id": n.id, "vm": holder(n.vm_key)} for n in w.nics.values()],
+    }
+
+
 def dump(svc: Services) -> Json:
     b = svc.backend
     w = b.world
@@ -306,12 +317,7 @@ def dump(svc: Services) -> Json:
             for vm in w.vms.values()
         ],
         "scaleSets": [views.vmss(ss) for ss in w.scale_sets.values()],
-        "autoscaleSettings": [autoscale.view(s) for s in w.autoscale.values()],
-        "disks": [
-            {"id": d.id, "managedBy": w.vms[d.vm_key].id if d.vm_key in w.vms else None, "lun": d.lun}
-            for d in w.disks.values()
-        ],
-        "nics": [{"id": n.id, "vm": w.vms[n.vm_key].id if n.vm_key in w.vms else None} for n in w.nics.values()],
+        **_other_resources(w),
         "capacityInUse": [
             {
                 "region": r,

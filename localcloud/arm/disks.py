@@ -34,14 +34,14 @@ def disk_id(vm: Vm, name: str) -> str:
     )
 
 
-def check(b: Backend, vm: Vm, storage: Json, *, keep: set[str] | None = None) -> None:
-    """Validate the disks ``storage`` asks for (no state changes). ``keep``: disk keys the VM already holds.
+def check(b: Backend, vm: Vm, storage: Json) -> None:
+    """Validate the disks ``storage`` asks for (no state changes).
 
     Raises:
         ArmError: 400 for a malformed data disk, 409 ConflictingUserInput for a name in use, 404/409 for a disk to
         attach that is not there or is held by another VM.
     """
-    held = keep or set()
+    held = set(vm.disks)  # what the VM holds already (an update) is not "in use"
     os_disk = optional_object(storage.get("osDisk"), "storageProfile.osDisk")
     _check_one(b, vm, os_disk, "osDisk", held)
     luns: set[int] = set()
