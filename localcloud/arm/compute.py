@@ -102,7 +102,7 @@ def update_vm(b: Backend, vm: Vm, spec: VmSpec, caller: str) -> Operation:
         capacity.check_admission(b, replace(vm, size=spec.size, max_price=spec.spot.max_price), "create")
     storage = disks.update(b, vm, spec.properties.get("storageProfile") or {})
     vm.size, vm.max_price, vm.tags = spec.size, spec.spot.max_price, spec.tags
-    network_profile = vm.properties.get("networkProfile", {})
+    network_profile = network.update(b, vm, spec.properties.get("networkProfile") or {})
     vm.properties = {**spec.properties, "storageProfile": storage, "networkProfile": network_profile}
     if vm.member_of is not None:
         vm.properties["virtualMachineScaleSet"] = {"id": b.world.scale_sets[vm.member_of].id}
@@ -143,7 +143,8 @@ def _check_unchangeable(vm: Vm, spec: VmSpec) -> None:
 
 
 def patch_vm(b: Backend, vm: Vm, body: object, caller: str) -> Operation:
-    """VirtualMachines_Update: merge the patch into the current model, then update as PUT does."""
+    """VirtualMachines_Update: merge the patch into the current model, then update as PUT does. The merge is JSON
+    merge patch's (RFC 7396, ARM's PATCH): objects merge key by key at every depth, arrays and values replace."""
     if not isinstance(body, dict):
         raise errors.invalid_parameter("parameters", "The request body must be a JSON object.")
     current: Json = {
@@ -161,12 +162,20 @@ def patch_vm(b: Backend, vm: Vm, body: object, caller: str) -> Operation:
     patch_props = body.get("properties") or {}
     if not isinstance(patch_props, dict):
         raise errors.invalid_parameter("properties", "The value of parameter 'properties' must be a JSON object.")
-    for key, value in patch_props.items():
-        if isinstance(value, dict) and isinstance(props.get(key), dict):
-            props[key] = {**props[key], **value}
-        else:
-            props[key] = value
+    current["properties"] = _merge_patch(props, patch_props)
     return update_vm(b, vm, parse_vm(current, b.world.regions), caller)
+
+
+def _merge_patch(target: Json, patch: Json) -> Json:
+    merged = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge_patch(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 # --- power operations ------------------------------------------------------------------------------------------

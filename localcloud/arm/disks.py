@@ -9,7 +9,8 @@ in resource group RG. Only CreateOption.Attach is supported." (OBSERVED in terra
 When the VM goes (computeRPCommon.json: "The default value is set to **Detach**" for OS and data disks): a disk
 whose ``deleteOption`` is ``Delete`` is deleted, any other is detached and stays (``managedBy`` empty). A Spot VM
 evicted under the Delete policy loses all its disks: "The evicted VMs are deleted together with their underlying
-disks" (use-spot.md, spot-vms.md; CONFIRMED). Nothing here serves the Disks API itself: disks are seen in the VM's
+disks" (use-spot.md, spot-vms.md; CONFIRMED). A Flexible set's VMs default to Delete (delete.md; ``members``); a
+Uniform instance's disks go with the instance (a choice). Nothing here serves the Disks API itself: disks are seen in the VM's
 model, in Resource Graph (``microsoft.compute/disks``) and in the control API's state.
 """
 
@@ -86,6 +87,22 @@ def _check_attach(b: Backend, vm: Vm, ref: str, where: str, held: set[str]) -> N
         raise errors.disk_in_use(disk.id, disk.vm_key)
 
 
+def check_profile(storage: Json, where: str) -> None:
+    """A scale set's ``virtualMachineProfile.storageProfile``: data disks made by the set (Empty or FromImage)."""
+    luns: set[int] = set()
+    data = storage.get("dataDisks") or []
+    for i, raw in enumerate(data if isinstance(data, list) else [None]):
+        disk = raw if isinstance(raw, dict) else {}
+        lun, option = disk.get("lun"), disk.get("createOption", "Empty")
+        if isinstance(lun, bool) or not isinstance(lun, int) or not 0 <= lun <= MAX_LUN or lun in luns:
+            lun = None
+        if lun is None or option not in ("Empty", "FromImage"):
+            raise errors.invalid_parameter(
+                f"{where}.dataDisks[{i}]", "Each data disk needs a distinct lun and createOption Empty or FromImage."
+            )
+        luns.add(lun)
+
+
 def commit(b: Backend, vm: Vm, storage: Json, *, only_luns: set[int] | None = None) -> None:
     """Create or attach the disks of ``storage`` (already checked) and write their names and ids into it."""
     if only_luns is None:
@@ -135,7 +152,7 @@ def release(b: Backend, vm: Vm, *, evicted: bool = False) -> None:
         disk = b.world.disks.get(key)
         if disk is None or disk.vm_key != vm.key:
             continue
-        if disk.delete_with_vm or (evicted and vm.eviction_policy == "Delete"):
+        if disk.delete_with_vm or vm.scale_set is not None or (evicted and vm.eviction_policy == "Delete"):
             del b.world.disks[key]
         else:
             disk.vm_key, disk.lun = None, None

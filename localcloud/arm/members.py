@@ -66,6 +66,7 @@ def flexible(b: Backend, ss: ScaleSet, index: int, name: str) -> Vm:
         os_profile["computerName"] = f"{os_profile.pop('computerNamePrefix', ss.name)}{name[-8:]}"
     props["hardwareProfile"] = {"vmSize": ss.size}
     props["virtualMachineScaleSet"] = {"id": ss.id}
+    _delete_by_default(props)
     spot = member_priority(ss, index)
     return Vm(
         subscription=ss.subscription,
@@ -96,3 +97,18 @@ def member_priority(ss: ScaleSet, index: int) -> SpotSettings:
     above = index - base
     regular = above < 0 or math.floor((above + 1) * percent / 100) > math.floor(above * percent / 100)
     return REGULAR if regular else spot
+
+
+def _delete_by_default(props: Json) -> None:
+    """delete.md (CONFIRMED): "For Flexible virtual machine scale sets the disks, NICs, and PublicIPs have
+    ``deleteOption`` set to ``Delete`` by default"."""
+    storage = props.setdefault("storageProfile", {})
+    if isinstance(storage, dict):
+        os_disk = storage.setdefault("osDisk", {})
+        for disk in [os_disk, *(storage.get("dataDisks") or [])]:
+            if isinstance(disk, dict):
+                disk.setdefault("deleteOption", "Delete")
+    network = props.get("networkProfile")
+    for config in (network.get("networkInterfaceConfigurations") or []) if isinstance(network, dict) else []:
+        if isinstance(config, dict):
+            config.setdefault("properties", {}).setdefault("deleteOption", "Delete")

@@ -2,9 +2,11 @@
 
 A VM created in another region needs a subnet there; the subnets that exist are part of the scenario, and a
 reference to a missing subnet, or one in another region, fails with InvalidResourceReference as in Azure.
-Inline NICs are named ``<vm>-<configuration>`` and, unless their deleteOption is Detach, go with the VM (a choice:
-the spec gives no default). A referenced NIC (networkInterfaces) stays unless its reference says
-``properties.deleteOption: Delete``. The VM's model lists the NICs it made under ``networkInterfaces`` as well,
+Inline NICs are named ``<vm>-<configuration>`` (a choice). A NIC, inline or referenced (networkInterfaces), stays
+when the VM goes unless its ``deleteOption`` is ``Delete``: "By default, disks, NICs, and Public IPs associated
+with a VM are persisted when the VM is deleted" (delete.md, CONFIRMED). A Flexible scale set's VMs get
+``deleteOption: Delete`` by default (same doc; ``members``); a Uniform instance's NICs are the set's and go with
+the instance (a choice). The VM's model lists the NICs it made under ``networkInterfaces`` as well,
 as VirtualMachine_Create_WithNetworkInterfaceConfiguration.json's responses do (CONFIRMED; keeping the
 configurations next to them is a choice).
 """
@@ -56,7 +58,7 @@ def commit(b: Backend, vm: Vm) -> None:
         subnet = str(first.get("id", ""))
         name = f"{vm.name}-{config['name']}"
         nic_id = f"{_rg_prefix(vm, 'Microsoft.Network')}/networkInterfaces/{name}"
-        keep = str(props.get("deleteOption", "Delete")).lower() == "detach"
+        keep = str(props.get("deleteOption", "Detach")).lower() == "detach"
         ipc_name = str(props["ipConfigurations"][0].get("name") or "ipconfig1")
         b.world.nics[nic_id.lower()] = Nic(nic_id, name, vm.location, subnet, vm.key, not keep, ipc_name)
         vm.nics.append(nic_id.lower())
@@ -76,7 +78,34 @@ def detach(b: Backend, vm: Vm) -> None:
         nic = b.world.nics.get(key)
         if nic is None:
             continue
-        if nic.delete_with_vm:
+        if nic.delete_with_vm or vm.scale_set is not None:
             del b.world.nics[key]
         else:
             nic.vm_key = None
+
+
+def update(b: Backend, vm: Vm, new: Json) -> Json:
+    """The networkProfile a PUT or PATCH leaves: the NICs stay as made; only their deleteOption changes (an existing
+    VM's delete behaviour can be changed, delete.md). NICs added or removed by an update are NOT modelled."""
+    stored: Json = vm.properties.get("networkProfile") or {}
+    configs = {str(c.get("name")): c for c in stored.get("networkInterfaceConfigurations") or []}
+    for config in new.get("networkInterfaceConfigurations") or []:
+        option = (config.get("properties") or {}).get("deleteOption") if isinstance(config, dict) else None
+        kept = configs.get(str(config.get("name"))) if isinstance(config, dict) else None
+        if option is not None and kept is not None:
+            kept.setdefault("properties", {})["deleteOption"] = option
+            _set_delete(b, f"{_rg_prefix(vm, 'Microsoft.Network')}/networkInterfaces/{vm.name}-{kept['name']}", option)
+    refs = {str(r.get("id", "")).lower(): r for r in stored.get("networkInterfaces") or []}
+    for ref in new.get("networkInterfaces") or []:
+        option = (ref.get("properties") or {}).get("deleteOption") if isinstance(ref, dict) else None
+        kept = refs.get(str(ref.get("id", "")).lower()) if isinstance(ref, dict) else None
+        if option is not None and kept is not None:
+            kept.setdefault("properties", {})["deleteOption"] = option
+            _set_delete(b, str(kept["id"]), option)
+    return stored
+
+
+def _set_delete(b: Backend, nic_id: str, option: str) -> None:
+    nic = b.world.nics.get(nic_id.lower())
+    if nic is not None:
+        nic.delete_with_vm = option.lower() == "delete"

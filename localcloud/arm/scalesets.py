@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from localcloud.arm import capacity, catalog, compute, errors, members, network, restore
+from localcloud.arm import capacity, catalog, compute, disks, errors, members, network, restore
 from localcloud.arm.backend import Backend
 from localcloud.arm.errors import ArmError
 from localcloud.arm.models import Json, Operation, Orchestration, Power, Provisioning, ScaleSet, Vm
@@ -99,7 +99,10 @@ def _model(body: Json, location: str, mode: Orchestration, api_version: str) -> 
     size = compute_size(str(sku.get("name") or ""), location)
     spot = spot_settings(profile, size)
     check_scale_set_network(require_object(profile.get("networkProfile"), "virtualMachineProfile.networkProfile"))
-    optional_object(profile.get("storageProfile"), "virtualMachineProfile.storageProfile")
+    disks.check_profile(
+        optional_object(profile.get("storageProfile"), "virtualMachineProfile.storageProfile"),
+        "virtualMachineProfile.storageProfile",
+    )
     stored = strip_secrets({"p": profile})["p"]
     stored.pop("spotRestorePolicy", None)  # not a property of the profile (see the module docstring)
     return size, spot, stored, _capacity_of(sku)
@@ -313,6 +316,7 @@ def add_instance(b: Backend, ss: ScaleSet) -> ArmError | None:
     """One new instance from the model: allocated now and running after the create time, or Failed."""
     vm = members.make(b, ss)
     network.commit(b, vm)
+    disks.commit(b, vm, vm.properties.setdefault("storageProfile", {}))
     b.world.vms[vm.key] = vm
     ss.capacity = len(b.vms_in_scale_set(ss))
     try:

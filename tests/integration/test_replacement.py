@@ -206,3 +206,41 @@ def test_a_referenced_nic_stays_unless_its_reference_says_delete(arm: ArmEmulato
         put(arm, compute, f"vm{i}", body)
         compute.virtual_machines.begin_delete(rg, f"vm{i}").result()
     assert set(rows(arm, "microsoft.network/networkinterfaces")) == {"n2"}
+
+
+def test_what_is_kept_by_default_and_a_patch_that_changes_it(arm: ArmEmulator, compute: Any) -> None:
+    rg = arm.resource_group
+    put(arm, compute, "keep", vm_body(arm))  # no deleteOption anywhere: delete.md's "persisted by default"
+    compute.virtual_machines.begin_delete(rg, "keep").result()
+    assert set(rows(arm, "microsoft.network/networkinterfaces")) == {"keep-nic"}
+    assert len(rows(arm, "microsoft.compute/disks")) == 1
+    put(arm, compute, "tidy", vm_body(arm))
+    configs = vm_body(arm)["properties"]["networkProfile"]["networkInterfaceConfigurations"]
+    configs[0]["properties"]["deleteOption"] = "Delete"  # an array replaces the stored one whole (merge patch)
+    patch = {
+        "properties": {
+            "storageProfile": {"osDisk": {"deleteOption": "Delete"}},
+            "networkProfile": {"networkInterfaceConfigurations": configs},
+        }
+    }
+    patched = compute.virtual_machines.begin_update(
+        rg, "tidy", patch
+    ).result()  # delete.md: "Update the delete behavior"
+    assert patched.storage_profile.os_disk.delete_option == "Delete"
+    compute.virtual_machines.begin_delete(rg, "tidy").result()
+    assert set(rows(arm, "microsoft.network/networkinterfaces")) == {"keep-nic"}
+    assert len(rows(arm, "microsoft.compute/disks")) == 1
+
+
+def test_a_flexible_sets_vms_take_their_disks_and_nics_with_them(arm: ArmEmulator, compute: Any) -> None:
+    from tests.integration.helpers import vmss_body
+
+    rg = arm.resource_group
+    compute.virtual_machine_scale_sets.begin_create_or_update(
+        rg, "flex", vmss_body(arm, capacity=1, flexible=True)
+    ).result()
+    (member,) = compute.virtual_machines.list(rg)
+    assert member.storage_profile.os_disk.delete_option == "Delete"  # delete.md: Flexible sets default to Delete
+    assert len(rows(arm, "microsoft.compute/disks")) == 1 and len(rows(arm, "microsoft.network/networkinterfaces")) == 1
+    compute.virtual_machines.begin_delete(rg, member.name).result()
+    assert rows(arm, "microsoft.compute/disks") == {} and rows(arm, "microsoft.network/networkinterfaces") == {}
