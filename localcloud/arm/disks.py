@@ -170,8 +170,8 @@ def update(b: Backend, vm: Vm, storage: Json) -> Json:
     if new_os.get("name") not in (None, old_os.get("name")):
         raise errors.property_change_not_allowed("osDisk.name")
     merged_os = {**old_os, **new_os, "name": old_os.get("name"), "managedDisk": _managed(old_os, new_os)}
+    check(b, vm, storage)  # the VM's own disks are not "in use"
     old_data = {int(d["lun"]): d for d in stored.get("dataDisks") or []}
-    check(b, vm, {"dataDisks": [d for d in storage.get("dataDisks") or [] if d.get("lun") not in old_data]})
     data: list[Json] = []
     for disk in storage.get("dataDisks") or []:
         old = old_data.get(disk.get("lun"))
