@@ -21,6 +21,7 @@ from localcloud.arm import catalog
 from localcloud.arm.models import (
     ActivityRecord,
     AllocationFault,
+    AutoscaleSetting,
     Disk,
     Json,
     Nic,
@@ -50,6 +51,8 @@ class Durations:
     update: float = 5.0
     allocation_failure: float = 8.0
     preempt_notice: float = 30.0  # Scheduled Events Preempt: at least 30 s (spot-vms.md)
+    autoscale_interval: float = 60.0  # how often the autoscale engine evaluates a setting (NOT CONFIRMED)
+    spot_restore_retry: float = 60.0  # how often Try & restore looks for capacity again (NOT CONFIRMED)
 
 
 @dataclass
@@ -61,10 +64,13 @@ class World:
     subnets: dict[str, str] = field(default_factory=dict)  # subnet id lower -> region
     vms: dict[str, Vm] = field(default_factory=dict)
     scale_sets: dict[str, ScaleSet] = field(default_factory=dict)
+    autoscale: dict[str, AutoscaleSetting] = field(default_factory=dict)  # Microsoft.Insights/autoscalesettings
     operations: dict[str, Operation] = field(default_factory=dict)
     disks: dict[str, Disk] = field(default_factory=dict)
     nics: dict[str, Nic] = field(default_factory=dict)
     capacity: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (region, zone, size.lower())
+    # What an empty pool answers an allocation with (scenario capacity "code"): AllocationFailed when not set.
+    empty_codes: dict[tuple[str, str, str], str] = field(default_factory=dict)
     prices: dict[tuple[str, str], float] = field(default_factory=dict)  # (region, size.lower())
     eviction_rates: dict[tuple[str, str], str] = field(default_factory=dict)
     quotas: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (sub, region, usage name)
@@ -182,6 +188,7 @@ class Backend:
         correlation_id: str | None = None,
         properties: Json | None = None,
         level: str = "Informational",
+        category: str = "Administrative",
     ) -> ActivityRecord:
         parts = resource_id.split("/")
         rec = ActivityRecord(
@@ -195,6 +202,7 @@ class Backend:
             resource_group=parts[4] if len(parts) > 4 else "",
             timestamp=self.now(),
             level=level,
+            category=category,
             properties=properties or {},
         )
         self.world.activity.append(rec)

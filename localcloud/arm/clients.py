@@ -30,7 +30,7 @@ Key Vault is the exception to plain http: its SDK refuses any URL that is not ht
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials import AccessToken, AccessTokenInfo
 from azure.core.pipeline import PipelineRequest, PipelineResponse
@@ -41,6 +41,9 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.monitor.query import LogsQueryClient
 
 from localcloud.clock import Clock
+
+if TYPE_CHECKING:  # a development dependency (requirements-dev.txt): imported where it is used
+    from azure.mgmt.monitor import MonitorManagementClient
 
 STOPPED_NAP = 0.02  # real seconds a client naps for a Retry-After while the clock is stopped
 WORLD_HEADER = "x-localcloud-retry-after"  # the emulator's Retry-After, kept after the rewrite
@@ -165,4 +168,26 @@ def secret_client(vault_url: str, *, ca_file: str, principal: str = "respot@loca
         verify_challenge_resource=False,
         connection_verify=ca_file,
         **kwargs,
+    )
+
+
+def monitor_client(
+    base_url: str,
+    subscription: str,
+    *,
+    principal: str = "respot@localcloud",
+    clock: Clock | None = None,
+    advance_on_sleep: bool = False,
+    **kwargs: Any,
+) -> MonitorManagementClient:
+    """azure-mgmt-monitor (autoscale settings) against the emulator; installed for development only."""
+    from azure.mgmt.monitor import MonitorManagementClient
+
+    return MonitorManagementClient(
+        StaticTokenCredential(principal),
+        subscription,
+        base_url=base_url,
+        credential_scopes=["https://management.azure.com/.default"],
+        per_call_policies=[AllowHttpPolicy()],
+        **_time_kwargs(clock, advance_on_sleep, kwargs),
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
-from localcloud.arm import capacity, errors, evictions, network
+from localcloud.arm import capacity, disks, errors, evictions, network
 from localcloud.arm.backend import Backend
 from localcloud.arm.errors import ArmError
 from localcloud.arm.models import Json, Operation, Power, Provisioning, Vm
@@ -75,8 +76,11 @@ def put_vm(b: Backend, sub: str, rg: str, name: str, body: object, caller: str) 
 
         scalesets.join(b, vm, spec.properties["virtualMachineScaleSet"])
     network.attach(b, vm)  # raises InvalidResourceReference for a subnet that is not there
+    storage: Json = vm.properties.setdefault("storageProfile", {})
+    disks.check(b, vm, storage)
     capacity.check_admission(b, vm, "create")
     network.commit(b, vm)
+    disks.commit(b, vm, storage)
     b.world.vms[vm.key] = vm
     _recount(b, vm)
     op = _start_op(b, vm, "write", caller)
@@ -89,7 +93,35 @@ def _rg_name(b: Backend, sub: str, rg: str) -> str:
 
 
 def update_vm(b: Backend, vm: Vm, spec: VmSpec, caller: str) -> Operation:
+    """A PUT or PATCH of an existing VM. The same body again changes nothing (a short update). A VM whose create or
+    start failed is allocated again by it (a choice: a PUT asks for the model, and the model runs)."""
     _ensure_idle(vm, "update")
+    _check_unchangeable(vm, spec)
+    retry = vm.provisioning == Provisioning.FAILED and not vm.allocated
+    if retry:
+        capacity.check_admission(b, replace(vm, size=spec.size, max_price=spec.spot.max_price), "create")
+    storage = disks.update(b, vm, spec.properties.get("storageProfile") or {})
+    vm.size, vm.max_price, vm.tags = spec.size, spec.spot.max_price, spec.tags
+    network_profile = network.update(b, vm, spec.properties.get("networkProfile") or {})
+    vm.properties = {**spec.properties, "storageProfile": storage, "networkProfile": network_profile}
+    if vm.member_of is not None:
+        vm.properties["virtualMachineScaleSet"] = {"id": b.world.scale_sets[vm.member_of].id}
+    op = _start_op(b, vm, "write", caller)
+    if retry:
+        allocate(b, vm, op, caller, b.durations.create, on_fail=_create_failed)
+        return op
+    previous = vm.provisioning
+    vm.provisioning = Provisioning.UPDATING
+
+    def done() -> None:
+        vm.provisioning = previous
+        _finish(b, vm, op, caller, "write")
+
+    b.complete(op, (b.durations.update), f"update {vm.name}", done)
+    return op
+
+
+def _check_unchangeable(vm: Vm, spec: VmSpec) -> None:
     if spec.location != vm.location:
         raise errors.property_change_not_allowed("location")
     if spec.spot.priority != vm.priority:
@@ -108,24 +140,11 @@ def update_vm(b: Backend, vm: Vm, spec: VmSpec, caller: str) -> Operation:
         raise errors.operation_not_allowed(
             f"Resizing VM '{vm.name}' while it is allocated is not supported here; deallocate it first."
         )
-    vm.size, vm.max_price, vm.tags = spec.size, spec.spot.max_price, spec.tags
-    vm.properties = {**spec.properties, "networkProfile": vm.properties.get("networkProfile", {})}
-    if vm.member_of is not None:
-        vm.properties["virtualMachineScaleSet"] = {"id": b.world.scale_sets[vm.member_of].id}
-    op = _start_op(b, vm, "write", caller)
-    previous = vm.provisioning if vm.provisioning != Provisioning.FAILED else Provisioning.SUCCEEDED
-    vm.provisioning = Provisioning.UPDATING
-
-    def done() -> None:
-        vm.provisioning = previous
-        _finish(b, vm, op, caller, "write")
-
-    b.complete(op, (b.durations.update), f"update {vm.name}", done)
-    return op
 
 
 def patch_vm(b: Backend, vm: Vm, body: object, caller: str) -> Operation:
-    """VirtualMachines_Update: merge the patch into the current model, then update as PUT does."""
+    """VirtualMachines_Update: merge the patch into the current model, then update as PUT does. The merge is JSON
+    merge patch's (RFC 7396, ARM's PATCH): objects merge key by key at every depth, arrays and values replace."""
     if not isinstance(body, dict):
         raise errors.invalid_parameter("parameters", "The request body must be a JSON object.")
     current: Json = {
@@ -143,23 +162,32 @@ def patch_vm(b: Backend, vm: Vm, body: object, caller: str) -> Operation:
     patch_props = body.get("properties") or {}
     if not isinstance(patch_props, dict):
         raise errors.invalid_parameter("properties", "The value of parameter 'properties' must be a JSON object.")
-    for key, value in patch_props.items():
-        if isinstance(value, dict) and isinstance(props.get(key), dict):
-            props[key] = {**props[key], **value}
-        else:
-            props[key] = value
+    current["properties"] = _merge_patch(props, patch_props)
     return update_vm(b, vm, parse_vm(current, b.world.regions), caller)
+
+
+def _merge_patch(target: Json, patch: Json) -> Json:
+    merged = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge_patch(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 # --- power operations ------------------------------------------------------------------------------------------
 
 
-def start(b: Backend, vm: Vm, caller: str) -> Operation:
+def start(b: Backend, vm: Vm, caller: str, *, note: Json | None = None) -> Operation:
+    """POST start; ``note``: properties for its Activity Log records (a platform restore says so)."""
     _ensure_idle(vm, "start")
     if vm.provisioning == Provisioning.DELETING:
         raise errors.conflicting_operation(vm.name, "start")
     if vm.allocated:  # running, or stopped but still holding its hardware
-        op = _start_op(b, vm, "start", caller)
+        op = _start_op(b, vm, "start", caller, note)
         vm.power = Power.STARTING if vm.power != Power.RUNNING else vm.power
         b.complete(
             op,
@@ -169,7 +197,7 @@ def start(b: Backend, vm: Vm, caller: str) -> Operation:
         )
         return op
     capacity.check_admission(b, vm, "start")
-    op = _start_op(b, vm, "start", caller)
+    op = _start_op(b, vm, "start", caller, note)
     allocate(b, vm, op, caller, b.durations.start, on_fail=_start_failed)
     return op
 
@@ -306,8 +334,9 @@ def _start_failed(b: Backend, vm: Vm, op: Operation, caller: str, err: ArmError)
     _finish(b, vm, op, caller, "start", err)
 
 
-def _start_op(b: Backend, vm: Vm, action: str, caller: str) -> Operation:
+def _start_op(b: Backend, vm: Vm, action: str, caller: str, note: Json | None = None) -> Operation:
     op = b.begin_operation(sub=vm.subscription, location=vm.location, name=action, resource_id=vm.id)
+    op.note = note
     vm.busy_op = action
     suffix = action if action in ("write", "delete") else f"{action}/action"
     b.record(
@@ -316,6 +345,7 @@ def _start_op(b: Backend, vm: Vm, action: str, caller: str) -> Operation:
         caller=caller,
         resource_id=vm.id,
         correlation_id=op.op_id,
+        properties=note,
     )
     return op
 
@@ -332,7 +362,7 @@ def _finish(b: Backend, vm: Vm, op: Operation, caller: str, action: str, err: Ar
         resource_id=vm.id,
         correlation_id=op.op_id,
         level="Error" if err else "Informational",
-        properties={"statusMessage": json.dumps({"error": err.error()})} if err else {},
+        properties={**(op.note or {}), **({"statusMessage": json.dumps({"error": err.error()})} if err else {})},
     )
 
 
@@ -345,20 +375,18 @@ def release(vm: Vm) -> None:
     vm.slot = None
 
 
-def remove(b: Backend, vm: Vm) -> None:
-    """Delete the VM with the disks and NICs whose deleteOption says so; its scale set's capacity drops."""
+def remove(b: Backend, vm: Vm, *, evicted: bool = False) -> None:
+    """Delete the VM with the disks and NICs whose deleteOption says so (after a Delete-policy eviction: all its
+    disks); its scale set's capacity drops."""
     release(vm)
     b.world.vms.pop(vm.key, None)
     _recount(b, vm)
+    evictions.drop_events(b, vm)
+    disks.release(b, vm, evicted=evicted)
+    network.detach(b, vm)
 
 
 def _recount(b: Backend, vm: Vm) -> None:
     ss = b.scale_set_of(vm)
     if ss is not None:
         ss.capacity = len(b.vms_in_scale_set(ss))
-    evictions.drop_events(b, vm)
-    for key in list(vm.disks):
-        disk = b.world.disks.get(key)
-        if disk is not None and disk.delete_with_vm:
-            del b.world.disks[key]
-    network.detach(b, vm)

@@ -1,10 +1,11 @@
 """The control API under ``/_localcloud``: drive scenarios and read what happened.
 
 GET  /_localcloud/health              liveness and the simulated time
-GET  /_localcloud/state               everything: VMs, scale sets, capacity in use, prices, quotas, schedule
+GET  /_localcloud/state               everything: VMs, scale sets, autoscale settings, disks, NICs, capacity in use,
+                                      prices, quotas, schedule
 POST /_localcloud/reset               back to the start scenario (state, logs, buckets, faults)
 POST /_localcloud/scenario            apply a scenario document (see ``scenario``)
-POST /_localcloud/capacity            {region, size, zone?, available} -> ids given a Preempt notice
+POST /_localcloud/capacity            {region, size, zone?, available, code?} -> ids given a Preempt notice
 POST /_localcloud/price               {region, size, price} -> ids given a Preempt notice
 POST /_localcloud/quota               {region, name, limit, subscription?}
 POST /_localcloud/evict               {id, noticeSeconds? (default 0: now)}
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from localcloud.arm import capacity, evictions, keyvault, scenario, views
+from localcloud.arm import autoscale, capacity, evictions, keyvault, scenario, views
 from localcloud.arm.backend import Backend, World
 from localcloud.arm.errors import ArmError
 from localcloud.arm.faults import RULE_KEYS, Faults, rule_from_json
@@ -318,6 +319,17 @@ def _record(rec: Any) -> Json:
     return out
 
 
+def _other_resources(w: World) -> Json:
+    def holder(key: str | None) -> str | None:
+        return w.vms[key].id if key is not None and key in w.vms else None
+
+    return {
+        "autoscaleSettings": [autoscale.view(s) for s in w.autoscale.values()],
+        "disks": [{"id": d.id, "managedBy": holder(d.vm_key), "lun": d.lun} for d in w.disks.values()],
+        "nics": [{"id": n.id, "vm": holder(n.vm_key)} for n in w.nics.values()],
+    }
+
+
 def dump(svc: Services) -> Json:
     b = svc.backend
     w = b.world
@@ -336,6 +348,7 @@ def dump(svc: Services) -> Json:
             for vm in w.vms.values()
         ],
         "scaleSets": [views.vmss(ss) for ss in w.scale_sets.values()],
+        **_other_resources(w),
         "capacityInUse": [
             {
                 "region": r,

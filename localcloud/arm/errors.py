@@ -126,11 +126,13 @@ def resource_group_not_found(rg: str) -> ArmError:
     return ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
 
 
-def resource_not_found(kind: str, name: str, rg: str) -> ArmError:
+def resource_not_found(kind: str, name: str, rg: str, provider: str = "Microsoft.Compute") -> ArmError:
+    """ARM's 404; for autoscale settings OBSERVED as "The Resource 'microsoft.insights/autoscalesettings/test'
+    under resource group rgname was not found." (Azure/azure-cli#11754)."""
     return ArmError(
         404,
         "ResourceNotFound",
-        f"The Resource 'Microsoft.Compute/{kind}/{name}' under resource group '{rg}' was not found. "
+        f"The Resource '{provider}/{kind}/{name}' under resource group '{rg}' was not found. "
         "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
     )
 
@@ -190,6 +192,64 @@ def not_allowed_on_scale_set(operation: str, scale_set: str) -> ArmError:
 
 def property_change_not_allowed(prop: str) -> ArmError:
     return ArmError(409, "PropertyChangeNotAllowed", f"Changing property '{prop}' is not allowed.", target=prop)
+
+
+def disk_exists(name: str, rg: str, disk_id: str) -> ArmError:
+    """OBSERVED (terraform and PowerShell reports): ConflictingUserInput "Disk X already exists in resource group
+    RG. Only CreateOption.Attach is supported." with the group upper-cased and the disk id as target."""
+    return ArmError(
+        409,
+        "ConflictingUserInput",
+        f"Disk {name} already exists in resource group {rg.upper()}. Only CreateOption.Attach is supported.",
+        target=disk_id,
+    )
+
+
+def disk_in_use(disk_id: str, vm_id: str) -> ArmError:
+    # NOT CONFIRMED: no public source prints Azure's answer to attaching a disk another VM holds.
+    return ArmError(409, "OperationNotAllowed", f"Disk '{disk_id}' is already attached to VM '{vm_id}'.")
+
+
+# --- Try & restore and autoscale -----------------------------------------------------------------------------
+
+
+def spot_restore_only_for_spot() -> ArmError:
+    return ArmError(
+        400,
+        "SpotRestorationIsSupportedOnlyForAzureSpotScaleSets",
+        "Spot restoration feature is supported only for Azure Spot virtual machine scale sets.",
+    )
+
+
+def spot_restore_api_version() -> ArmError:
+    return ArmError(
+        400,
+        "SpotRestorationIsNotSupportedForThisAPIVersion",
+        "Spot restoration feature is not supported for this API version.",
+    )
+
+
+def autoscale_bad_request(message: str, code: str = "BadRequest") -> ArmError:
+    """Autoscale's validation answers BadRequest (OBSERVED, microsoft/onefuzz#2249: "The minimum capacity value '6'
+    that you specified in the autoscale setting is greater than the default capacity of '1'. ..."); a body without
+    targetResourceUri UnsupportedRequestContent (OBSERVED, Azure/azure-sdk-for-net#43948)."""
+    return ArmError(400, code, message)
+
+
+def autoscale_target_not_found(target: str) -> ArmError:
+    # The code is OBSERVED (Azure/azure-powershell#11710); the status and the message are a choice.
+    return ArmError(400, "TargetResourceNotFound", f"The target resource id '{target}' was not found.")
+
+
+def autoscale_target_immutable(name: str, rg: str, target: str) -> ArmError:
+    # OBSERVED verbatim in Azure/Moodle#311 and MicrosoftDocs/azure-docs#28175 (a BadRequest).
+    return ArmError(
+        400,
+        "TargetResourceIdIsImmutable",
+        f"The autoscale setting '{name}' under resource group '{rg}' is referencing target resource '{target}'. "
+        "The target resource reference is immutable. If you want to change it, please create a new autoscale "
+        "setting with a different name.",
+    )
 
 
 # --- capacity, quota, price (azure-facts.md section 5) -----------------------------------------------------------

@@ -6,7 +6,8 @@ Sequence for one VM (spot-vms.md, scheduled-events.md):
 3. at NotBefore, or as soon as the VM acknowledges the event (StartRequests), the VM is evicted:
    evictionPolicy Deallocate keeps the VM and its disks, deallocated; Delete removes the VM, its disks and NICs;
 4. the Activity Log records ``.../evictSpotVM/action`` (platform caller), and Resource Health annotates the VM
-   ``VirtualMachinePreempted``: alerts and Event Grid events follow from those (``notify``).
+   ``VirtualMachinePreempted``: alerts and Event Grid events follow from those (``notify``);
+5. a scale set with Try & restore remembers the instance to bring back (``restore``).
 """
 
 from __future__ import annotations
@@ -47,12 +48,15 @@ def evict(b: Backend, key: str, reason: str) -> None:
     else:
         vm.power, vm.provisioning, vm.status_time = Power.DEALLOCATED, Provisioning.SUCCEEDED, now
     _log_eviction(b, vm, reason)
+    from localcloud.arm import restore  # Try & restore builds on scale sets, which build on this module
+
+    restore.on_evicted(b, vm, reason)
 
 
 def _delete_evicted(b: Backend, vm: Vm) -> None:
     from localcloud.arm import compute  # the eviction deletes as a user delete would (the set shrinks)
 
-    compute.remove(b, vm)
+    compute.remove(b, vm, evicted=True)
 
 
 def _log_eviction(b: Backend, vm: Vm, reason: str) -> None:

@@ -1,10 +1,13 @@
 """A small Kusto (KQL) interpreter for the queries respot sends to Log Analytics and Resource Graph.
 
 Supported: ``Table | where | project | extend | order by / sort by | take / limit | top N by | summarize
-(count, min, max, sum, avg, arg_max, make_set) by | distinct | project-away``; operators ``== != =~ !~ < <= > >=
-and or not in in~ !in has contains startswith endswith (and their !/_cs forms)``; ``ago() now() datetime()
-tostring() todouble() toint() tolower() toupper() isnotempty() isempty() strcat()``, timespans like ``1h``,
-dotted and indexed access into dynamic columns. Anything else is a clear 400 naming the unsupported part.
+(count, min, max, sum, avg, dcount, make_set) by | distinct | project-away | count | join``; operators ``== != =~ !~
+< <= > >= and or not in in~ !in has contains startswith endswith (and their !/_cs forms)``; ``ago() now()
+datetime() tostring() todouble() toint() tobool() tolower() toupper() isnotempty() isempty() strcat() iff()
+array_length()``, timespans like ``1h``, dotted and indexed access into dynamic columns. ``join`` takes
+``kind=`` innerunique (Kusto's default), inner, leftouter, leftsemi or leftanti, a parenthesised query on the
+right, and ``on col`` or ``on $left.a == $right.b`` keys; a right column whose name the left has gets a ``1``
+suffix, as Kusto renames it. Anything else is a clear 400 naming the unsupported part.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def run(query: str, tables: dict[str, list[Row]], *, now: datetime | None = None
         raise KqlError(f"Failed to resolve table expression named '{source}'")
     rows = [dict(r) for r in table]
     for stage in stages[1:]:
-        rows = _stage(stage.strip(), rows, now or datetime.now(UTC))
+        rows = _stage(stage.strip(), rows, now or datetime.now(UTC), tables)
     return rows
 
 
@@ -60,11 +63,15 @@ def _split_pipes(query: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def _stage(text: str, rows: list[Row], now: datetime) -> list[Row]:
+def _stage(text: str, rows: list[Row], now: datetime, tables: dict[str, list[Row]]) -> list[Row]:
     m = re.match(r"(project-away|order\s+by|sort\s+by|[a-z]+)\b\s*(.*)$", text, re.IGNORECASE | re.DOTALL)
     if m is None:
         raise KqlError(f"cannot parse stage {text!r}")
     verb, rest = re.sub(r"\s+", " ", m.group(1).lower()), m.group(2)
+    if verb == "join":
+        return _join(rest, rows, now, tables)
+    if verb == "count" and not rest.strip():
+        return [{"Count": len(rows)}]
     p = Parser(tokenize(rest), now=now)
     if verb == "where":
         cond = p.expr()
@@ -94,6 +101,69 @@ def _stage(text: str, rows: list[Row], now: datetime) -> list[Row]:
     if verb == "summarize":
         return _summarize(p, rows)
     raise KqlError(f"unsupported operator '{verb}'")
+
+
+_JOIN = re.compile(r"(?:kind\s*=\s*(\w+)\s*)?\((.*)\)\s*on\s+(.+)$", re.IGNORECASE | re.DOTALL)
+_JOIN_KINDS = ("innerunique", "inner", "leftouter", "leftsemi", "leftanti")
+
+
+def _join(text: str, left: list[Row], now: datetime, tables: dict[str, list[Row]]) -> list[Row]:
+    m = _JOIN.match(text.strip())
+    if m is None:
+        raise KqlError("join needs '(query) on keys'")
+    kind = (m.group(1) or "innerunique").lower()
+    if kind not in _JOIN_KINDS:
+        raise KqlError(f"unsupported join kind '{kind}'")
+    right = run(m.group(2), tables, now=now)
+    keys = _join_keys(m.group(3))
+    index: dict[str, list[Row]] = {}
+    for r in right:
+        index.setdefault(_key(r, [b for _, b in keys]), []).append(r)
+    if kind == "innerunique":  # the left side deduplicated on the keys, then an inner join
+        kind, left = "inner", _first_of_each(left, [a for a, _ in keys])
+    out: list[Row] = []
+    for row in left:
+        matches = index.get(_key(row, [a for a, _ in keys]), [])
+        if kind in ("leftsemi", "leftanti"):
+            if bool(matches) == (kind == "leftsemi"):
+                out.append(row)
+        else:
+            wide = matches or ([dict.fromkeys(right[0]) if right else {}] if kind == "leftouter" else [])
+            out += [_merge(row, other) for other in wide]
+    return out
+
+
+def _join_keys(text: str) -> list[tuple[str, str]]:
+    keys = []
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*\$left\.(\w+)\s*==\s*\$right\.(\w+)\s*", part) or re.fullmatch(r"\s*(\w+)\s*", part)
+        if m is None:
+            raise KqlError(f"unsupported join key {part.strip()!r}")
+        keys.append((m.group(1), m.group(m.lastindex or 1)))
+    return keys
+
+
+def _first_of_each(rows: list[Row], cols: list[str]) -> list[Row]:
+    seen: set[str] = set()
+    unique = []
+    for row in rows:
+        key = _key(row, cols)
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return unique
+
+
+def _key(row: Row, cols: list[str]) -> str:
+    return repr([column_value(row, c) for c in cols])
+
+
+def _merge(left: Row, right: Row) -> Row:
+    merged = dict(left)
+    lower = {k.lower() for k in left}
+    for name, value in right.items():
+        merged[f"{name}1" if name.lower() in lower else name] = value
+    return merged
 
 
 def _assignments(p: Parser) -> list[tuple[str, Expr]]:

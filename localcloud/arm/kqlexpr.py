@@ -254,11 +254,22 @@ def _cmp(fn: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     return safe
 
 
+def _text(value: Any) -> str:
+    """A value as Kusto's case-insensitive string operators see it: null is the empty string."""
+    return "" if value is None else str(value).lower()
+
+
+def _both_null(a: Any, b: Any) -> bool:
+    return a is None and b is None
+
+
+# Kusto's null rules (null-values.md, CONFIRMED): null == x is false and null != x true for a non-null x; two nulls
+# compare to null, which ``where`` drops; an ordering against null is null too (here: false).
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": _cmp(lambda a, b: a == b),
-    "!=": _cmp(lambda a, b: a != b),
-    "=~": _cmp(lambda a, b: str(a).lower() == str(b).lower()),
-    "!~": _cmp(lambda a, b: str(a).lower() != str(b).lower()),
+    "==": _cmp(lambda a, b: False if _both_null(a, b) else a == b),
+    "!=": _cmp(lambda a, b: False if _both_null(a, b) else a != b),
+    "=~": _cmp(lambda a, b: _text(a) == _text(b)),
+    "!~": _cmp(lambda a, b: _text(a) != _text(b)),
     "<": _cmp(lambda a, b: a < b),
     "<=": _cmp(lambda a, b: a <= b),
     ">": _cmp(lambda a, b: a > b),
@@ -299,7 +310,7 @@ def _membership(left: Expr, items: list[Expr], op: str) -> Expr:
     def fn(row: Row) -> bool:
         value = left(row)
         values = [i(row) for i in items]
-        hit = str(value).lower() in {str(v).lower() for v in values} if ci else value in values
+        hit = _text(value) in {_text(v) for v in values} if ci else value in values
         return hit != negate
 
     return fn
@@ -324,8 +335,23 @@ def _call(name: str, args: list[Expr], now: datetime) -> Expr:
         "ago": lambda span: now - span,
         "now": lambda: now,
         "coalesce": lambda *vs: next((v for v in vs if v not in (None, "")), None),
+        "tobool": _tobool,
+        "toboolean": _tobool,
+        "iff": lambda cond, yes, no: yes if cond is True else no,
+        "iif": lambda cond, yes, no: yes if cond is True else no,
+        "array_length": lambda v: len(v) if isinstance(v, list) else None,
     }
     if lname not in simple:
         raise KqlError(f"unsupported function '{name}'")
     fn = simple[lname]
     return lambda r: fn(*(a(r) for a in args))
+
+
+def _tobool(value: Any) -> bool | None:
+    """Kusto's tobool: true/false (any case) and numbers; anything else is null."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    text = str(value).strip().lower()
+    return {"true": True, "false": False}.get(text)

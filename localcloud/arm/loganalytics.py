@@ -28,6 +28,8 @@ _LOCALIZED = {
     "delete": "Delete Virtual Machine",
     "simulateEviction/action": "Simulate Eviction of spot Virtual Machine",
     "evictSpotVM/action": "Evict Spot Virtual Machine",
+    "Scaleup/Action": "Autoscale scale up operation",
+    "Scaledown/Action": "Autoscale scale down operation",
 }
 
 
@@ -52,7 +54,7 @@ def activity_row(rec: ActivityRecord) -> dict[str, Any]:
         "CategoryValue": rec.category,
         "Category": rec.category,
         "Level": rec.level,
-        "ResourceProviderValue": "MICROSOFT.COMPUTE",
+        "ResourceProviderValue": rec.operation_name.split("/", 1)[0].upper(),
         "Properties_d": {**rec.properties, "entity": rec.properties.get("entity", rec.resource_id)},
         "Type": "AzureActivity",
     }

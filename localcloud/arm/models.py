@@ -2,7 +2,9 @@
 
 A Uniform scale-set instance is a :class:`Vm` with ``scale_set`` and ``instance_id`` set, so allocation, eviction
 and power transitions are written once for both. A Flexible scale set's VMs are standalone VMs whose
-``member_of`` names the set (``properties.virtualMachineScaleSet``).
+``member_of`` names the set (``properties.virtualMachineScaleSet``). Managed disks and NICs are resources of
+their own that a VM holds while it exists; an :class:`AutoscaleSetting` is a Microsoft.Insights resource that
+targets a scale set.
 """
 
 from __future__ import annotations
@@ -123,6 +125,10 @@ class ScaleSet:
     provisioning: Provisioning = Provisioning.SUCCEEDED
     next_instance: int = 0
     orchestration: Orchestration = Orchestration.UNIFORM
+    # The instance count the platform keeps for Try & restore: what the user last asked for (PUT, PATCH, deleting
+    # an instance); an eviction does not change it (use-spot.md: "maintain the target instance count").
+    target: int = 0
+    restores: list[Restore] = field(default_factory=list)  # evicted instances Try & restore still tries to bring back
 
     @property
     def id(self) -> str:
@@ -138,6 +144,15 @@ class ScaleSet:
     @property
     def is_spot(self) -> bool:
         return self.priority in ("Spot", "Low")
+
+
+@dataclass
+class Restore:
+    """One evicted instance Try & restore is trying to bring back until ``deadline`` (restoreTimeout)."""
+
+    evicted_at: datetime
+    deadline: datetime
+    vm_key: str | None = None  # Deallocate policy: the instance to start again; Delete policy: None (a new one)
 
 
 @dataclass
@@ -157,6 +172,7 @@ class Operation:
     reported_at: datetime | None = None  # when a poller was first told it had ended
     # Body the Location URL returns on success (None: 200 with no body, as for POST actions).
     result_of: str | None = None  # resource key to render on success (PUT/PATCH)
+    note: Json | None = None  # properties its Activity Log records carry (a platform restore says so)
 
 
 @dataclass
@@ -192,10 +208,19 @@ class ScheduledEvent:
 
 @dataclass
 class Disk:
+    """A managed disk (Microsoft.Compute/disks): an OS or data disk made by a VM create, or one attached to it."""
+
     id: str
     name: str
-    vm_key: str
-    delete_with_vm: bool
+    vm_key: str | None  # the VM holding it (managedBy), None once detached
+    delete_with_vm: bool  # deleteOption Delete (OS and data disks default to Detach, computeRPCommon.json)
+    location: str = ""
+    size_gb: int = 30
+    sku: str = "Premium_LRS"
+    zones: list[str] = field(default_factory=list)
+    lun: int | None = None  # None: the OS disk
+    create_option: str = "FromImage"
+    time_created: datetime | None = None
 
 
 @dataclass
@@ -206,6 +231,47 @@ class Nic:
     subnet_id: str
     vm_key: str | None
     delete_with_vm: bool
+    ip_configuration: str = "ipconfig1"
+
+
+@dataclass
+class AutoscaleSetting:
+    """Microsoft.Insights/autoscalesettings (autoscale_API.json 2022-10-01): ``properties`` as stored, with
+    ``name`` and ``enabled`` filled in as Azure returns them."""
+
+    subscription: str
+    resource_group: str
+    name: str
+    location: str
+    tags: dict[str, str]
+    properties: Json
+    time_created: datetime
+    last_scale: datetime | None = None
+    generation: int = 0  # bumped on every write: an engine loop of an older generation stops
+
+    @property
+    def id(self) -> str:
+        # The casing of the official examples: ".../providers/microsoft.insights/autoscalesettings/MySetting".
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/microsoft.insights/autoscalesettings/{self.name}"
+        )
+
+    @property
+    def key(self) -> str:
+        return self.id.lower()
+
+    @property
+    def target_uri(self) -> str:
+        return str(self.properties.get("targetResourceUri") or "")
+
+    @property
+    def target(self) -> str:
+        return self.target_uri.lower()
+
+    @property
+    def enabled(self) -> bool:
+        return self.properties.get("enabled") is not False
 
 
 @dataclass

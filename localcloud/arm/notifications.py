@@ -193,21 +193,22 @@ def _essentials(group: ActionGroup, target: str, *, service: str, when: datetime
 
 
 def activity_alert(group: ActionGroup, rec: ActivityRecord) -> Json:
-    """Common alert schema, Activity Log - Administrative (testaction_activitylog-administrative_full.json)."""
+    """Common alert schema, Activity Log - <category> (testaction_activitylog-administrative_full.json; an
+    Autoscale record as the "Activity Log - Autoscale" sample of alerts-payload-samples.md)."""
     context = {
         "authorization": {"action": rec.operation_name, "scope": rec.resource_id},
         "channels": "Operation",
         "claims": "{}",
         "caller": rec.caller,
         "correlationId": rec.correlation_id,
-        "eventSource": "Administrative",
+        "eventSource": rec.category,
         "eventTimestamp": iso(rec.timestamp),
         "eventDataId": rec.event_data_id,
         "level": rec.level,
         "operationName": rec.operation_name,
         "operationId": rec.correlation_id,
         "properties": {
-            "eventCategory": "Administrative",
+            "eventCategory": rec.category,
             "entity": rec.properties.get("entity", rec.resource_id),
             "message": rec.operation_name,
             "hierarchy": rec.subscription,
@@ -221,7 +222,7 @@ def activity_alert(group: ActionGroup, rec: ActivityRecord) -> Json:
     essentials = _essentials(
         group,
         rec.resource_id,
-        service="Activity Log - Administrative",
+        service=f"Activity Log - {rec.category}",
         when=rec.timestamp,
         sub=rec.subscription,
     )

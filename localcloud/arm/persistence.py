@@ -1,10 +1,11 @@
 """``--state FILE``: keep the emulator's world across restarts.
 
 What is saved is the settled world: resource groups, subnets, VMs, scale sets, capacity, prices, quotas,
-restrictions, eviction rates, Key Vault vaults and secrets, and the Activity Log. Work in flight (an LRO, a Preempt
-notice, a queued alert) is not: on load a VM that was starting is running, one that was stopping or deallocating
-has finished doing so, and a VM under a Preempt notice keeps running with the notice withdrawn. Tests that need
-in-flight work use one process.
+restrictions, eviction rates, Key Vault vaults and secrets, and the Activity Log. Work in flight (an LRO, a
+Preempt notice, a queued alert) is not: on load a VM that was starting is running, one that was stopping or
+deallocating has finished doing so, a VM under a Preempt notice keeps running with the notice withdrawn, and Try &
+restore has nothing pending. The autoscale engine starts again for every enabled setting. A file from an older
+emulator loads with the fields it lacks at their defaults. Tests that need in-flight work use one process.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import pickle
 from pathlib import Path
+from typing import Any
 
+from localcloud.arm import autoscaleengine
 from localcloud.arm.backend import World
 from localcloud.arm.models import Power, Provisioning
 from localcloud.arm.server import ArmEmulator
@@ -36,6 +39,8 @@ def save(arm: ArmEmulator, path: Path) -> None:
             vm.busy_op, vm.eviction_due = None, None
         world.scheduled_events.clear()
         world.operations.clear()
+        for ss in world.scale_sets.values():
+            ss.restores.clear()
         data = pickle.dumps(world)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -49,14 +54,24 @@ def load_if_present(arm: ArmEmulator, path: Path) -> bool:
     world = pickle.loads(path.read_bytes())  # noqa: S301 - our own file, written by save() above
     if not isinstance(world, World):
         raise TypeError(f"{path} is not a localcloud ARM state file")
-    _backfill(world)
+    _upgrade(world)
+    for group in (world.vms, world.scale_sets, world.disks, world.nics, world.autoscale):
+        for item in group.values():
+            _upgrade(item)
     with arm.backend.lock:
         arm.backend.world = world
+        for setting in world.autoscale.values():
+            if setting.enabled:
+                autoscaleengine.start(arm.backend, setting)
     return True
 
 
-def _backfill(world: World) -> None:
-    """A state file saved before a field was added to World (Key Vault's ``vaults``) gets that field empty."""
-    for f in dataclasses.fields(World):
-        if f.name not in vars(world) and f.default_factory is not dataclasses.MISSING:
-            setattr(world, f.name, f.default_factory())
+def _upgrade(obj: Any) -> None:
+    """Give a dataclass unpickled from an older file the fields it lacks, at their defaults."""
+    for f in dataclasses.fields(obj):
+        if f.name in vars(obj):
+            continue
+        if f.default is not dataclasses.MISSING:
+            setattr(obj, f.name, f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            setattr(obj, f.name, f.default_factory())

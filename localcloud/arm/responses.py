@@ -79,6 +79,7 @@ def vm_delete(ctx: Ctx) -> Response:
     vm = ctx.backend.world.vms.get(compute.vm_key(p["sub"], p["rg"], p["name"]))
     if vm is None:
         return Response.empty(204)  # ARM: deleting what is not there succeeds with 204
+    scalesets.forget(ctx.backend, vm)
     return Response.empty(202, lro_headers(ctx, compute.delete(ctx.backend, vm, ctx.caller)))
 
 
@@ -177,13 +178,15 @@ def _instance(ctx: Ctx) -> tuple[ScaleSet, Vm]:
 
 def vmss_put(ctx: Ctx) -> Response:
     p = ctx.params
-    status, ss, op = scalesets.put(ctx.backend, p["sub"], p["rg"], p["ss"], ctx.body(), ctx.caller)
+    status, ss, op = scalesets.put(
+        ctx.backend, p["sub"], p["rg"], p["ss"], ctx.body(), ctx.caller, api_version=ctx.api_version
+    )
     return Response.json(status, views.vmss(ss), lro_headers(ctx, op))
 
 
 def vmss_patch(ctx: Ctx) -> Response:
     ss = _ss(ctx)
-    op = scalesets.patch(ctx.backend, ss, ctx.body(), ctx.caller)
+    op = scalesets.patch(ctx.backend, ss, ctx.body(), ctx.caller, api_version=ctx.api_version)
     return Response.json(200, views.vmss(ss), lro_headers(ctx, op))
 
 
@@ -236,6 +239,7 @@ def vmss_vm_delete(ctx: Ctx) -> Response:
     vm = ctx.backend.world.vms.get(f"{ss.key}/virtualmachines/{ctx.params['iid']}".lower())
     if vm is None:
         return Response.empty(204)
+    scalesets.forget(ctx.backend, vm)
     return Response.empty(202, lro_headers(ctx, compute.delete(ctx.backend, vm, ctx.caller)))
 
 

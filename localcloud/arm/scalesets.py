@@ -4,22 +4,29 @@ Uniform: instances are :class:`Vm` objects under the set's id (``.../virtualMach
 virtualMachines/{instanceId}``), so start/deallocate/powerOff/simulateEviction are the VM code paths. A
 Deallocate-policy instance stays in the set, deallocated, and still counts toward capacity; a Delete-policy
 instance vanishes and the capacity drops, so respot restores it by raising sku.capacity (azure-facts.md 1e, 7).
+Raising it to what it already is creates nothing (the PATCH still runs as a short update).
 
 Flexible (virtual-machine-scale-sets-orchestration-modes.md): the set's VMs are standalone VM resources whose
-``properties.virtualMachineScaleSet.id`` names the set. They come from the profile when the set has one (named
-``<set>_<8 hex>``, Spot or Regular as ``priorityMixPolicy`` says, spot-priority-mix.md), or join through the VM
-API (``compute.put_vm``). They are operated through the VM API (orchestration-modes-api-comparison.md: every
-instance operation's "Flexible alternative" is the single-VM API), so the scale-set VM API refuses a Flexible set
-(``responses``). ``sku.capacity`` counts the set's VMs, however they came (a choice: no doc says).
+``properties.virtualMachineScaleSet.id`` names the set. They come from the profile when the set has one
+(``members``), or join through the VM API (``compute.put_vm``). They are operated through the VM API
+(orchestration-modes-api-comparison.md: every instance operation's "Flexible alternative" is the single-VM API),
+so the scale-set VM API refuses a Flexible set (``responses``). ``sku.capacity`` counts the set's VMs, however
+they came (a choice: no doc says).
+
+``properties.spotRestorePolicy`` (Try & restore) is checked and kept here, and acted on in ``restore``. It is a
+property of the scale set, not of its ``virtualMachineProfile`` (VirtualMachineScaleSetProperties in
+virtualMachineScaleSet.json, VirtualMachineScaleSet_Create_WithSpotRestorePolicy.json, azure-mgmt-compute 39;
+CONFIRMED): use-spot.md's template, which shows it inside the profile, is wrong there. One given inside the
+profile is not part of the model and is dropped (what Azure does with it is NOT CONFIRMED).
+A scale-out is refused at once, before any instance exists, for a restricted SKU, a max price below the spot price
+or too little quota for all the new instances (chosen: as a VM create is); only allocation fails through the LRO.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
-from localcloud.arm import capacity, compute, errors, network
+from localcloud.arm import capacity, catalog, compute, disks, errors, members, network, restore
 from localcloud.arm.backend import Backend
 from localcloud.arm.errors import ArmError
 from localcloud.arm.models import Json, Operation, Orchestration, Power, Provisioning, ScaleSet, Vm
@@ -37,7 +44,6 @@ from localcloud.arm.validation import (
 )
 
 MAX_CAPACITY = 1000
-_REGULAR = SpotSettings("Regular", None, None)
 
 
 def ss_key(sub: str, rg: str, name: str) -> str:
@@ -78,7 +84,7 @@ def _orchestration(props: Json) -> Orchestration:
     return mode
 
 
-def _model(body: Json, location: str, mode: Orchestration) -> tuple[str, SpotSettings, Json, int]:
+def _model(body: Json, location: str, mode: Orchestration, api_version: str) -> tuple[str, SpotSettings, Json, int]:
     """Size, spot settings, stored profile and capacity; a Flexible set may have no profile (and no SKU)."""
     props = require_object(body.get("properties"), "properties")
     if props.get("virtualMachineProfile") is None and mode == Orchestration.FLEXIBLE:
@@ -87,34 +93,71 @@ def _model(body: Json, location: str, mode: Orchestration) -> tuple[str, SpotSet
             raise errors.invalid_parameter(
                 "sku.capacity", "A scale set without a virtualMachineProfile has no model to create VMs from."
             )
-        return "", _REGULAR, {}, 0
+        return "", members.REGULAR, {}, 0
     profile = require_object(props.get("virtualMachineProfile"), "properties.virtualMachineProfile")
     sku = require_object(body.get("sku"), "sku")
     size = compute_size(str(sku.get("name") or ""), location)
     spot = spot_settings(profile, size)
     check_scale_set_network(require_object(profile.get("networkProfile"), "virtualMachineProfile.networkProfile"))
-    optional_object(profile.get("storageProfile"), "virtualMachineProfile.storageProfile")
-    return size, spot, strip_secrets({"p": profile})["p"], _capacity_of(sku)
+    disks.check_profile(
+        optional_object(profile.get("storageProfile"), "virtualMachineProfile.storageProfile"),
+        "virtualMachineProfile.storageProfile",
+    )
+    stored = strip_secrets({"p": profile})["p"]
+    stored.pop("spotRestorePolicy", None)  # not a property of the profile (see the module docstring)
+    return size, spot, stored, _capacity_of(sku)
 
 
-def put(b: Backend, sub: str, rg: str, name: str, body: Any, caller: str) -> tuple[int, ScaleSet, Operation]:
-    """VirtualMachineScaleSets_CreateOrUpdate (create only; an existing set is changed through PATCH)."""
+def put(
+    b: Backend, sub: str, rg: str, name: str, body: Any, caller: str, *, api_version: str = ""
+) -> tuple[int, ScaleSet, Operation]:
+    """VirtualMachineScaleSets_CreateOrUpdate; on an existing set: capacity, tags, maxPrice and Try & restore."""
     compute.check_scope(b, sub, rg)
     check_name(name, "Microsoft.Compute/virtualMachineScaleSets")
     body = require_object(body, "parameters")
     location = location_of(body, b.world.regions, "Microsoft.Compute/virtualMachineScaleSets")
     mode = _orchestration(require_object(body.get("properties"), "properties"))
-    size, spot, profile, target = _model(body, location, mode)
+    size, spot, profile, target = _model(body, location, mode, api_version)
     existing = b.world.scale_sets.get(ss_key(sub, rg, name))
     if existing is not None:
         if existing.orchestration != mode:
             raise errors.property_change_not_allowed("orchestrationMode")  # fixed at creation (orchestration-modes)
-        return 200, existing, patch(b, existing, {"sku": {"capacity": target}, "tags": tags_of(body)}, caller)
+        kept = {k: profile[k] for k in ("billingProfile",) if k in profile}
+        change: Json = {"sku": {"capacity": target}, "tags": tags_of(body)}
+        change["properties"] = {"virtualMachineProfile": kept}
+        if "spotRestorePolicy" in body["properties"]:
+            change["properties"]["spotRestorePolicy"] = body["properties"]["spotRestorePolicy"]
+        return 200, existing, patch(b, existing, change, caller, api_version=api_version)
+    ss = _new_set(b, sub, rg, name, body, location, mode, size, spot, profile)
+    if "spotRestorePolicy" in ss.properties:
+        ss.properties["spotRestorePolicy"] = restore.parse_policy(
+            ss.properties["spotRestorePolicy"], spot=ss.is_spot, api_version=api_version
+        )
+    _check_subnets(b, ss)
+    if target:
+        check_scale_out(b, ss, target)
+    b.world.scale_sets[ss.key] = ss
+    ss.target = target
+    return 201, ss, scale_to(b, ss, target, caller)
+
+
+def _new_set(
+    b: Backend,
+    sub: str,
+    rg: str,
+    name: str,
+    body: Json,
+    location: str,
+    mode: Orchestration,
+    size: str,
+    spot: SpotSettings,
+    profile: Json,
+) -> ScaleSet:
     others = {k: v for k, v in body["properties"].items() if k != "virtualMachineProfile"}
     others["orchestrationMode"] = mode.value
     if mode == Orchestration.FLEXIBLE:
         others.setdefault("platformFaultDomainCount", 1)
-    ss = ScaleSet(
+    return ScaleSet(
         subscription=sub,
         resource_group=b.world.resource_groups.get((sub.lower(), rg.lower()), rg),
         name=name,
@@ -131,14 +174,9 @@ def put(b: Backend, sub: str, rg: str, name: str, body: Any, caller: str) -> tup
         time_created=b.now(),
         orchestration=mode,
     )
-    _check_subnets(b, ss)
-    b.world.scale_sets[ss.key] = ss
-    return 201, ss, scale_to(b, ss, target, caller)
 
 
 def compute_size(size: str, location: str) -> str:
-    from localcloud.arm import catalog
-
     if not size:
         raise errors.missing_property("sku.name")
     if catalog.size_of(size) is None:
@@ -155,33 +193,83 @@ def _check_subnets(b: Backend, ss: ScaleSet) -> None:
                 raise errors.invalid_subnet(subnet)
 
 
-def patch(b: Backend, ss: ScaleSet, body: Any, caller: str) -> Operation:
-    """VirtualMachineScaleSets_Update: tags, maxPrice, and sku.capacity (scale out or in)."""
+def patch(b: Backend, ss: ScaleSet, body: Any, caller: str, *, api_version: str = "") -> Operation:
+    """VirtualMachineScaleSets_Update: tags, maxPrice, spotRestorePolicy and sku.capacity (scale out or in)."""
     body = require_object(body, "parameters")
-    if "tags" in body:
-        ss.tags = tags_of(body)
-    profile = (
-        ((body.get("properties") or {}).get("virtualMachineProfile") or {})
-        if isinstance(body.get("properties"), dict)
-        else {}
-    )
-    billing = profile.get("billingProfile") if isinstance(profile, dict) else None
-    if isinstance(billing, dict) and "maxPrice" in billing and ss.profile:
-        merged = {**ss.profile, "priority": ss.priority, "billingProfile": billing}
-        ss.max_price = spot_settings(merged, ss.size).max_price
-        ss.profile["billingProfile"] = {"maxPrice": ss.max_price}
+    props = body.get("properties")
+    profile = props.get("virtualMachineProfile") if isinstance(props, dict) else None
+    profile = profile if isinstance(profile, dict) else {}
     sku = body.get("sku")
     target = _capacity_of(require_object(sku, "sku")) if sku is not None and "capacity" in sku else ss.capacity
-    return scale_to(b, ss, target, caller)
+    policy = props.get("spotRestorePolicy") if isinstance(props, dict) else None
+    if policy is not None:
+        policy = restore.parse_policy(policy, spot=ss.is_spot, api_version=api_version)
+    billing = profile.get("billingProfile")
+    max_price = ss.max_price
+    if isinstance(billing, dict) and "maxPrice" in billing and ss.profile:
+        max_price = spot_settings({**ss.profile, "priority": ss.priority, "billingProfile": billing}, ss.size).max_price
+    tags = tags_of(body) if "tags" in body else ss.tags
+    previous = ss.max_price
+    ss.max_price = max_price  # new instances (and the price check) use it
+    try:
+        op = scale_to(b, ss, target, caller)
+    except ArmError:
+        ss.max_price = previous
+        raise
+    if ss.profile and max_price is not None:
+        ss.profile["billingProfile"] = {"maxPrice": max_price}
+    if policy is not None:
+        ss.properties["spotRestorePolicy"] = policy
+    ss.tags = tags
+    if sku is not None and "capacity" in sku:
+        ss.target = target
+    return op
 
 
-def scale_to(b: Backend, ss: ScaleSet, target: int, caller: str) -> Operation:
+def scale_to(b: Backend, ss: ScaleSet, target: int, caller: str, *, note: Json | None = None) -> Operation:
+    """Scale out (new instances from the model) or in (the newest go first) to ``target`` instances.
+
+    Raises:
+        ArmError: synchronously, before anything changes, for a set without a model, a restricted SKU, a max price
+        below the spot price or too little quota for the new instances; allocation failures come through the LRO.
+    """
     current = b.vms_in_scale_set(ss)
-    if target > len(current) and not ss.profile:
-        raise errors.invalid_parameter(
-            "sku.capacity",
-            f"Scale set '{ss.name}' has no virtualMachineProfile: add virtual machines through the VM API.",
-        )
+    if target > len(current):
+        if not ss.profile:
+            raise errors.invalid_parameter(
+                "sku.capacity",
+                f"Scale set '{ss.name}' has no virtualMachineProfile: add virtual machines through the VM API.",
+            )
+        check_scale_out(b, ss, target - len(current))
+    op = begin_scale(b, ss, caller, note)
+    failures: list[ArmError] = []
+    delay = b.durations.update
+    if target < len(current):
+        for vm in current[target:][::-1]:
+            compute.delete(b, vm, caller)
+        ss.capacity, delay = target, b.durations.delete
+    elif target > len(current):
+        failures = [err for err in (add_instance(b, ss) for _ in range(target - len(current))) if err]
+        delay = b.durations.create
+    end_scale(b, ss, op, failures, delay, caller=caller, note=note)
+    return op
+
+
+def check_scale_out(b: Backend, ss: ScaleSet, count: int) -> None:
+    """What Azure refuses at once for ``count`` new instances: SKU restriction, price, quota (by priority)."""
+    probe = members.probe(b, ss)
+    capacity.check_restriction(b, probe, zones=ss.zones)
+    capacity.check_price(b, probe, "write")
+    first = len(b.vms_in_scale_set(ss))
+    spot = sum(1 for i in range(first, first + count) if members.member_priority(ss, i).priority != "Regular")
+    if ss.orchestration == Orchestration.UNIFORM:
+        spot = count if ss.is_spot else 0
+    for is_spot, n in ((True, spot), (False, count - spot)):
+        if n:
+            capacity.check_quota(b, ss.subscription, ss.location, ss.size, spot=is_spot, count=n)
+
+
+def begin_scale(b: Backend, ss: ScaleSet, caller: str, note: Json | None = None) -> Operation:
     op = b.begin_operation(sub=ss.subscription, location=ss.location, name="write", resource_id=ss.id)
     op.result_of = ss.key
     b.record(
@@ -190,17 +278,23 @@ def scale_to(b: Backend, ss: ScaleSet, target: int, caller: str) -> Operation:
         caller=caller,
         resource_id=ss.id,
         correlation_id=op.op_id,
+        properties=note,
     )
-    if target < len(current):
-        for vm in current[target:][::-1]:
-            compute.delete(b, vm, caller)
-        ss.capacity = target
-        failures: list[ArmError] = []
-        delay = b.durations.delete
-    else:
-        failures = [err for err in (_add_instance(b, ss) for _ in range(target - len(current))) if err]
-        delay = b.durations.create
     ss.provisioning = Provisioning.UPDATING
+    return op
+
+
+def end_scale(
+    b: Backend,
+    ss: ScaleSet,
+    op: Operation,
+    failures: list[ArmError],
+    delay: float,
+    *,
+    caller: str,
+    note: Json | None = None,
+) -> None:
+    """Finish the set's write after ``delay``: Failed with the first allocation error, if any."""
 
     def done() -> None:
         ss.provisioning = Provisioning.SUCCEEDED
@@ -212,16 +306,17 @@ def scale_to(b: Backend, ss: ScaleSet, target: int, caller: str) -> Operation:
             caller=caller,
             resource_id=ss.id,
             correlation_id=op.op_id,
+            properties=note,
         )
 
     b.complete(op, delay, f"scale {ss.name}", done)
-    return op
 
 
-def _add_instance(b: Backend, ss: ScaleSet) -> ArmError | None:
-    index = len(b.vms_in_scale_set(ss))
-    vm = _uniform_instance(b, ss) if ss.orchestration == Orchestration.UNIFORM else _flexible_member(b, ss, index)
+def add_instance(b: Backend, ss: ScaleSet) -> ArmError | None:
+    """One new instance from the model: allocated now and running after the create time, or Failed."""
+    vm = members.make(b, ss)
     network.commit(b, vm)
+    disks.commit(b, vm, vm.properties.setdefault("storageProfile", {}))
     b.world.vms[vm.key] = vm
     ss.capacity = len(b.vms_in_scale_set(ss))
     try:
@@ -243,70 +338,11 @@ def _add_instance(b: Backend, ss: ScaleSet) -> ArmError | None:
     return None
 
 
-def _uniform_instance(b: Backend, ss: ScaleSet) -> Vm:
-    iid = str(ss.next_instance)
-    ss.next_instance += 1
-    props: Json = json.loads(json.dumps(ss.profile))
-    props["hardwareProfile"] = {"vmSize": ss.size}
-    return Vm(
-        subscription=ss.subscription,
-        resource_group=ss.resource_group,
-        name=f"{ss.name}_{iid}",
-        location=ss.location,
-        size=ss.size,
-        priority=ss.priority,
-        eviction_policy=ss.eviction_policy,
-        max_price=ss.max_price,
-        zones=[ss.zones[int(iid) % len(ss.zones)]] if ss.zones else [],
-        tags=dict(ss.tags),
-        properties=props,
-        time_created=b.now(),
-        scale_set=ss.name,
-        instance_id=iid,
-    )
-
-
-def _flexible_member(b: Backend, ss: ScaleSet, index: int) -> Vm:
-    """A standalone VM made from the set's profile, named ``<set>_<8 hex>`` as Flexible sets name them."""
-    name = f"{ss.name}_{b.rng.getrandbits(32):08x}"
-    props: Json = json.loads(json.dumps(ss.profile))
-    for key in ("priority", "evictionPolicy", "billingProfile"):
-        props.pop(key, None)  # the VM's own settings, from the priority mix below
-    os_profile = props.get("osProfile")
-    if isinstance(os_profile, dict):
-        os_profile["computerName"] = f"{os_profile.pop('computerNamePrefix', ss.name)}{name[-8:]}"
-    props["hardwareProfile"] = {"vmSize": ss.size}
-    props["virtualMachineScaleSet"] = {"id": ss.id}
-    spot = _member_priority(ss, index)
-    return Vm(
-        subscription=ss.subscription,
-        resource_group=ss.resource_group,
-        name=name,
-        location=ss.location,
-        size=ss.size,
-        priority=spot.priority,
-        eviction_policy=spot.eviction_policy,
-        max_price=spot.max_price,
-        zones=[ss.zones[index % len(ss.zones)]] if ss.zones else [],
-        tags=dict(ss.tags),
-        properties=props,
-        time_created=b.now(),
-        member_of=ss.key,
-    )
-
-
-def _member_priority(ss: ScaleSet, index: int) -> SpotSettings:
-    """Spot Priority Mix (spot-priority-mix.md): the first ``baseRegularPriorityCount`` VMs are Regular, then
-    ``regularPriorityPercentageAboveBase`` percent of the rest, spread evenly."""
-    spot = SpotSettings(ss.priority, ss.eviction_policy, ss.max_price)
-    mix = ss.properties.get("priorityMixPolicy")
-    if ss.priority not in ("Spot", "Low") or not isinstance(mix, dict):
-        return spot
-    base = int(mix.get("baseRegularPriorityCount") or 0)
-    percent = float(mix.get("regularPriorityPercentageAboveBase") or 0)
-    above = index - base
-    regular = above < 0 or math.floor((above + 1) * percent / 100) > math.floor(above * percent / 100)
-    return _REGULAR if regular else spot
+def forget(b: Backend, vm: Vm) -> None:
+    """A user deletes an instance or member: the count Try & restore keeps drops with it."""
+    ss = b.scale_set_of(vm)
+    if ss is not None:
+        ss.target = max(0, ss.target - 1)
 
 
 def join(b: Backend, vm: Vm, ref: object) -> None:

@@ -5,7 +5,8 @@
   "seed": 7,
   "subscriptions": {"<subscription id>": {"resourceGroups": ["respot-demo"]}},
   "subnets": [{"id": "/subscriptions/.../virtualNetworks/vnet-eastus/subnets/default", "region": "eastus"}],
-  "capacity": [{"region": "eastus", "size": "Standard_D2s_v5", "zone": "1", "available": 3}],
+  "capacity": [{"region": "eastus", "size": "Standard_D2s_v5", "zone": "1", "available": 3},
+               {"region": "westus", "size": "Standard_E4s_v5", "available": 0, "code": "OverconstrainedAllocationRequest"}],
   "prices": [{"region": "eastus", "size": "Standard_D2s_v5", "price": 0.02}],
   "evictionRates": [{"region": "eastus", "size": "Standard_D2s_v5", "rate": "5-10"}],
   "quotas": [{"region": "eastus", "name": "lowPriorityCores", "limit": 20}],
@@ -45,6 +46,8 @@ DEFAULT_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 DEFAULT_RESOURCE_GROUP = "respot-demo"
 
 
+# What an empty pool answers (capacity "code"); the zonal variant follows the VM (pinned to a zone or not).
+EMPTY_CODES = ("AllocationFailed", "OverconstrainedAllocationRequest")
 SERVICE_KEYS = {"throttling", "actionGroups", "faults"}  # applied by the emulator's services, not the backend
 
 
@@ -107,12 +110,17 @@ def set_capacity(b: Backend, spec: Json, where: str = "capacity") -> list[str]:
     if available < 0:
         raise ScenarioError(f"{where}.available: must be >= 0")
     zone = spec.get("zone")
+    code = spec.get("code")
+    if code is not None and code not in EMPTY_CODES:
+        raise ScenarioError(f"{where}.code: one of {', '.join(EMPTY_CODES)}")
     slots = [str(zone)] if zone not in (None, "") else list(b.slots_of(region))
     evicted: list[str] = []
     for slot in slots:
         if slot not in b.slots_of(region):
             raise ScenarioError(f"{where}.zone: region {region} has no zone {slot!r}")
         b.world.capacity[(region, slot, size.lower())] = available
+        if code is not None:
+            b.world.empty_codes[(region, slot, size.lower())] = code
         evicted += evictions.on_capacity_change(b, region, slot, size)
     return evicted
 

@@ -142,6 +142,14 @@ class ArmEmulator:
             self.url, subscription or self.subscription, clock=self.clock, advance_on_sleep=advance_on_sleep, **kwargs
         )
 
+    def monitor_client(self, subscription: str | None = None, *, advance_on_sleep: bool = False, **kwargs: Any) -> Any:
+        """azure-mgmt-monitor (a development dependency) on this emulator: autoscale settings."""
+        from localcloud.arm.clients import monitor_client
+
+        return monitor_client(
+            self.url, subscription or self.subscription, clock=self.clock, advance_on_sleep=advance_on_sleep, **kwargs
+        )
+
     def logs_client(self, *, advance_on_sleep: bool = False, **kwargs: Any) -> Any:
         from localcloud.arm.clients import logs_client
 

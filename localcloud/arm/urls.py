@@ -9,6 +9,7 @@ from __future__ import annotations
 from localcloud.arm import (
     control,
     imds,
+    insights,
     keyvault,
     loganalytics,
     placement,
@@ -26,6 +27,7 @@ VM = RG + CRP + r"/virtualMachines/(?P<name>[^/]+)"
 VMSS = RG + CRP + r"/virtualMachineScaleSets/(?P<ss>[^/]+)"
 INSTANCE = VMSS + r"/virtualMachines/(?P<iid>[^/]+)"
 LOC = SUB + CRP + r"/locations/(?P<loc>[^/]+)"
+AUTOSCALE = r"/providers/Microsoft\.Insights/autoscalesettings"
 
 
 def routes(services: control.Services) -> list[Route]:
@@ -149,6 +151,31 @@ def routes(services: control.Services) -> list[Route]:
             "writes",
             "VMScaleSetDelete",
         ),
+        # autoscale settings (Microsoft.Insights; the SDK spells the group "resourcegroups")
+        Route(
+            "PUT",
+            RG + AUTOSCALE + r"/(?P<name>[^/]+)",
+            "AutoscaleSettings_CreateOrUpdate",
+            insights.autoscale_put,
+            "writes",
+        ),
+        Route(
+            "PATCH",
+            RG + AUTOSCALE + r"/(?P<name>[^/]+)",
+            "AutoscaleSettings_Update",
+            insights.autoscale_patch,
+            "writes",
+        ),
+        Route("GET", RG + AUTOSCALE + r"/(?P<name>[^/]+)", "AutoscaleSettings_Get", insights.autoscale_get),
+        Route(
+            "DELETE",
+            RG + AUTOSCALE + r"/(?P<name>[^/]+)",
+            "AutoscaleSettings_Delete",
+            insights.autoscale_delete,
+            "deletes",
+        ),
+        Route("GET", RG + AUTOSCALE, "AutoscaleSettings_ListByResourceGroup", insights.autoscale_list),
+        Route("GET", SUB + AUTOSCALE, "AutoscaleSettings_ListBySubscription", insights.autoscale_list_all),
         # capacity, quota and the spot market
         Route("GET", SUB + CRP + "/skus", "ResourceSkus_List", resourceskus.skus, "reads"),
         Route("GET", LOC + "/usages", "Usage_List", resourceskus.usages, "reads"),

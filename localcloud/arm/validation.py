@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from localcloud.arm import catalog, errors
@@ -21,6 +22,7 @@ _RG = re.compile(r"^[-\w._()]{1,89}[-\w_()]$|^[-\w_()]$")
 _PRIORITIES = {"regular": "Regular", "spot": "Spot", "low": "Low"}
 _POLICIES = {"deallocate": "Deallocate", "delete": "Delete"}
 _SECRETS = ("adminPassword", "customData")
+_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
 
 
 @dataclass(frozen=True)
@@ -239,3 +241,12 @@ def _check_nic_configuration(cfg: Json, where: str) -> None:
         subnet = ipc_props.get("subnet")
         if subnet is not None and not (isinstance(subnet, dict) and isinstance(subnet.get("id"), str)):
             raise errors.missing_property(f"{where}.ipConfigurations[{j}].properties.subnet.id")
+
+
+def iso_duration(text: str) -> timedelta | None:
+    """An ISO 8601 duration of days, hours, minutes and seconds ("PT1H", "P1DT30M"), or None when it is not one."""
+    m = _DURATION.fullmatch(text.strip().upper())
+    if m is None or not any(m.groups()):
+        return None
+    d, h, mi, s = (float(x) if x else 0.0 for x in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s)

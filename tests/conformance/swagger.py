@@ -2,7 +2,7 @@
 
 Swagger 2.0 schemas are JSON Schema draft 4 plus ``x-ms-*`` extensions, which draft 4 ignores. Files the specs
 reference but that are not vendored here (the shared ``common-types/resource-management`` types used by the
-Skus and Recommender specs) resolve to an empty, permissive schema: those fields are not checked.
+Skus, Recommender and autoscale specs) resolve to an empty, permissive schema: those fields are not checked.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from referencing.jsonschema import DRAFT4
 
 SPECS = Path(__file__).resolve().parent / "specs"
 COMPUTE = SPECS / "specification/compute/resource-manager/Microsoft.Compute"
+MONITOR = SPECS / "specification/monitor/resource-manager/Microsoft.Insights"
 SWAGGERS = [
     COMPUTE / "ComputeRP/stable/2024-11-01/virtualMachine.json",
     COMPUTE / "ComputeRP/stable/2024-11-01/virtualMachineScaleSet.json",
     COMPUTE / "ComputeRP/stable/2024-11-01/computeRPCommon.json",
     COMPUTE / "Skus/stable/2021-07-01/skus.json",
     COMPUTE / "RecommenderRP/stable/2025-06-05/RecommenderRP.json",
+    MONITOR / "stable/2022-10-01/autoscale_API.json",
 ]
 
 

@@ -44,6 +44,11 @@ SERVED = {
     "Usage_List",
     "ResourceSkus_List",
     "SpotPlacementScores_Post",
+    "AutoscaleSettings_CreateOrUpdate",
+    "AutoscaleSettings_Get",
+    "AutoscaleSettings_Update",
+    "AutoscaleSettings_Delete",
+    "AutoscaleSettings_ListByResourceGroup",
 }
 
 # Generated (*_Gen) examples that name things no Azure subscription could hold: a scale-set instance id must be a
@@ -113,6 +118,22 @@ def _prepare(arm: ArmEmulator, op_id: str, params: dict[str, Any]) -> None:
     scale_set = params.get("vmScaleSetName") or params.get("virtualMachineScaleSetName")
     if scale_set and not op_id.endswith("CreateOrUpdate"):
         _existing_scale_set(arm, sub, str(rg), str(scale_set), str(params.get("instanceId", "0")))
+    if op_id.startswith("AutoscaleSettings_"):
+        _autoscale_world(arm, op_id, sub, str(rg), params)
+
+
+def _autoscale_world(arm: ArmEmulator, op_id: str, sub: str, rg: str, params: dict[str, Any]) -> None:
+    """The scale set the examples' settings target, and the setting itself for the operations that read it."""
+    target = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/testingsc"
+    _existing_scale_set(arm, sub, rg, target.rsplit("/", 1)[-1], "0")
+    if op_id == "AutoscaleSettings_CreateOrUpdate":
+        return
+    name = str(params.get("autoscaleSettingName", "MySetting"))
+    path = f"/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Insights/autoscalesettings/{name}?api-version=2022-10-01"
+    profile = {"name": "default", "capacity": {"minimum": "1", "maximum": "10", "default": "1"}, "rules": []}
+    body = {"location": "West US", "properties": {"profiles": [profile], "targetResourceUri": target}}
+    status, _, answer = raw(arm, "PUT", path, body)
+    assert status == 201, answer
 
 
 def _existing_vm(arm: ArmEmulator, sub: str, rg: str, name: str) -> None:

@@ -27,7 +27,8 @@ def world(arm: ArmEmulator) -> dict[str, str]:
     base = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers/Microsoft.Compute"
     status, _, body = raw(arm, "PUT", f"{base}/virtualMachines/vm1?{V}", vm_body(arm, zones=["1"]))
     check("VirtualMachines_CreateOrUpdate", status, body)
-    status, _, body = raw(arm, "PUT", f"{base}/virtualMachineScaleSets/ss?{V}", vmss_body(arm, capacity=2))
+    ss_body = vmss_body(arm, capacity=2, restore={"enabled": True, "restoreTimeout": "PT1H"})
+    status, _, body = raw(arm, "PUT", f"{base}/virtualMachineScaleSets/ss?{V}", ss_body)
     check("VirtualMachineScaleSets_CreateOrUpdate", status, body)
     wait_until(lambda: not arm.backend.pending(), what="provisioning")
     return {"base": base, "sub": f"/subscriptions/{arm.subscription}"}
@@ -151,3 +152,35 @@ def test_flexible_sets_and_their_vms_conform(arm: ArmEmulator) -> None:
         status, _, body = raw(arm, "GET", f"{base}/{path}?{V}")
         check(op_id, status, body)
         assert status == (400 if op_id == "VirtualMachineScaleSetVMs_List" else 200)
+
+
+def test_autoscale_settings_conform(arm: ArmEmulator, world: dict[str, str]) -> None:
+    rg = f"/subscriptions/{arm.subscription}/resourcegroups/{arm.resource_group}"
+    path = f"{rg}/providers/Microsoft.Insights/autoscalesettings/keep?api-version=2022-10-01"
+    profile = {"name": "default", "capacity": {"minimum": "2", "maximum": "4", "default": "2"}, "rules": []}
+    body = {
+        "location": "eastus",
+        "tags": {"team": "spot"},
+        "properties": {"profiles": [profile], "targetResourceUri": f"{world['base']}/virtualMachineScaleSets/ss"},
+    }
+    for op_id, method, url, payload, expected in [
+        ("AutoscaleSettings_CreateOrUpdate", "PUT", path, body, 201),
+        ("AutoscaleSettings_CreateOrUpdate", "PUT", path, body, 200),
+        ("AutoscaleSettings_Update", "PATCH", path, {"properties": {"enabled": False}}, 200),
+        ("AutoscaleSettings_Get", "GET", path, None, 200),
+        ("AutoscaleSettings_ListByResourceGroup", "GET", path.replace("/keep", ""), None, 200),
+        (
+            "AutoscaleSettings_ListBySubscription",
+            "GET",
+            path.replace(f"/resourcegroups/{arm.resource_group}", "").replace("/keep", ""),
+            None,
+            200,
+        ),
+        ("AutoscaleSettings_Get", "GET", path.replace("/keep", "/nope"), None, 404),
+        ("AutoscaleSettings_CreateOrUpdate", "PUT", path, {**body, "properties": {"profiles": []}}, 400),
+        ("AutoscaleSettings_Delete", "DELETE", path, None, 200),
+        ("AutoscaleSettings_Delete", "DELETE", path, None, 204),
+    ]:
+        status, _, answer = raw(arm, method, url, payload)
+        assert status == expected, (op_id, status, answer)
+        check(op_id, status, answer)

@@ -73,7 +73,11 @@ def vmss_body(
     policy: str = "Deallocate",
     region: str = "eastus",
     size: str = "Standard_D2s_v5",
+    restore: dict[str, Any] | None = None,
+    flexible: bool = False,
+    zones: list[str] | None = None,
 ) -> dict[str, Any]:
+    """A Spot scale set with a model; ``restore``: its spotRestorePolicy; ``flexible``: Flexible orchestration."""
     vm = vm_body(arm, region=region, size=size)["properties"]
     profile = {
         "storageProfile": vm["storageProfile"],
@@ -83,11 +87,46 @@ def vmss_body(
         "evictionPolicy": policy,
         "billingProfile": {"maxPrice": -1},
     }
-    return {
+    props: dict[str, Any] = {"virtualMachineProfile": profile}
+    if restore is not None:
+        props["spotRestorePolicy"] = restore  # a property of the set (VirtualMachineScaleSetProperties)
+    props.update({"orchestrationMode": "Flexible"} if flexible else {"upgradePolicy": {"mode": "Manual"}})
+    body: dict[str, Any] = {
         "location": region,
         "sku": {"name": size, "tier": "Standard", "capacity": capacity},
-        "properties": {"upgradePolicy": {"mode": "Manual"}, "virtualMachineProfile": profile},
+        "properties": props,
     }
+    if zones:
+        body["zones"] = zones
+    return body
+
+
+def autoscale_body(target: str, *, minimum: int, maximum: int, default: int, enabled: bool = True) -> dict[str, Any]:
+    """An autoscale setting with one default profile and no rules (the emulator has no metrics)."""
+    capacity = {"minimum": str(minimum), "maximum": str(maximum), "default": str(default)}
+    return {
+        "location": "eastus",
+        "properties": {
+            "profiles": [{"name": "default", "capacity": capacity, "rules": []}],
+            "enabled": enabled,
+            "targetResourceUri": target,
+        },
+    }
+
+
+def graph(arm: ArmEmulator, query: str) -> list[dict[str, Any]]:
+    """Rows of a Resource Graph query (the REST call azure-mgmt-resourcegraph makes)."""
+    path = "/providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01"
+    status, _, body = raw(arm, "POST", path, {"subscriptions": [arm.subscription], "query": query})
+    assert status == 200, body
+    rows: list[dict[str, Any]] = body["data"]
+    return rows
+
+
+def activity(arm: ArmEmulator, suffix: str) -> list[dict[str, Any]]:
+    """Activity Log records whose operation ends with ``suffix`` (any case), oldest first."""
+    records: list[dict[str, Any]] = control(arm, "/activity-log")["value"]
+    return [r for r in records if r["operation_name"].lower().endswith(suffix.lower())]
 
 
 def control(arm: ArmEmulator, path: str, body: Any | None = None, method: str | None = None) -> Any:

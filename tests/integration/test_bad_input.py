@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from localcloud.arm import ArmEmulator
-from tests.integration.helpers import raw, vm_body
+from localcloud.arm import ArmEmulator, autoscaleengine
+from tests.integration.helpers import autoscale_body, raw, vm_body, vmss_body
 
 pytestmark = pytest.mark.integration
 
@@ -106,6 +106,8 @@ FIELDS = [
     ["properties", "hardwareProfile"],
     ["properties", "networkProfile"],
     ["properties", "storageProfile"],
+    ["properties", "storageProfile", "osDisk"],
+    ["properties", "storageProfile", "dataDisks"],
 ]
 
 
@@ -117,3 +119,58 @@ def test_no_body_makes_the_emulator_answer_5xx(arm: ArmEmulator, field: list[str
     assert status < 500, answer
     if status >= 400:
         assert set(answer) == {"error"} and answer["error"]["code"]
+
+
+def _answered(status: int, answer: Any) -> None:
+    assert status < 500, answer
+    if status >= 400:
+        assert set(answer) == {"error"} and answer["error"]["code"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(FIELDS[-3:]), value=json_values)
+def test_no_update_of_an_existing_vm_makes_the_emulator_answer_5xx(
+    arm: ArmEmulator, field: list[str], value: Any
+) -> None:
+    path = vm_path(arm, "base")
+    if raw(arm, "GET", path)[0] == 404:
+        assert raw(arm, "PUT", path, vm_body(arm))[0] == 201
+    for method in ("PUT", "PATCH"):
+        _answered(*raw(arm, method, path, mutate(vm_body(arm), field, value))[::2])
+
+
+PROFILE_KEYS = ["name", "capacity", "rules", "fixedDate", "recurrence"]
+SETTING_FIELDS = [["location"], ["tags"], ["properties"], ["properties", "profiles"], ["properties", "enabled"]]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(SETTING_FIELDS + [["profile", k] for k in PROFILE_KEYS]), value=json_values)
+def test_no_autoscale_setting_body_makes_the_emulator_answer_5xx(
+    arm: ArmEmulator, field: list[str], value: Any
+) -> None:
+    base = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers"
+    target = f"{base}/Microsoft.Compute/virtualMachineScaleSets/fuzzed"
+    if raw(arm, "GET", f"{target}{API}")[0] == 404:
+        assert raw(arm, "PUT", f"{target}{API}", vmss_body(arm, capacity=0))[0] == 201
+    body = autoscale_body(target, minimum=1, maximum=2, default=1)
+    if field[0] == "profile":
+        body["properties"]["profiles"][0][field[1]] = value
+    else:
+        body = mutate(body, field, value)
+    path = f"{base}/Microsoft.Insights/autoscalesettings/fuzz?api-version=2022-10-01"
+    for method in ("PUT", "PATCH"):
+        _answered(*raw(arm, method, path, body)[::2])
+    with arm.backend.lock:  # an engine evaluation of whatever was stored must not fail either
+        for setting in arm.backend.world.autoscale.values():
+            autoscaleengine.evaluate(arm.backend, setting)
+    assert raw(arm, "GET", path)[0] in (200, 404)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=json_values)
+def test_no_spot_restore_policy_makes_the_emulator_answer_5xx(arm: ArmEmulator, value: Any) -> None:
+    path = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers/Microsoft.Compute/virtualMachineScaleSets/fuzz{API}"
+    body = vmss_body(arm, capacity=0)
+    body["properties"]["spotRestorePolicy"] = value
+    _answered(*raw(arm, "PUT", path, body)[::2])
+    _answered(*raw(arm, "PATCH", path, {"properties": {"spotRestorePolicy": value}})[::2])

@@ -37,21 +37,25 @@ def test_recall_deallocates_a_deallocate_policy_vm_after_a_preempt_notice(arm: A
     assert vm.provisioning_state == "Succeeded" and vm.storage_profile.os_disk.name  # disks kept
 
 
-def test_recall_deletes_a_delete_policy_vm_with_its_disk_and_nic(arm: ArmEmulator, compute: Any) -> None:
+@pytest.mark.parametrize(("nic_option", "nics_left"), [("Delete", 0), (None, 1)])
+def test_recall_deletes_a_delete_policy_vm_with_its_disks_and_a_nic_that_says_delete(
+    arm: ArmEmulator, compute: Any, nic_option: str | None, nics_left: int
+) -> None:
     rg = arm.resource_group
-    create(arm, compute, "vm1", policy="Delete")
+    body = vm_body(arm, policy="Delete")
+    if nic_option:
+        body["properties"]["networkProfile"]["networkInterfaceConfigurations"][0]["properties"]["deleteOption"] = (
+            nic_option
+        )
+    compute.virtual_machines.begin_create_or_update(rg, "vm1", body).result()
     state = control(arm, "/state")
-    assert state["vms"][0]["localcloud"]["slot"] is not None
-    control(
-        arm,
-        "/evict",
-        {
-            "id": f"/subscriptions/{arm.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/vm1"
-        },
-    )
+    assert state["vms"][0]["localcloud"]["slot"] is not None and len(state["disks"]) == 1
+    vm_id = f"/subscriptions/{arm.subscription}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/vm1"
+    control(arm, "/evict", {"id": vm_id})
     assert not exists(compute, rg, "vm1")
-    world = arm.backend.world
-    assert world.disks == {} and world.nics == {}
+    state = control(arm, "/state")
+    assert state["disks"] == []  # use-spot.md: "deleted together with their underlying disks"
+    assert [n["vm"] for n in state["nics"]] == [None] * nics_left  # delete.md: NICs persist by default
 
 
 def test_only_the_vms_beyond_capacity_are_evicted_newest_first(arm: ArmEmulator, compute: Any) -> None:

@@ -102,3 +102,77 @@ def test_column_types() -> None:
         "dynamic",
         "bool",
     ]
+
+
+SETS = [
+    {"id": "/S/a", "mode": "Uniform", "props": {"spotRestorePolicy": {"enabled": True}}, "n": 2},
+    {"id": "/S/b", "mode": "Flexible", "props": {}, "n": 1},
+    {"id": "/S/c", "mode": "Uniform", "props": {"spotRestorePolicy": {"enabled": "true"}}, "n": 0},
+]
+SETTINGS = [
+    {"name": "as1", "target": "/s/B", "enabled": True},
+    {"name": "as2", "target": "/s/b", "enabled": False},
+    {"name": "as3", "target": "/s/x", "enabled": True},
+]
+
+
+def graph(query: str) -> list[dict[str, object]]:
+    return kql.run(query, {"Sets": SETS, "Settings": SETTINGS}, now=NOW)
+
+
+def test_dynamic_booleans_compare_to_true_and_tobool_reads_strings() -> None:
+    assert [r["id"] for r in graph("Sets | where props.spotRestorePolicy.enabled == true")] == ["/S/a"]
+    assert [r["id"] for r in graph("Sets | where tobool(props.spotRestorePolicy.enabled)")] == ["/S/a", "/S/c"]
+    assert graph("Sets | project b = tobool(props.missing), t = tobool('True'), n = tobool(0) | take 1") == [
+        {"b": None, "t": True, "n": False}
+    ]
+
+
+def test_null_follows_kusto_rules() -> None:
+    # null != x is true, null == x false; =~ sees null as the empty string
+    assert [r["id"] for r in graph("Sets | where props.spotRestorePolicy.enabled != true")] == ["/S/b", "/S/c"]
+    assert graph("Sets | where props.missing == props.other") == []
+    assert [r["id"] for r in graph("Sets | where props.missing =~ ''")] == ["/S/a", "/S/b", "/S/c"]
+    assert graph("Sets | where props.missing =~ 'none'") == []
+
+
+def test_join_kinds() -> None:
+    right = "(Settings | where enabled == true | project key = tolower(target), setting = name)"
+    left = "Sets | extend key = tolower(id)"
+    inner = graph(f"{left} | join kind=inner {right} on key | project id, setting")
+    assert inner == [{"id": "/S/b", "setting": "as1"}]
+    outer = graph(f"{left} | join kind=leftouter {right} on key | project id, setting")
+    assert outer == [{"id": "/S/a", "setting": None}, {"id": "/S/b", "setting": "as1"}, {"id": "/S/c", "setting": None}]
+    assert [r["id"] for r in graph(f"{left} | join kind=leftanti {right} on key")] == ["/S/a", "/S/c"]
+    assert [r["id"] for r in graph(f"{left} | join kind=leftsemi {right} on key")] == ["/S/b"]
+
+
+def test_join_on_differently_named_keys_renames_clashing_columns_and_dedupes_the_left_by_default() -> None:
+    rows = graph(
+        "Sets | extend t = tolower(id) | join (Settings | extend t = tolower(target), id = name) on $left.t == $right.t"
+        " | project id, id1, n"
+    )
+    assert rows == [{"id": "/S/b", "id1": "as1", "n": 1}, {"id": "/S/b", "id1": "as2", "n": 1}]
+    doubled = kql.run(
+        "L | join (R) on k | project k, v", {"L": [{"k": 1}, {"k": 1}], "R": [{"k": 1, "v": "x"}]}, now=NOW
+    )
+    assert doubled == [{"k": 1, "v": "x"}]  # innerunique: one left row per key
+
+
+def test_count_iff_and_array_length() -> None:
+    assert graph("Sets | where n > 0 | count") == [{"Count": 2}]
+    assert graph("Sets | project big = iff(n > 1, 'yes', 'no') | take 2") == [{"big": "yes"}, {"big": "no"}]
+    assert kql.run("T | project n = array_length(a)", {"T": [{"a": [1, 2, 3]}]}, now=NOW) == [{"n": 3}]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("Sets | join kind=fullouter (Settings) on id", "unsupported join kind"),
+        ("Sets | join Settings on id", "join needs"),
+        ("Sets | join (Settings) on $left.a.b == x", "unsupported join key"),
+    ],
+)
+def test_join_errors_name_what_is_wrong(query: str, message: str) -> None:
+    with pytest.raises(kql.KqlError, match=re.escape(message)):
+        graph(query)
