@@ -202,6 +202,17 @@ def vmss_list(ctx: Ctx) -> Response:
     return Response.json(200, {"value": [views.vmss(s) for s in sets]})
 
 
+def vmss_list_all(ctx: Ctx) -> Response:
+    """VirtualMachineScaleSets_ListAll: every set of the subscription (one page: nextLink is never needed here)."""
+    p = ctx.params
+    compute.check_scope(ctx.backend, p["sub"])
+    sub = p["sub"].lower()
+    sets = sorted(
+        (s for s in ctx.backend.world.scale_sets.values() if s.subscription.lower() == sub), key=lambda s: s.key
+    )
+    return Response.json(200, {"value": [views.vmss(s) for s in sets]})
+
+
 def vmss_vm_list(ctx: Ctx) -> Response:
     ss = _uniform(ctx)
     return Response.json(

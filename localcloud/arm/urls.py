@@ -96,6 +96,14 @@ def routes(services: control.Services) -> list[Route]:
         ),
         Route(
             "GET",
+            SUB + CRP + "/virtualMachineScaleSets",
+            "VirtualMachineScaleSets_ListAll",
+            r.vmss_list_all,
+            "reads",
+            "VMScaleSetHighCostGet",
+        ),
+        Route(
+            "GET",
             VMSS + "/virtualMachines",
             "VirtualMachineScaleSetVMs_List",
             r.vmss_vm_list,
