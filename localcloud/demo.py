@@ -1,9 +1,11 @@
-"""``make demo``: respot recovering a Spot fleet on localcloud, about an hour of simulated time in half a minute.
+"""``make demo``: respot recovering Spot fleets on localcloud, about an hour of simulated time in half a minute.
 
-One process runs the ARM emulator and the local Functions host (function_app.py) on one clock at 120x. A fleet
-of Stop/Deallocate Spot VMs lives in two regions; a scripted capacity recall evicts most of them; Activity Log
-alerts and Event Grid events reach /api/alerts; respot waits for capacity and restarts each VM when it returns.
-Progress prints as it happens, then a summary per VM. Exit code 0 when every VM runs again.
+One process runs the ARM emulator and the local Functions host (function_app.py) on one clock at 120x. Six
+Stop/Deallocate Spot VMs live in two regions; a scripted capacity recall evicts most of them and respot restarts
+each when capacity returns. Three Delete-policy VMs of the fleet profile ``api`` live in centralus; a region-wide
+recall there deletes them, and respot creates each replacement on the best candidate of the profile's three
+regions, printing the ranked choice. Activity Log alerts and Event Grid events reach /api/alerts. Progress prints
+as it happens, then a summary per VM. Exit code 0 when every evicted VM runs again (or was replaced).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from localcloud.functions.host import FunctionsHost
 REPO = Path(__file__).resolve().parent.parent
 SIZE = "Standard_D2s_v5"
 FLEET = {"eastus": ["web-1", "web-2", "web-3"], "westus2": ["batch-1", "batch-2", "batch-3"]}
+API = ["api-1", "api-2", "api-3"]  # the Delete-policy fleet "api", in centralus zones 1-3
+API_REGIONS = {"centralus": ["1", "2", "3"], "eastus": ["1", "2", "3"], "westus2": ["1", "2", "3"]}
+RECALL_CENTRALUS = 7  # minutes: after the inventory sweep (every 5 minutes) recorded the members
 # Minutes after the start (simulated): recalls, then capacity coming back in two steps.
 TIMELINE = [
     (2, "eastus", 0),
@@ -49,6 +54,7 @@ class VmLog:
     attempts: int = 0
     outcome: str = ""
     seen: set[str] = field(default_factory=set)
+    replacement: str = ""  # Delete policy: the new VM and where it went
 
 
 class Demo:
@@ -61,12 +67,16 @@ class Demo:
             RESPOT_CREDENTIAL="localcloud",
             RESPOT_ARM_ENDPOINT=self.arm.url,
             RESPOT_PRICES_ENDPOINT=self.arm.url,
+            RESPOT_LOGS_ENDPOINT=self.arm.url,
+            RESPOT_LOG_WORKSPACE_ID="respot-demo",  # the Activity Log: evidence that a vanished VM was evicted
+            RESPOT_FLEETS_FILE=str(_fleets_file(self.arm, workdir)),
         )
         self.host = FunctionsHost(
             REPO / "function_app.py", port=0, clock=self.clock, db_path=workdir / "taskhub.sqlite"
         ).start()
         self.start = self.clock.now()
         self.vms = {name: VmLog(name, region) for region, names in FLEET.items() for name in names}
+        self.vms |= {name: VmLog(name, "centralus") for name in API}
         self.recoveries: dict[str, str] = {}  # recovery instance id -> VM name
         self.compute = self.arm.compute_client()
 
@@ -95,17 +105,32 @@ class Demo:
                         self.arm.resource_group, name, _body(self.arm, region)
                     )
                 )
+        for zone, name in zip(API_REGIONS["centralus"], API, strict=True):
+            body = _body(self.arm, "centralus", zone=zone, policy="Delete", tags={"respot-fleet": "api"})
+            pollers.append(self.compute.virtual_machines.begin_create_or_update(self.arm.resource_group, name, body))
         for poller in pollers:
             poller.result()
-        self.say(f"fleet running: {len(self.vms)} Spot VMs ({SIZE}, Stop/Deallocate) in eastus and westus2, zone 1")
+        self.say("fleet running: 6 Spot VMs (Stop/Deallocate) in eastus and westus2, zone 1")
+        self.say(
+            "fleet 'api' running: 3 Spot VMs (Delete policy) in centralus zones 1-3; profile regions: "
+            + ", ".join(API_REGIONS)
+        )
         steps = [
             {"at": self.clock.elapsed() + m * 60, "capacity": {"region": r, "zone": "1", "size": SIZE, "available": n}}
             for m, r, n in TIMELINE
+        ]
+        steps += [
+            {
+                "at": self.clock.elapsed() + RECALL_CENTRALUS * 60,
+                "capacity": {"region": "centralus", "zone": z, "size": SIZE, "available": 0},
+            }
+            for z in API_REGIONS["centralus"]
         ]
         self.control("/scenario", {"timeline": steps})
         for minutes, region, available in TIMELINE:
             verb = "recalls capacity to" if available < 3 else "restores capacity to"
             self.say(f"scenario: at T+{minutes} min, {region} zone 1 {verb} {available} slots")
+        self.say(f"scenario: at T+{RECALL_CENTRALUS} min, all of centralus recalls {SIZE} capacity to 0 (region-wide)")
 
     def watch(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -147,6 +172,11 @@ class Demo:
         }
         for name, log in self.vms.items():
             power = powers.get(name, "")
+            if name in API:
+                if name not in powers and log.evicted_at is None:
+                    log.evicted_at = self.clock.now()
+                    self.say(f"{name}: evicted by the region-wide recall, deleted with its disks (Delete policy)")
+                continue
             if power == "PowerState/deallocated" and log.evicted_at is None:
                 log.evicted_at = self.clock.now()
                 self.say(f"{name}: evicted (capacity recall in {log.region}), deallocated")
@@ -165,6 +195,9 @@ class Demo:
         if name is None or name not in self.vms:
             return
         log = self.vms[name]
+        if inst["name"] == "redeploy_vm":
+            self._replaced(log, inst)
+            return
         if inst["name"] == "recover_vm":
             if status.get("concludedAt") and not log.outcome:
                 log.outcome = str(status.get("outcome"))
@@ -180,16 +213,36 @@ class Demo:
         when = (status.get("nextTry") or "")[11:16]
         self.say(f"{name}: attempt {status.get('attempt')} got {error}; next try at {when} (durable timer)")
 
+    def _replaced(self, log: VmLog, inst: dict[str, Any]) -> None:
+        """A replacement's strategy finished: print its ranked choice, once."""
+        out = inst.get("output") or {}
+        if inst["runtimeStatus"] != "Completed" or log.recovered_at or not isinstance(out, dict):
+            return
+        log.outcome, log.recovered_at = f"{out.get('outcome')}/{out.get('reason')}", self.clock.now()
+        ranking, new = out.get("ranking") or {}, (out.get("replacement") or {}).get("new") or {}
+        log.attempts = len(out.get("walk") or [])
+        if new:
+            log.replacement = f"{new['id'].rsplit('/', 1)[-1]} {new['region']}/{new.get('zone') or '-'}"
+        self.say(f"{log.name}: {out.get('detail')}")
+        self.say(f"    choice: {ranking.get('choice')}")
+        for c in (ranking.get("ranked") or [])[1:4]:
+            self.say(
+                f"    then:   {c['size']} {c['region']}/{c['zone'] or '-'} score {c['score']} (placement "
+                f"{c['placementScore']}, eviction {c['evictionRate']}%, price {c['price']})"
+            )
+        excluded = sorted({f"{c['region']}: {c['excluded']}" for c in ranking.get("excluded") or []})
+        for line in excluded[:3]:
+            self.say(f"    excluded: {line}")
+
     def summary(self) -> None:
         requests = self.control("/requests")["entries"]
-        print("\nVM        region   evicted    recovered  attempts  ARM calls  outcome")
+        print("\nVM        region     evicted    recovered  attempts  ARM calls  outcome")
         for name, log in self.vms.items():
             calls = sum(1 for r in requests if f"/virtualmachines/{name}" in r["path"].lower())
             ev = _clock(log.evicted_at, self.start)
             rec = _clock(log.recovered_at, self.start)
-            print(
-                f"{name:<9} {log.region:<8} {ev:<10} {rec:<10} {log.attempts:<9} {calls:<10} {log.outcome or 'not evicted'}"
-            )
+            outcome = (log.outcome or "not evicted") + (f" -> {log.replacement}" if log.replacement else "")
+            print(f"{name:<9} {log.region:<10} {ev:<10} {rec:<10} {log.attempts:<9} {calls:<10} {outcome}")
 
     def stop(self) -> None:
         self.host.stop()
@@ -200,7 +253,31 @@ def _clock(when: datetime | None, start: datetime) -> str:
     return f"T+{(when - start).total_seconds() / 60:.1f}m" if when else "-"
 
 
-def _body(arm: ArmEmulator, region: str) -> dict[str, Any]:
+def _fleets_file(arm: ArmEmulator, workdir: Path) -> Path:
+    """The fleet profile 'api': its template and the three regions' subnets (RESPOT_FLEETS_FILE)."""
+    image = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server"}
+    profile = {
+        "name": "api",
+        "desired": 3,
+        "template": {"image": image, "admin": {"username": "azureuser", "ssh_public_key": DEMO_KEY}},
+        "sizes": [SIZE, "Standard_D4s_v5"],
+        "placements": [
+            {"region": r, "zones": z, "subnet": default_subnet(arm.subscription, arm.resource_group, r)}
+            for r, z in API_REGIONS.items()
+        ],
+        "healthy_seconds": 60,
+    }
+    path = workdir / "fleets.yaml"
+    path.write_text(json.dumps({"fleets": [profile]}, indent=2))  # JSON is YAML
+    return path
+
+
+DEMO_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmQEMKGP4Jd4kdl2pjyc6rzb3E5eXgNOQ8dEovCc6Wj respot-demo"
+
+
+def _body(
+    arm: ArmEmulator, region: str, *, zone: str = "1", policy: str = "Deallocate", tags: dict[str, str] | None = None
+) -> dict[str, Any]:
     nic = {
         "name": "nic",
         "properties": {
@@ -215,12 +292,12 @@ def _body(arm: ArmEmulator, region: str) -> dict[str, Any]:
     }
     return {
         "location": region,
-        "zones": ["1"],
-        "tags": {"app": "respot-demo"},
+        "zones": [zone],
+        "tags": {"app": "respot-demo", **(tags or {})},
         "properties": {
             "hardwareProfile": {"vmSize": SIZE},
             "priority": "Spot",
-            "evictionPolicy": "Deallocate",
+            "evictionPolicy": policy,
             "billingProfile": {"maxPrice": -1},
             "storageProfile": {
                 "imageReference": {
