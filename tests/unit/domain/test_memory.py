@@ -1,0 +1,55 @@
+"""The entities' operations: cool-downs shared by every recovery, and what respot knew of a member."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.domain.memory import MAX_COOLED, cooled_until, member_op, offerings_op
+from orchestrator.domain.models import InvalidInput, parse_iso
+from orchestrator.domain.template import Member
+
+KEY = "standard_d2s_v5/eastus/1"
+
+
+def cool(state: object, until: str, key: str = KEY) -> object:
+    return offerings_op(state, "cool", {"key": key, "until": until, "why": "capacity", "by": "r1"})[0]
+
+
+def test_a_cool_down_keeps_the_later_time_and_expires() -> None:
+    state = cool(None, "2026-01-01T10:30:00Z")
+    state = cool(state, "2026-01-01T10:10:00Z")  # an earlier time never shortens it
+    _, live = offerings_op(state, "get", {"now": "2026-01-01T10:20:00Z"})
+    assert cooled_until(live) == {KEY: parse_iso("2026-01-01T10:30:00Z", "t")}
+    state, live = offerings_op(state, "get", {"now": "2026-01-01T10:31:00Z"})
+    assert live == {} and state == {}
+
+
+def test_bad_operations_and_keys_are_refused() -> None:
+    with pytest.raises(ValueError):
+        offerings_op(None, "cool", {"key": "not a key", "until": "2026-01-01T10:30:00Z"})
+    with pytest.raises(InvalidInput):
+        offerings_op(None, "wipe", {})
+    with pytest.raises(InvalidInput):
+        offerings_op(None, "get", {})
+
+
+def test_the_cool_down_memory_is_bounded() -> None:
+    state: object = None
+    for i in range(MAX_COOLED + 10):
+        state = cool(state, f"2026-01-01T10:{i % 60:02d}:00Z", key=f"standard_d{i}s_v5/eastus/1")
+    assert isinstance(state, dict) and len(state) == MAX_COOLED
+
+
+def test_a_member_is_remembered_and_read_back() -> None:
+    m = Member(
+        "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/a",
+        "a",
+        "web",
+        "Standard_D2s_v5",
+        "eastus",
+    )
+    state, _ = member_op(None, "remember", m.to_dict())
+    assert member_op(state, "get", {})[1] == m.to_dict()
+    assert member_op(None, "get", {})[1] is None
+    with pytest.raises(InvalidInput):
+        member_op(None, "remember", {"name": "a"})
