@@ -2,9 +2,9 @@
 replacement. Dict in, a few short calls, a dict out; nothing waits for an operation.
 
 Trust: the profile is the one in the settings' fleets file whose membership tag the member carried (never a name
-from the input); a create is refused unless the evicted VM is really gone, its offering is one the profile allows
-(by the region's resource SKUs), the name is the attempt's deterministic replacement name, and the resource group
-is in scope. A create first reads that name: a VM already there (a retried or replayed create) is reported, never
+from the input); a create is refused unless the evicted VM is really gone, the fleet has fewer live members than
+its ``desired`` count, its offering is one the profile allows (by the region's resource SKUs), the name is the
+attempt's deterministic replacement name, and the resource group is in scope. A create first reads that name: a VM already there (a retried or replayed create) is reported, never
 PUT a second time. The max price comes from the profile (its cap, or its ceiling after a price eviction).
 """
 
@@ -94,6 +94,9 @@ def create_vm(
             return StepResult(Step.SKIPPED, facts=facts, reason="exists")
         if compute.facts(evicted).exists:
             return StepResult(Step.SKIPPED, reason="evicted_vm_exists")  # nothing to replace (or not gone yet)
+        live = sum(_members(compute, target.subscription, profile, scope).values())
+        if live >= profile.desired:  # never more members than the profile wants, however the input came
+            return StepResult(Step.SKIPPED, reason="fleet_full", value=str(live))
         offering = _allowed(profile, offering, market.skus(target.subscription, offering.region), spot)
         request = vm_body(
             profile,

@@ -19,8 +19,9 @@ log = logging.getLogger("respot.inventory")
 
 
 def fleet_members(compute: Compute, fleets: Fleets, scope: Scope, now: datetime) -> list[tuple[VmRef, Member]]:
-    """Every Delete-policy Spot VM in scope that a profile recognises. A subscription ARM will not list now is
-    logged and skipped (the next sweep tries again; what was recorded before stays)."""
+    """Every Delete-policy Spot VM in scope that a profile recognises, or that belongs to a Flexible scale set (its
+    eviction is the set's capacity to restore, and once the VM is gone only this record says which set). A
+    subscription ARM will not list now is logged and skipped (the next sweep tries again; what was recorded stays)."""
     found = []
     for subscription in sorted(scope.subscriptions):
         try:
@@ -30,10 +31,11 @@ def fleet_members(compute: Compute, fleets: Fleets, scope: Scope, now: datetime)
             continue
         for ref, facts in vms:
             profile = fleets.of(facts.tags)
-            if profile is None or not scope.allows(ref) or not scope.tags_match(facts) or facts.ignored_by_tag:
+            protected = profile is not None or facts.scale_set_name  # a Flexible member: its set is restored
+            if not protected or not scope.allows(ref) or not scope.tags_match(facts) or facts.ignored_by_tag:
                 continue
             if facts.is_spot and facts.delete_policy:
-                found.append((ref, Member.from_facts(ref, facts, profile.name, iso(now))))
+                found.append((ref, Member.from_facts(ref, facts, profile.name if profile else "", iso(now))))
     return found
 
 

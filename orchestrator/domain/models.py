@@ -336,6 +336,7 @@ class Reason(StrEnum):
     REPLACED_REGULAR = "replaced_regular"  # a Regular-priority fallback replacement runs, marked respot:fallback
     NO_FLEET = "no_fleet"  # no profile's membership tag is on the VM
     NOT_REMEMBERED = "not_remembered"  # respot never recorded the VM before it was deleted: it cannot rebuild it
+    FLEET_FULL = "fleet_full"  # the fleet already has its desired count of live members: nothing is created
     NO_CANDIDATE = "no_candidate"  # every size x region x zone fails a limit waiting cannot lift (quota, restrictions)
     TRY_AND_RESTORE = "try_and_restore"  # the scale set restores its own instances (spotRestorePolicy)
     AUTOSCALED = "autoscaled"  # an autoscale setting owns the scale set's capacity

@@ -326,6 +326,9 @@ class Redeploy(Waits):
             result = yield from watch(self.flow, result.operation, self.story, budget=None)
         if result.step in (Step.DONE, Step.SKIPPED) and result.reason in ("", "exists", None):
             return (yield from self.warm_up(attempt))
+        if result.step == Step.SKIPPED and result.reason == "fleet_full":
+            detail = f"fleet {self.profile.name} has {result.value} live members (desired {self.profile.desired})"
+            return Conclusion(Outcome.IGNORED, Reason.FLEET_FULL, detail)
         if result.step == Step.SKIPPED:
             return Conclusion(
                 Outcome.STOPPED, Reason.STARTED_MEANWHILE, "the evicted VM exists again: nothing to replace"

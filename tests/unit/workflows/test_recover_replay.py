@@ -369,3 +369,27 @@ def test_a_deleted_scale_set_instance_is_a_capacity_restore_of_its_set() -> None
         f"{d.instance_id}:capacity",
     )
     assert world.scale_sets.log == [("pool", 5)] and out["replacement"]["target"] == 5
+
+
+def test_a_deleted_flexible_member_restores_its_sets_capacity_from_the_inventorys_record() -> None:
+    from orchestrator.domain.scope import vm_hash
+    from orchestrator.domain.template import Member
+    from orchestrator.workflows.capacity import restore_capacity
+    from tests.unit.fakes import FakeScaleSet
+
+    def capacity_child(context: Any) -> Any:
+        return restore_capacity(context, EntityId)
+
+    world = World().with_settings(log_workspace_id="ws")
+    flex = vm_ref("flex_a1b2")
+    world.activity_log.evictions[flex.id] = T0
+    world.scale_sets.sets["flex"] = FakeScaleSet(capacity=2, mode="Flexible")
+    shared = memory_entities()
+    known = Member(flex.id, flex.name, "", "Standard_D2s_v5", "eastus", "1", scale_set="flex")
+    shared.run(f"@{memory.MEMBER}@{vm_hash(flex)}", "remember", known.to_dict())
+    data = {"signal": signal(vm=flex), "seq": 1, "previous": None}
+    children = {**CHILDREN, names.RESTORE_CAPACITY: capacity_child}
+    d = Driver(recover, data, recovery_id(flex, 1), T0, world.activity, children, entities=shared)
+    out = d.run()
+    assert (out["outcome"], out["reason"]) == ("recovered", "capacity_restored")
+    assert world.scale_sets.log == [("flex", 3)]

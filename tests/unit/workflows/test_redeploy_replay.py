@@ -299,3 +299,11 @@ def test_the_evicted_vm_still_there_means_nothing_is_created() -> None:
     out, _ = drive(w)
     assert out["outcome"] == "stopped" and w.compute.created() == []
     assert isinstance(w.compute.facts(VM), VmFacts)
+
+
+def test_a_fleet_at_its_desired_count_gets_no_replacement() -> None:
+    w = world(desired=1)
+    w.compute.add(vm_ref("web-2"), status=VmStatus.RUNNING, eviction_policy="Delete", tags={"respot-fleet": "web"})
+    out, _ = drive(w)
+    assert (out["outcome"], out["reason"]) == ("ignored", "fleet_full")
+    assert "1 live members (desired 1)" in out["detail"] and w.compute.created() == []
