@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.adapters.secrets import route_vault_url
-from orchestrator.domain.fleet import is_ssh_public_key
 from orchestrator.domain.errors import ArmFailure, Failure
+from orchestrator.domain.fleet import is_ssh_public_key
 
 LOCAL = "https://127.0.0.1:7070/keyvault"
 
