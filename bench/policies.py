@@ -78,7 +78,7 @@ def world_of(traces: TraceSet, book: PriceBook | None) -> World:
 
 def policies(vm_sizes: dict[str, tuple[int, float]]) -> dict[str, Callable[[World], Tally]]:
     def home(world: World) -> str:
-        return respot.RespotSim(world, respot.Knobs(), vm_sizes).ranked(world.start, None)[0].offering.key
+        return respot.RespotSim(world, respot.Knobs(), vm_sizes).ranked(world.start, None)[0][0].offering.key
 
     return {
         "respot": lambda w: respot.run(w, respot.Knobs(), vm_sizes),
@@ -197,7 +197,6 @@ def report(name: str, result: dict[str, Any], show_mapping: bool) -> list[str]:
     if waits:
         causes = {
             "cooling": "every available offering cooling down",
-            "evicted": "only the evicted VM's own offering (cool-down over)",
             "backoff": "the restart schedule's timer (an offering was free)",
         }
         lines.append(

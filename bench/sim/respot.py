@@ -1,28 +1,36 @@
-"""respot's redeploy policy on the simulated clock, through the product's own domain code.
+"""respot's redeploy policy on the simulated clock, through the product's own domain code, as redeploy.py drives it.
 
-One recovery, as the redeploy orchestration runs it: build the ``Market`` a ranking sees (bench.sim.signals), call
-``candidates`` (hard limits, the shared cool-down memory, the evicted VM's own offering excluded) and ``rank`` with
-the profile's strategy, then walk the list with ``Walk``: each failed create is ``verdict(Failure.CAPACITY,
-"AllocationFailed")`` (``Verdict.COOL``), which cools the offering down for every later ranking
-(``cool_until(now, "capacity")``); an eviction cools it with ``"evicted"``; an eviction before the profile's
-``healthy_seconds`` is a failure of the walk (the walk goes on). When the walk runs out the recovery waits on the
-restart schedule (``Policy().backoff``, the product's defaults: 1 min doubling to 15 min, deterministic jitter) and
-ranks again with fresh data. When the schedule's deadline passes the recovery gives up and the reconciliation sweep
-starts a new one ``SWEEP`` later. While it waits, ``blame`` records why no available offering was being tried (the
-investigation in docs/benchmarks.md). ``Knobs`` only exist so that experiments (bench.sim.experiments) can swap a
-part; their defaults are the product's.
+One recovery, as the redeploy orchestration runs it (orchestrator/workflows/redeploy.py):
+- at its start, the evicted VM's own offering cools down (``"evicted"``), through the ``offerings`` entity's own
+  operation (``memory.offerings_op``, whose state the simulation keeps as the durable entity would);
+- each round reads the entity (``get``), builds the ``Market`` a ranking sees (bench.sim.signals), calls
+  ``candidates`` (hard limits, the shared cool-downs) and ``rank`` with the profile's strategy, then walks the list
+  with ``Walk``: each failed create is ``verdict(Failure.CAPACITY, "AllocationFailed")`` (``Verdict.COOL``), a
+  ``cool`` of the offering (the entity counts the strikes: 10 minutes doubling to an hour); an eviction before the
+  profile's ``healthy_seconds`` cools it with ``"evicted"`` and the walk goes on; a replacement that holds is
+  ``held`` there (its strikes are forgotten);
+- when the walk runs out the recovery waits for ``Policy().backoff.next_round`` (the restart schedule, or the first
+  cool-down's end when that is sooner) and ranks again with fresh data. When the schedule's deadline passes it gives
+  up and the reconciliation sweep starts a new recovery ``SWEEP`` later.
+Like the orchestration, the recovery keeps its own view of the entity (``memory.cooling`` on what it last read),
+which is the entity's state here (one member, no concurrent recovery). While it waits, ``blame`` records why no
+available offering was being tried (the investigation in docs/benchmarks.md). ``Knobs`` only exist so that
+experiments (bench.sim.experiments) can swap a part; their defaults are the product's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from bench.sim.signals import SignalConfig, market_at, profile, skus
 from bench.sim.world import Tally, World, create
+from orchestrator.domain import memory
 from orchestrator.domain.errors import Failure
-from orchestrator.domain.placement import Candidate, Offering, candidates, cool_until, rank
+from orchestrator.domain.models import iso
+from orchestrator.domain.placement import Candidate, Market, Offering, candidates, cooling_ends, rank
 from orchestrator.domain.policy import Policy
 from orchestrator.domain.schedule import Backoff
 from orchestrator.domain.walk import Verdict, Walk, verdict
@@ -40,9 +48,7 @@ def product_rank(found: list[Candidate], strategy: str, home: str | None) -> lis
 class Knobs:
     strategy: str = "ranked"
     ranker: Ranker = product_rank
-    cool: Callable[[datetime, str], datetime] = cool_until
     signals: SignalConfig = field(default_factory=SignalConfig)
-    exclude_evicted: bool = True  # candidates(..., evicted=...) as the product calls it
     backoff: Backoff = field(default_factory=lambda: Policy().backoff)
     rerank: bool = False  # rank again after every failed create (the product walks one ranking to its end)
 
@@ -52,9 +58,15 @@ class RespotSim:
         self.world, self.knobs = world, knobs
         self.profile = profile(world, knobs.strategy)
         self.skus = skus(world, vm_sizes or {})
-        self.cooled: dict[str, datetime] = {}  # the shared cool-down memory: offering key -> until
+        self.entity: Any = None  # the offerings entity's state, changed only by memory.offerings_op
+        self.memory: dict[str, dict[str, Any]] = {}  # the recovery's view of it (Redeploy.memory)
         self.tally = Tally()
         self.recoveries = 0
+
+    @property
+    def cooled(self) -> dict[str, datetime]:
+        """The entity's offerings as a Market's ``cooled`` (key -> until; an end already past cools nothing)."""
+        return memory.cooled_until(self.entity)
 
     def run(self) -> Tally:
         t, evicted = self.world.start, None
@@ -66,69 +78,91 @@ class RespotSim:
         """One recovery from ``t``: until the member runs and is lost again (when respot hears of it, and where)."""
         self.recoveries += 1
         key, started, attempt = f"bench/{self.recoveries}", self.world.when(t), 0
+        if evicted is not None:
+            self.cool(evicted, t, "evicted")
         while t < self.world.end:
-            t, lost, exhausted = self.walk(t, evicted)
+            t, lost, market = self.walk(t, evicted)
             if lost is not None or t >= self.world.end:
                 return t, lost
-            if not exhausted:
+            if market is None:
                 continue  # an experiment's re-ranking after a failure (Knobs.rerank)
             self.tally.events["walk_exhausted"] += 1
             attempt += 1
-            nxt = self.knobs.backoff.next_try(self.world.when(t), attempt, key, started)
+            now = self.world.when(t)
+            ends = cooling_ends(self.profile, replace(market, cooled=memory.cooled_until(self.memory)), now)
+            nxt = self.knobs.backoff.next_round(now, attempt, key, started, ends)
             if nxt is None:
                 self.tally.events["gave_up"] += 1
-                self.blame(t, t + SWEEP, evicted)
+                self.blame(t, t + SWEEP)
                 return t + SWEEP, evicted
             until = self.world.seconds(nxt)
-            self.blame(t, until, evicted)
+            self.blame(t, until)
             t = until
         return t, None
 
-    def blame(self, a: float, b: float, evicted: Offering | None) -> None:
+    def blame(self, a: float, b: float) -> None:
         """While respot waits from ``a`` to ``b``: why it is not trying an offering that is available (per tick,
-        as of the tick's start): ``backoff`` (one is free: only the restart schedule's timer holds respot back),
-        ``cooling`` (every available one is cooling down), ``evicted`` (only the evicted VM's own offering is)."""
-        t, excluded = a, evicted.key if evicted and self.knobs.exclude_evicted else None
+        as of the tick's start): ``backoff`` (one is free: only the restart schedule's timer holds respot back) or
+        ``cooling`` (every available one is cooling down)."""
+        t, cooled = a, self.cooled
         while t < min(b, self.world.end):
             nxt = min(b, (self.world.tick(t) + 1) * self.world.gap)
             up = [k for k in self.world.lanes if self.world.up(k, t)]
             if up:
                 now = self.world.when(t)
-                free = [k for k in up if k != excluded and self.cooled.get(k, now) <= now]
-                cooling = [k for k in up if self.cooled.get(k, now) > now]
-                why = "backoff" if free else "cooling" if cooling else "evicted"
+                why = "backoff" if any(cooled.get(k, now) <= now for k in up) else "cooling"
                 self.tally.waits[why] = self.tally.waits.get(why, 0.0) + nxt - t
             t = nxt
 
-    def walk(self, t: float, evicted: Offering | None) -> tuple[float, Offering | None, bool]:
-        """Down one ranking: (when respot hears the member was lost, its offering, False), or (when the walk stops,
-        None, whether the list ran out)."""
-        w = Walk(self.ranked(t, evicted))
+    def walk(self, t: float, evicted: Offering | None) -> tuple[float, Offering | None, Market | None]:
+        """Down one ranking: (when respot hears the member was lost, its offering, None), or (when the walk stops,
+        None, the round's market when the list ran out, else None)."""
+        ranked, market = self.ranked(t, evicted)
+        w = Walk(ranked)
         while (c := w.next()) is not None:
             o = c.offering
             done = create(self.world, self.tally, o.key, t)
-            if done is None or (done.ok and done.end >= self.world.end):
-                return self.world.end, None, False
+            if done is None:
+                return self.world.end, None, None
+            if done.ok and done.end >= self.world.end:  # it holds to the end of the trace
+                self.held(o)
+                return self.world.end, None, None
             if not done.ok:
                 w.record(o, verdict(Failure.CAPACITY, "AllocationFailed"))
-                self.cooled[o.key] = self.knobs.cool(self.world.when(done.at), "capacity")
+                self.cool(o, done.at, "capacity")
                 t = done.at
+            elif done.end - done.at >= self.profile.healthy_seconds:
+                self.held(o)
+                return done.end + self.world.detect, o, None
             else:
-                self.cooled[o.key] = self.knobs.cool(self.world.when(done.end), "evicted")
-                if done.end - done.at >= self.profile.healthy_seconds:
-                    return done.end + self.world.detect, o, False
                 self.tally.events["warmup_eviction"] += 1  # evicted while warming up: the walk goes on
-                w.record(o, Verdict.COOL)
                 t = done.end + self.world.detect
+                w.record(o, Verdict.COOL)
+                self.cool(o, t, "evicted")
             if self.knobs.rerank:
-                return t, None, False
-        return t, None, True
+                return t, None, None
+        return t, None, market
 
-    def ranked(self, t: float, evicted: Offering | None) -> list[Candidate]:
-        market = market_at(self.world, t, skus=self.skus, cooled=self.cooled, config=self.knobs.signals)
-        excluded = evicted if self.knobs.exclude_evicted else None
-        found = candidates(self.profile, market, now=self.world.when(t), evicted=excluded)
-        return self.knobs.ranker(found, self.knobs.strategy, evicted.region if evicted else None)
+    def ranked(self, t: float, evicted: Offering | None) -> tuple[list[Candidate], Market]:
+        now = self.world.when(t)
+        self.entity, live = memory.offerings_op(self.entity, "get", {"now": iso(now)})
+        self.memory = dict(live)
+        market = market_at(
+            self.world, t, skus=self.skus, cooled=memory.cooled_until(self.memory), config=self.knobs.signals
+        )
+        found = candidates(self.profile, market, now=now)
+        return self.knobs.ranker(found, self.knobs.strategy, evicted.region if evicted else None), market
+
+    def cool(self, o: Offering, t: float, why: str) -> None:
+        """Redeploy.cool: the recovery's own view follows the entity's rule; the entity counts the strike."""
+        at, by = self.world.when(t), f"bench/{self.recoveries}"
+        self.memory[o.key] = memory.cooling(self.memory.get(o.key), why=why, by=by, at=at)
+        payload = {"key": o.key, "at": iso(at), "why": why, "by": by}
+        self.entity, _ = memory.offerings_op(self.entity, "cool", payload)
+
+    def held(self, o: Offering) -> None:
+        self.memory.pop(o.key, None)
+        self.entity, _ = memory.offerings_op(self.entity, "held", {"key": o.key})
 
 
 def run(world: World, knobs: Knobs, vm_sizes: dict[str, tuple[int, float]] | None = None) -> Tally:

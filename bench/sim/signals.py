@@ -7,7 +7,9 @@ start. From them, per decision:
   a running VM there would have been evicted) per hour of available time, summed over the region's zones, put in
   Azure's buckets "0-5", "5-10", "10-15", "15-20", "20+" (% per hour); no available time at all: unknown;
 - placement score per offering (Azure's Spot Placement Score is per region or zone): the share of available ticks
-  over the trailing ``placement_window``: High at least ``high``, Medium at least ``medium``, else Low;
+  over the trailing ``placement_window``: High at least ``high``, Medium at least ``medium``, else Low; by default
+  worked out at each decision, or (``placement_refresh``, a sensitivity check) as of the start of each refresh
+  period, as respot's market adapter keeps a score for its hour-long cache;
 - spot prices at the current tick (prices are public and current); quota unknown (not modelled); the shared
   cool-down memory as the simulation keeps it.
 The fleet ``Profile`` is built from a fleets document through ``parse_fleets``, as the product reads its file.
@@ -34,6 +36,7 @@ class SignalConfig:
     placement_window: float = 3600.0  # seconds of recent ticks behind a placement score
     high: float = 2 / 3  # share of available ticks for High
     medium: float = 1 / 3  # ... and for Medium
+    placement_refresh: float = 0.0  # seconds a score is kept (0: worked out at every decision; 3600: at each hour)
 
 
 def bucket(rate: float) -> str:
@@ -56,6 +59,8 @@ def eviction_rates(world: World, t: float, window: float) -> dict[tuple[str, str
 
 
 def placement_scores(world: World, t: float, config: SignalConfig) -> dict[str, str]:
+    if config.placement_refresh > 0:  # the score as last fetched, at the start of its refresh period
+        t = t - t % config.placement_refresh
     k = world.tick(t)
     lo = max(0, k + 1 - max(1, round(config.placement_window / world.gap)))
     out = {}

@@ -2,8 +2,11 @@
 restart and every orchestration): the operations, pure. orchestrator.app.entities runs them.
 
 - ``offerings`` (one entity, key ``shared``): offerings cooling down after a create failed there for capacity or
-  a replacement was evicted there, with the time they come back. Every recovery reads it before ranking, so a mass
-  eviction does not pile into the place being reclaimed.
+  a VM was evicted there, with the time they come back and how many times in a row they failed (``strikes``: each
+  one doubles the cool-down, orchestrator.domain.placement.cool_until). Every recovery reads it before ranking, so
+  a mass eviction does not pile into the place being reclaimed, and an offering in a long drought is asked less and
+  less often. An entry is kept ``COOL_REMEMBER`` past its cool-down (a failure then is one more in a row), and a
+  replacement that holds there clears it.
 - ``member`` (key: the VM's hash): what respot last knew of a fleet member (orchestrator.domain.template.Member),
   recorded by the inventory sweep and by each replacement respot creates; read when the member is gone.
 
@@ -16,8 +19,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from orchestrator.domain.models import InvalidInput, parse_iso
-from orchestrator.domain.placement import Offering
+from orchestrator.domain.models import InvalidInput, iso, parse_iso
+from orchestrator.domain.placement import COOL_REMEMBER, Offering, cool_until
 from orchestrator.domain.template import Member
 
 OFFERINGS, SHARED = "offerings", "shared"
@@ -29,31 +32,60 @@ Result = Any
 
 
 def offerings_op(state: State, operation: str, payload: Any) -> tuple[State, Result]:
-    """``cool`` {key, until, why, by}: keep the later of two times. ``get`` {now}: what is still cooling, by key."""
-    cooled: dict[str, dict[str, str]] = dict(state) if isinstance(state, dict) else {}
+    """``cool`` {key, at, why, by}: one more failure (or eviction) there at ``at``; the entity counts the strikes and
+    keeps the later end (``until`` instead of ``at``: that end as given, no strike counted). ``held`` {key}: a
+    replacement holds there, forget its failures. ``get`` {now}: every offering on record by key, the ones still
+    cooling (``until`` after now) and the ones remembered for their strikes (within COOL_REMEMBER after it)."""
+    cooled: dict[str, dict[str, Any]] = dict(state) if isinstance(state, dict) else {}
     if operation == "cool":
-        key, until, why, by = _cooling(payload)
-        held = cooled.get(key)
-        if held is None or parse_iso(held["until"], "until") < until:
-            cooled[key] = {"until": until.isoformat(), "why": why, "by": by}
+        key, at, until, why, by = _cooling(payload)
+        cooled[key] = cooling(cooled.get(key), why=why, by=by, at=at, until=until)
         return _bounded(cooled), None
+    if operation == "held":
+        key = _key(payload)
+        return {k: v for k, v in cooled.items() if k != key}, None
     if operation == "get":
         now = parse_iso(payload.get("now") if isinstance(payload, dict) else None, "now")
-        live = {k: v for k, v in cooled.items() if parse_iso(v["until"], "until") > now}
-        return live, live
-    raise InvalidInput(f"offerings: no operation {operation!r} (cool, get)")
+        kept = {k: v for k, v in cooled.items() if parse_iso(v["until"], "until") + COOL_REMEMBER > now}
+        return kept, kept
+    raise InvalidInput(f"offerings: no operation {operation!r} (cool, held, get)")
 
 
-def _cooling(payload: Any) -> tuple[str, datetime, str, str]:
+def cooling(
+    held: dict[str, Any] | None, *, why: str, by: str, at: datetime | None, until: datetime | None = None
+) -> dict[str, Any]:
+    """An offering's entry after one more failure at ``at``: a strike more when it comes within COOL_REMEMBER of the
+    previous cool-down's end (else the first strike), cooled for ``cool_until(at, why, strikes)``; the later of the
+    two ends is kept. With ``until`` instead of ``at``: that end, no strike counted. The redeploy orchestration runs
+    it too, to know what it just signalled (the entity's entry is the same unless another recovery cooled it too)."""
+    before = parse_iso(held["until"], "until") if held else None
+    strikes = int(held.get("strikes", 1)) if held else 1
+    if at is not None:
+        strikes = strikes + 1 if before is not None and at <= before + COOL_REMEMBER else 1
+        until = cool_until(at, why, strikes)
+    if until is None:
+        raise InvalidInput("cool: at or until is required")
+    if held and before is not None and before >= until:
+        return {**held, "strikes": strikes}
+    return {"until": iso(until), "why": why, "by": by, "strikes": strikes}
+
+
+def _key(payload: Any) -> str:
     if not isinstance(payload, dict):
-        raise InvalidInput("cool: the input must be an object")
+        raise InvalidInput("the input must be an object")
     key = str(payload.get("key"))
     Offering.from_key(key)  # raises ValueError for anything that is not an offering key
-    until = parse_iso(payload.get("until"), "until")
-    return key, until, str(payload.get("why"))[:40], str(payload.get("by"))[:120]
+    return key
 
 
-def _bounded(cooled: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+def _cooling(payload: Any) -> tuple[str, datetime | None, datetime | None, str, str]:
+    key = _key(payload)
+    at = parse_iso(payload["at"], "at") if payload.get("at") is not None else None
+    until = None if at is not None else parse_iso(payload.get("until"), "until")
+    return key, at, until, str(payload.get("why"))[:40], str(payload.get("by"))[:120]
+
+
+def _bounded(cooled: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     if len(cooled) <= MAX_COOLED:
         return cooled
     keep = sorted(cooled.items(), key=lambda kv: kv[1]["until"])[-MAX_COOLED:]
@@ -70,7 +102,7 @@ def member_op(state: State, operation: str, payload: Any) -> tuple[State, Result
 
 
 def cooled_until(live: Any) -> dict[str, datetime]:
-    """The ``get`` answer as a Market's ``cooled`` (offering key -> until)."""
+    """The ``get`` answer as a Market's ``cooled`` (offering key -> until; an end already past cools nothing)."""
     if not isinstance(live, dict):
         return {}
     out = {}

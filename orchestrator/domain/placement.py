@@ -7,19 +7,31 @@ Hard limits (a candidate failing one is listed with the reason, never ranked):
 - quota headroom: the regional ``lowPriorityCores`` for Spot (Spot VMs draw on it alone), the family's cores and the
   regional ``cores`` for a Regular fallback (Karpenter's Azure provider found ~94% of failed creates were quota);
 - the spot price is within the profile's cap;
-- the offering is not cooling down (it just failed or evicted: a mass eviction must not pile into the place being
-  reclaimed), and is not the one the evicted VM ran on.
+- the offering is not cooling down (shared memory, orchestrator.domain.memory): a create there just failed for
+  capacity, or a VM there was just evicted (the evicted VM's own offering included: the recovery cools it down when
+  it starts, so a mass eviction does not pile back in, and it is a candidate again when the cool-down ends).
+
+Cool-downs (``cool_until``): 10 minutes after a failed create or an eviction (one probe interval: capacity often
+comes back within minutes), doubling with each failure in a row on that offering (10, 20, 40, then 60 minutes at
+most, the longest cool-down respot ever used), so an offering in a long drought is asked less and less often. A
+failure counts as "in a row" when it comes within ``COOL_REMEMBER`` (an hour) of the previous cool-down's end; a
+replacement that holds there clears the record.
 
 Scoring (``ranked``, the default): higher is better,
 ``2 x placement (High 3, Medium 2, Low 1, unknown or stale 1.5) - 1.5 x eviction rate (0-5 % 0 ... 20+ % 4, unknown 2)
-- 2 x (price / cheapest price - 1)``: a likely, long-lived placement first, price as the tie-breaker it should be
-(cheapest-first is the named strategy that picks the most contended size, as peers' users complain). Ties go to
-the cheaper, then the name. Strategies: ``ranked``, ``cheapest_first``, ``same_region_first`` (the evicted VM's
-region first, ranked within).
+- 0.5 x log2(price / cheapest price) - 1 x offerings of the same region cooling down (at most 2)``.
+A likely, long-lived placement first. Price is the tie-breaker it should be: twice the cheapest costs half a point
+(a quarter of a placement level), 50 times the cheapest under 3 points, so a dear size that is there beats a cheap
+one that is not (cheapest-first is the named strategy that picks the most contended size, as peers' users
+complain). The region term is respot's own, fresher evidence than an hourly placement score: zones and sizes of a
+region often fail together, so each other offering of the region that just failed or was evicted (cooling down now)
+costs a point (half a placement level), at most two. Ties go to the cheaper, then the name. Strategies: ``ranked``,
+``cheapest_first``, ``same_region_first`` (the evicted VM's region first, ranked within).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -31,7 +43,12 @@ PLACEMENT_POINTS = {"high": 3.0, "medium": 2.0, "low": 1.0}
 UNKNOWN_PLACEMENT = 1.5
 EVICTION_POINTS = {"0-5": 0.0, "5-10": 1.0, "10-15": 2.0, "15-20": 3.0, "20+": 4.0}
 UNKNOWN_EVICTION = 2.0
-COOL_DOWN = {"capacity": timedelta(minutes=30), "evicted": timedelta(hours=1), "price": timedelta(minutes=30)}
+PRICE_WEIGHT = 0.5  # points per doubling of the price over the cheapest candidate's
+REGION_COOLING_POINTS, REGION_COOLING_MAX = 1.0, 2  # per other offering of the region cooling down, at most 2 counted
+COOL_DOWN = {"capacity": timedelta(minutes=10), "evicted": timedelta(minutes=10), "price": timedelta(minutes=30)}
+COOL_GROWTH = 2.0  # each failure in a row on an offering doubles its cool-down ...
+COOL_MAX = timedelta(hours=1)  # ... up to this
+COOL_REMEMBER = timedelta(hours=1)  # a failure this soon after the previous cool-down ended is one more in a row
 
 
 @dataclass(frozen=True, order=True)
@@ -87,6 +104,7 @@ class Candidate:
     placement_score: str | None = None
     score: float = 0.0
     excluded: str = ""  # why it cannot be used; "" when it can
+    region_cooling: int = 0  # the profile's other offerings in this region cooling down now
 
     def explain(self) -> dict[str, object]:
         return {
@@ -98,6 +116,7 @@ class Candidate:
             "placementScore": self.placement_score,
             "score": round(self.score, 3),
             "excluded": self.excluded or None,
+            "regionCooling": self.region_cooling,
         }
 
 
@@ -125,15 +144,16 @@ def candidates(
     market: Market,
     *,
     now: datetime,
-    evicted: Offering | None = None,
     spot: bool = True,
     cap: float | Literal["profile"] | None = "profile",
 ) -> list[Candidate]:
     """Each allowed offering with its factors, and the hard limit it fails, if any. ``cap``: the spot price cap
     (the profile's by default; after a price eviction under ``price_policy: raise``, its ceiling)."""
     limit = price_cap(profile) if cap == "profile" else cap
+    allowed = offerings(profile, market)
+    cooling = [o for o in allowed if _cooling(market, o, now)]
     found = []
-    for offering in offerings(profile, market):
+    for offering in allowed:
         lower = offering.size.lower()
         found.append(
             Candidate(
@@ -141,10 +161,21 @@ def candidates(
                 market.spot_prices.get((lower, offering.region)),
                 market.eviction_rates.get((lower, offering.region)),
                 market.placement.get(offering.key),
-                excluded=_excluded(profile, market, offering, now=now, evicted=evicted, spot=spot, cap=limit),
+                excluded=_excluded(profile, market, offering, now=now, spot=spot, cap=limit),
+                region_cooling=sum(o.region == offering.region and o != offering for o in cooling),
             )
         )
     return found
+
+
+def _cooling(market: Market, offering: Offering, now: datetime) -> bool:
+    until = market.cooled.get(offering.key)
+    return until is not None and until > now
+
+
+def cooling_ends(profile: Profile, market: Market, now: datetime) -> list[datetime]:
+    """When each of the profile's offerings that is cooling down now comes back (the next round can be due then)."""
+    return sorted(market.cooled[o.key] for o in offerings(profile, market) if _cooling(market, o, now))
 
 
 def _excluded(
@@ -153,7 +184,6 @@ def _excluded(
     offering: Offering,
     *,
     now: datetime,
-    evicted: Offering | None,
     spot: bool,
     cap: float | None,
 ) -> str:
@@ -168,11 +198,8 @@ def _excluded(
         price = market.spot_prices.get((offering.size.lower(), offering.region))
         if cap is not None and price is not None and price > cap:
             return f"spot price {price:g} is above the cap {cap:g}"
-        if evicted is not None and offering == evicted:
-            return "the evicted VM's own offering"
-        until = market.cooled.get(offering.key)
-        if until is not None and until > now:
-            return f"cooling down until {until:%H:%M}"
+        if _cooling(market, offering, now):
+            return f"cooling down until {market.cooled[offering.key]:%H:%M}"
     return ""
 
 
@@ -226,7 +253,8 @@ def score(candidate: Candidate, cheapest: float | None, stale: bool) -> float:
     )
     eviction = EVICTION_POINTS.get(candidate.eviction_rate or "", UNKNOWN_EVICTION)
     ratio = candidate.price / cheapest if candidate.price and cheapest else 1.0
-    return 2.0 * placement - 1.5 * eviction - 2.0 * (ratio - 1.0)
+    region = REGION_COOLING_POINTS * min(REGION_COOLING_MAX, candidate.region_cooling)
+    return 2.0 * placement - 1.5 * eviction - PRICE_WEIGHT * math.log2(max(ratio, 1.0)) - region
 
 
 def _by_score(found: list[Candidate]) -> list[Candidate]:
@@ -266,13 +294,18 @@ def why_chosen(choice: Candidate, ranked: list[Candidate], strategy: str) -> str
     ]
     if cheapest is not None and choice.price is not None and choice.price > cheapest:
         factors.append(f"{choice.price / cheapest - 1:.0%} above the cheapest {cheapest:g}")
+    if choice.region_cooling:
+        factors.append(f"{choice.region_cooling} other offering(s) of {choice.offering.region} cooling down")
     ahead = f"first of {len(ranked)} by {strategy}"
     return f"{choice.offering.key}: {ahead}, score {choice.score:.2f} ({', '.join(factors)})"
 
 
-def cool_until(now: datetime, why: str) -> datetime:
-    """How long an offering stays out of the running after it failed (``capacity``, ``price``) or ``evicted``."""
-    return now + COOL_DOWN.get(why, COOL_DOWN["capacity"])
+def cool_until(now: datetime, why: str, strikes: int = 1) -> datetime:
+    """How long an offering stays out of the running after it failed (``capacity``, ``price``) or ``evicted``, the
+    ``strikes``-th time in a row (1: the first): the reason's cool-down, doubled per strike, at most ``COOL_MAX``."""
+    first = COOL_DOWN.get(why, COOL_DOWN["capacity"])
+    grown = first.total_seconds() * COOL_GROWTH ** min(max(0, strikes - 1), 16)
+    return now + timedelta(seconds=min(max(first, COOL_MAX).total_seconds(), grown))
 
 
 # --- across the durable boundary -----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ asked for (Retry-After) is a lower bound: respot never comes back earlier than i
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +37,18 @@ class Backoff:
     def next_try(self, now: datetime, attempt: int, key: str, started: datetime) -> datetime | None:
         """When to try again, or None when the deadline would pass first."""
         when = now + self.delay(attempt, key)
+        return when if when <= started + self.deadline else None
+
+    def next_round(
+        self, now: datetime, attempt: int, key: str, started: datetime, cooling_ends: Iterable[datetime] = ()
+    ) -> datetime | None:
+        """After a round that found nothing to create: the schedule's time, or sooner, when an offering's cool-down
+        ends first (cool-downs already pace the creates on each offering; waiting past the end only leaves capacity
+        that came back unused), never sooner than ``SHORT`` from now. None when the deadline would pass first."""
+        when = now + self.delay(attempt, key)
+        ends = [end for end in cooling_ends if end < when]
+        if ends:
+            when = max(min(ends), now + timedelta(seconds=SHORT))
         return when if when <= started + self.deadline else None
 
 

@@ -3,6 +3,7 @@ profile's template and what respot knew of it, on the best candidate size x regi
 ``recover_vm``. Event sequence of a replacement whose first choice is out of capacity::
 
     recovery_policy, fleet_profile          the operator's policy and the member's profile, from settings
+    signal_entity offerings.cool            the evicted VM's own offering cools down (evicted), once per recovery
     call_entity offerings.get               offerings cooling down (shared by every recovery)
     gather_market                           SKUs, quota, spot prices, eviction rates, placement scores
     -> rank: custom status lists each candidate's factors, what is excluded and why, and the choice
@@ -11,14 +12,17 @@ profile's template and what respot knew of it, on the best candidate size x regi
     signal_entity offerings.cool            that offering cools down for every recovery; delete_vm the failed one
     create_vm attempt 2 -> accepted         the next candidate (a new deterministic name)
     timer, check_operation -> done; read_vm -> running; timer healthy_seconds; read_vm -> still running
+    signal_entity offerings.held            the replacement holds there: that offering's failures are forgotten
     signal_entity member.remember           the replacement is a member now: its own eviction can be undone
     -> output: old -> new, the ranking and the walk
 
 Failures by class (orchestrator.domain.walk): quota skips the family in that region, SkuNotAvailable the size,
 capacity cools the offering, a price error skips the size by price, a configuration error fails the recovery, ARM
-trouble tries the same create again later (the guard read makes a retried PUT harmless). When no candidate is left
-the recovery waits on the restart schedule and ranks again with fresh data until the deadline; a Regular VM is
-created instead when the profile's fallback allows it. Every limit that waiting cannot lift (no quota anywhere,
+trouble tries the same create again later (the guard read makes a retried PUT harmless). The evicted VM's own
+offering is not excluded: it cools down like any other and is a candidate again when that ends. When no candidate
+is left the recovery waits on the restart schedule, or until the first of the fleet's cool-downs ends if that comes
+sooner (``Backoff.next_round``), and ranks again with fresh data until the deadline; a Regular VM is created instead
+when the profile's fallback allows it. Every limit that waiting cannot lift (no quota anywhere,
 restricted sizes) ends the recovery at once with the table of reasons: never a loop that cannot succeed.
 """
 
@@ -31,7 +35,7 @@ from typing import Any, Literal
 
 from orchestrator.domain.errors import Failure
 from orchestrator.domain.fleet import Profile
-from orchestrator.domain.memory import MEMBER, OFFERINGS, SHARED, cooled_until
+from orchestrator.domain.memory import MEMBER, OFFERINGS, SHARED, cooled_until, cooling
 from orchestrator.domain.models import (
     InvalidInput,
     Outcome,
@@ -49,7 +53,7 @@ from orchestrator.domain.placement import (
     Market,
     Offering,
     candidates,
-    cool_until,
+    cooling_ends,
     market_from_dict,
     rank,
     why_chosen,
@@ -88,6 +92,7 @@ class Progress:
     unknown_failures: int = 0
     executions: int = 1
     last_error: dict[str, Any] | None = None
+    evicted_cooled: bool = False  # the evicted VM's own offering was cooled down (the recovery's first round)
 
     @classmethod
     def from_dict(cls, data: Any) -> Progress:
@@ -171,11 +176,15 @@ class Redeploy(Waits):
         self.deadline = self.started + policy.backoff.deadline
         self.replacement: dict[str, Any] | None = None
         self.members: dict[str, int] = {}  # the fleet's live members by priority, as the last market read counted
+        self.memory: dict[str, dict[str, Any]] = {}  # the offerings entity as last read, with this recovery's cools
 
     # --- rounds: rank, walk the list, wait ------------------------------------------------------------------
 
     def until_budget(self) -> Steps:
         """Rounds until a conclusion, or None when this execution has used its share of durable tasks."""
+        if not self.p.evicted_cooled:  # a mass eviction must not pile back in; a candidate again after the cool-down
+            self.cool(self.member.offering, "evicted")
+            self.p.evicted_cooled = True
         if self.p.current is not None:  # an attempt was in flight when the last execution ended: see it through
             verdict_ = yield from self.attempt(_attempt_of(self.p.current))
             if isinstance(verdict_, Conclusion):
@@ -204,7 +213,7 @@ class Redeploy(Waits):
         hopeless = self.hopeless(market)
         if hopeless is not None:
             return hopeless
-        return (yield from self.backoff())
+        return (yield from self.backoff(market))
 
     def market(self) -> Steps:
         """Today's market with the shared cool-downs, a Conclusion (refused, failed), or None (waited out trouble)."""
@@ -230,12 +239,13 @@ class Redeploy(Waits):
             live = yield from self.flow.call_entity(OFFERINGS, SHARED, "get", {"now": iso(self.flow.now)})
         except Exception as exc:  # noqa: BLE001 - no memory is worse ranking, never a failed recovery
             self.record("cooldowns", "failed", "entity", str(exc)[:200])
-            return {}
-        return cooled_until(live)
+            return cooled_until(self.memory)
+        if isinstance(live, dict):
+            self.memory = {str(k): v for k, v in live.items() if isinstance(v, dict)}
+        return cooled_until(self.memory)
 
     def ranked(self, market: Market, spot: bool) -> tuple[Walk, list[Candidate]]:
-        evicted = self.member.offering if spot else None
-        found = candidates(self.profile, market, now=self.flow.now, evicted=evicted, spot=spot, cap=self.cap(market))
+        found = candidates(self.profile, market, now=self.flow.now, spot=spot, cap=self.cap(market))
         ordered = rank(
             found, strategy=self.profile.strategy, home_region=self.member.region, stale=market.placement_stale
         )
@@ -260,7 +270,7 @@ class Redeploy(Waits):
 
     def hopeless(self, market: Market) -> Conclusion | None:
         """Every candidate fails a limit that waiting cannot lift, and no fallback is coming: say so, now."""
-        every = candidates(self.profile, market, now=self.flow.now, evicted=None, spot=True, cap=None)
+        every = candidates(self.profile, market, now=self.flow.now, spot=True, cap=None)
         lasting = [c for c in every if any(word in c.excluded.lower() for word in PERSISTENT)]
         if len(lasting) < len(every) or self.profile.fallback.mode != "never":
             return None
@@ -416,6 +426,8 @@ class Redeploy(Waits):
 
     def succeeded(self, attempt: Attempt, target: VmRef, facts: VmFacts) -> Conclusion:
         self.tried(attempt, "succeeded", "", "")
+        self.memory.pop(attempt.offering.key, None)
+        self.flow.signal_entity(OFFERINGS, SHARED, "held", {"key": attempt.offering.key})
         member = Member.from_facts(target, facts, self.profile.name, iso(self.flow.now))
         self.flow.signal_entity(MEMBER, vm_hash(target), "remember", member.to_dict())
         self.p.last_error = None
@@ -430,15 +442,19 @@ class Redeploy(Waits):
             self.record("delete", result.step.value, result.reason, "the failed replacement was not deleted")
 
     def cool(self, offering: Offering, why: str) -> None:
-        until = cool_until(self.flow.now, why)
-        payload = {"key": offering.key, "until": iso(until), "why": why, "by": self.recovery}
+        """One more failure there, for every recovery: the entity counts the strikes; this recovery's own view
+        (``memory``) follows the same rule, so its next round is due when the cool-down really ends."""
+        now, by = self.flow.now, self.recovery
+        self.memory[offering.key] = cooling(self.memory.get(offering.key), why=why, by=by, at=now)
+        payload = {"key": offering.key, "at": iso(now), "why": why, "by": by}
         self.flow.signal_entity(OFFERINGS, SHARED, "cool", payload)
 
     # --- waiting ----------------------------------------------------------------------------------------------
 
-    def backoff(self) -> Steps:
+    def backoff(self, market: Market) -> Steps:
         self.p.rounds += 1
-        when = self.policy.backoff.next_try(self.flow.now, self.p.rounds, self.flow.key, self.started)
+        ends = cooling_ends(self.profile, replace(market, cooled=cooled_until(self.memory)), self.flow.now)
+        when = self.policy.backoff.next_round(self.flow.now, self.p.rounds, self.flow.key, self.started, ends)
         if when is None:
             return self.give_up()
         return (yield from self.wait(when, "waiting"))

@@ -66,7 +66,7 @@ def test_a_failed_create_is_the_walks_cool_path_and_the_next_candidate_is_tried(
     # A is cheaper and up at the decision (tick 0), down when its create would be allocated (tick 2, 150 s later)
     w = world(60, {A: "0011" + "0" * 56, B: "0" * 60}, price={A: 0.5, B: 1.0})
     sim = respot.RespotSim(w, respot.Knobs())
-    assert [c.offering for c in sim.ranked(0, None)] == [A, B]
+    assert [c.offering for c in sim.ranked(0, None)[0]] == [A, B]
     tally = sim.run()
     assert [(req, c.ok) for req, c in tally.log] == [(0, False), (150, True)]
     assert sim.cooled[A.key] == cool_until(w.when(150), "capacity")
@@ -74,16 +74,26 @@ def test_a_failed_create_is_the_walks_cool_path_and_the_next_candidate_is_tried(
     assert tally.running == w.end - 300
 
 
-def test_the_evicted_offering_stays_out_of_the_recovery_as_the_product_excludes_it() -> None:
+def test_the_evicted_offering_cools_down_for_ten_minutes_then_the_next_round_is_due_and_takes_it() -> None:
     w = world(60, {A: "0" * 10 + "1" + "0" * 120, B: "1" * 131}, price={A: 0.5})
     sim = respot.RespotSim(w, respot.Knobs())
-    assert [c.offering for c in sim.ranked(11 * 60 + w.detect, A)] == [B]  # A is back, but it is the evicted one
     tally = sim.run()
-    assert tally.placed[A.key] == 1 and tally.evictions == 1  # never placed on A again in this recovery
-    # A cools down for an hour after the eviction (respot also tries B now and then), then only the recovery-long
-    # exclusion keeps respot off it
-    assert 2700 < tally.waits["cooling"] <= 3600
-    assert tally.waits["evicted"] > 0.8 * (w.end - 600 - 3600)
+    heard = 10 * 60 + w.detect  # A is evicted at tick 10 and respot hears of it 30 s later
+    requests = [(req, c.ok) for req, c in tally.log]
+    assert requests[:2] == [(0, True), (heard, False)]  # A cools down (evicted): B, which is down, is tried
+    # rounds at the restart schedule's 1, 2, 4 minutes find both cooling; the next is due when A's cool-down ends
+    assert requests[2] == (heard + 600, True) and tally.placed[A.key] == 2
+    assert tally.waits["cooling"] == pytest.approx(600 - 150)  # from B's failure to A's end: A was up (tick 11 on)
+    assert sim.entity[B.key]["strikes"] == 1 and A.key not in sim.entity  # held on A: its record is cleared
+
+
+def test_the_bench_drives_the_offerings_entity_with_the_products_operation() -> None:
+    w = world(60, {A: "1" * 200, B: "1" * 200})
+    sim = respot.RespotSim(w, respot.Knobs())
+    sim.run()
+    assert sim.entity[A.key]["strikes"] >= 4  # 10, 20, 40, 60 minutes: fewer creates in a long drought
+    cools = [req for req, c in sim.tally.log if not c.ok]
+    assert len(cools) <= 2 * (1 + 2 + 3)  # 200 minutes: each offering tried at most ~6 times, not every minute
 
 
 def test_signals_only_see_ticks_that_have_begun() -> None:

@@ -21,7 +21,9 @@ def test_a_cool_down_keeps_the_later_time_and_expires() -> None:
     _, live = offerings_op(state, "get", {"now": "2026-01-01T10:20:00Z"})
     assert cooled_until(live) == {KEY: parse_iso("2026-01-01T10:30:00Z", "t")}
     state, live = offerings_op(state, "get", {"now": "2026-01-01T10:31:00Z"})
-    assert live == {} and state == {}
+    assert cooled_until(live)[KEY] < parse_iso("2026-01-01T10:31:00Z", "t")  # over: remembered for its strikes
+    state, live = offerings_op(state, "get", {"now": "2026-01-01T12:00:00Z"})
+    assert live == {} and state == {}  # forgotten COOL_REMEMBER after it ended
 
 
 def test_bad_operations_and_keys_are_refused() -> None:

@@ -1,12 +1,19 @@
-"""Ranking: hard limits with their reasons, scores, strategies, ties, cool-down, stale placement scores."""
+"""Ranking: hard limits with their reasons, scores, strategies, ties, cool-downs (growing per offering, shared through
+the offerings entity), the region term, price as a tie-breaker, stale placement scores, the next round's time."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from orchestrator.domain import memory
 from orchestrator.domain.fleet import Profile, parse_fleets
-from orchestrator.domain.placement import Market, Offering, Sku, candidates, cool_until, rank
+from orchestrator.domain.models import iso
+from orchestrator.domain.placement import Market, Sku, candidates, cool_until, cooling_ends, rank, why_chosen
+from orchestrator.domain.schedule import Backoff
 from tests.unit.domain.test_fleet import SUBNET, profile
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -96,14 +103,13 @@ def test_hard_limits_exclude_with_a_reason() -> None:
                 cooled={"standard_d2as_v5/eastus/1": NOW + timedelta(minutes=5)},
             ),
             now=NOW,
-            evicted=Offering("Standard_D2as_v5", "eastus", "2"),
         )
     }
     assert "restricted in zone 2" in found["standard_d2s_v5/eastus/2"]
     assert "no quota headroom: lowPriorityCores" in found["standard_d2as_v5/westus2/1"]
     assert "above the cap" in found["standard_d2s_v5/eastus/1"]
     assert "cooling down" in found["standard_d2as_v5/eastus/1"]
-    assert found["standard_d2as_v5/eastus/2"] == "the evicted VM's own offering"
+    assert found["standard_d2as_v5/eastus/2"] == ""  # no offering is excluded for being the evicted VM's own
 
 
 def test_quota_zero_everywhere_leaves_nothing_to_rank() -> None:
@@ -127,14 +133,112 @@ def test_constraints_filter_sizes_when_none_are_listed() -> None:
     assert set(usable) == {"Standard_D4s_v5"}
 
 
-def test_cool_down_lasts_longer_after_an_eviction_than_after_a_failed_create() -> None:
-    assert cool_until(NOW, "evicted") > cool_until(NOW, "capacity") > NOW
+def test_a_cool_down_starts_at_ten_minutes_and_doubles_per_failure_in_a_row_up_to_an_hour() -> None:
+    minutes = [(cool_until(NOW, "capacity", n) - NOW).total_seconds() / 60 for n in (1, 2, 3, 4, 5, 40)]
+    assert minutes == [10, 20, 40, 60, 60, 60]
+    assert cool_until(NOW, "evicted") == cool_until(NOW, "capacity")  # an eviction is one more failure there
+
+
+def cool(state: object, key: str, at: datetime, why: str = "capacity") -> object:
+    return memory.offerings_op(state, "cool", {"key": key, "at": iso(at), "why": why, "by": "r1"})[0]
+
+
+def test_the_offerings_entity_counts_failures_in_a_row_and_forgets_them_when_a_replacement_holds() -> None:
+    key = "standard_d2s_v5/eastus/1"
+    state = cool(None, key, NOW)
+    state = cool(state, key, NOW + timedelta(minutes=12))  # its first cool-down ended 2 minutes ago: in a row
+    assert state[key]["strikes"] == 2 and state[key]["until"] == iso(NOW + timedelta(minutes=32))
+    state = cool(state, key, NOW + timedelta(minutes=34), "evicted")  # evictions count too
+    assert state[key]["strikes"] == 3 and state[key]["until"] == iso(NOW + timedelta(minutes=74))
+    state, live = memory.offerings_op(state, "get", {"now": iso(NOW + timedelta(minutes=80))})
+    assert live[key]["strikes"] == 3  # over, yet remembered for an hour: the next failure is the fourth
+    assert memory.cooled_until(live)[key] < NOW + timedelta(minutes=80)  # ... and it cools nothing
+    state, _ = memory.offerings_op(state, "held", {"key": key})
+    assert key not in state and cool(state, key, NOW + timedelta(minutes=90))[key]["strikes"] == 1
+
+
+def test_a_failure_long_after_the_last_cool_down_is_a_first_strike_again() -> None:
+    key = "standard_d2s_v5/eastus/1"
+    state = cool(cool(None, key, NOW), key, NOW + timedelta(minutes=12))
+    later = cool(state, key, NOW + timedelta(minutes=32 + 61))
+    assert later[key]["strikes"] == 1 and later[key]["until"] == iso(NOW + timedelta(minutes=103))
+    state, live = memory.offerings_op(state, "get", {"now": iso(NOW + timedelta(minutes=32 + 61))})
+    assert state == {} and live == {}  # past the hour it is remembered: dropped
+
+
+def test_the_entity_keeps_the_later_end_and_an_explicit_until_still_works() -> None:
+    key = "standard_d2s_v5/eastus/1"
+    long = memory.offerings_op(None, "cool", {"key": key, "until": iso(NOW + timedelta(hours=2)), "why": "x"})[0]
+    assert cool(long, key, NOW)[key]["until"] == iso(NOW + timedelta(hours=2))  # a strike more, the later end kept
+    assert memory.cooling(None, why="capacity", by="r", at=NOW) == cool(None, key, NOW)[key] | {"by": "r"}
+
+
+def test_a_dear_size_that_is_there_beats_a_cheap_one_that_is_not() -> None:
+    big = Sku("Standard_ND40rs_v2", 40, 672, "standardNDSv2Family", zones=("1", "2", "3"))
+    skus = {**market().skus, ("eastus", "standard_nd40rs_v2"): big}
+    prices = {**market().spot_prices, ("standard_nd40rs_v2", "eastus"): 0.017 * 49}
+    scores = {"standard_nd40rs_v2/eastus/1": "High", "standard_d2as_v5/eastus/1": "Low"}
+    m = market(skus=skus, spot_prices=prices, placement=scores, eviction_rates={})
+    ranked = rank(
+        candidates(fleet(sizes=["Standard_ND40rs_v2", "Standard_D2as_v5"]), m, now=NOW),
+        strategy="ranked",
+        home_region=None,
+    )
+    assert ranked[0].offering.key == "standard_nd40rs_v2/eastus/1"  # 49x the price costs 2.8 points, High gives 4
+    assert ranked[0].score == pytest.approx(2 * 3 - 1.5 * 2 - 0.5 * math.log2(49))
+
+
+def test_offerings_of_a_region_where_others_are_cooling_down_rank_lower_and_say_why() -> None:
+    cooled = {"standard_d2s_v5/eastus/1": NOW + timedelta(minutes=10)}
+    flat = market(eviction_rates={}, spot_prices={}, cooled=cooled)
+    found = {c.offering.key: c for c in candidates(fleet(), flat, now=NOW)}
+    assert (
+        found["standard_d2s_v5/eastus/2"].region_cooling == 1 and found["standard_d2s_v5/westus2/1"].region_cooling == 0
+    )
+    assert found["standard_d2s_v5/eastus/1"].region_cooling == 0  # the cooling one counts the others only
+    ranked = rank(found.values(), strategy="ranked", home_region="eastus")
+    assert [c.offering.region for c in ranked][:2] == ["westus2", "westus2"]  # equal otherwise: 1 point less in eastus
+    assert ranked[-1].explain()["regionCooling"] == 1
+    assert "1 other offering(s) of eastus cooling down" in why_chosen(ranked[-1], ranked, "ranked")
+    capped = market(
+        eviction_rates={},
+        spot_prices={},
+        cooled={k: NOW + timedelta(hours=1) for k in found if "westus2" not in k and k != "standard_d2as_v5/eastus/1"},
+    )
+    [left] = [
+        c
+        for c in rank(candidates(fleet(), capped, now=NOW), strategy="ranked", home_region=None)
+        if c.offering.region == "eastus"
+    ]
+    assert left.region_cooling == 3 and left.score == pytest.approx(2 * 1.5 - 1.5 * 2 - 2)  # at most two counted
+
+
+def test_the_next_round_is_due_when_the_first_cool_down_ends_if_that_is_sooner_than_the_schedule() -> None:
+    soon, late = NOW + timedelta(minutes=3), NOW + timedelta(minutes=40)
+    flat = market(cooled={"standard_d2s_v5/eastus/1": late, "standard_d2s_v5/eastus/2": soon, "other/eastus/1": NOW})
+    ends = cooling_ends(fleet(), flat, NOW)
+    assert ends == [soon, late]  # the fleet's own offerings only, and only those still cooling
+    backoff = Backoff()
+    assert backoff.next_round(NOW, 5, "k", NOW, ends) == soon  # the schedule says ~15 minutes
+    assert backoff.next_round(NOW, 1, "k", NOW, ends) == backoff.next_try(NOW, 1, "k", NOW)  # ~1 minute: sooner
+    assert backoff.next_round(NOW, 5, "k", NOW, [NOW]) == NOW + timedelta(seconds=15)  # never a tight loop
+    assert backoff.next_round(NOW + timedelta(hours=24), 5, "k", NOW, ends) is None  # the deadline still holds
 
 
 def test_every_candidate_explains_itself() -> None:
     [first, *_] = rank(candidates(fleet(), market(), now=NOW), strategy="ranked", home_region=None)
     explained = first.explain()
-    assert set(explained) == {"size", "region", "zone", "price", "evictionRate", "placementScore", "score", "excluded"}
+    assert set(explained) == {
+        "size",
+        "region",
+        "zone",
+        "price",
+        "evictionRate",
+        "placementScore",
+        "score",
+        "excluded",
+        "regionCooling",
+    }
     assert explained["excluded"] is None and isinstance(explained["score"], float)
 
 

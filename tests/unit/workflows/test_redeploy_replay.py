@@ -3,6 +3,7 @@ Market, with the real entity operations: the walk by error class, shared cool-do
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any
 
@@ -70,7 +71,8 @@ def member(**extra: Any) -> Member:
     return Member(**fields)
 
 
-EVERY_OTHER_OFFERING = (  # every offering of the profile but the evicted member's own
+EVERY_OFFERING = (  # the evicted member's own offering is a candidate again once its cool-down ends
+    "standard_d2s_v5/eastus/1",
     "standard_d2s_v5/eastus/2",
     "standard_d4s_v5/eastus/1",
     "standard_d4s_v5/eastus/2",
@@ -120,12 +122,14 @@ def test_the_replacement_goes_to_the_best_candidate_and_the_output_says_old_to_n
         "priority": "Spot",
     }
     ranking = out["ranking"]
-    assert [c["region"] for c in ranking["ranked"]][:2] == ["eastus", "westus2"]
+    assert [(c["size"], c["zone"], c["regionCooling"]) for c in ranking["ranked"]][:2] == [
+        ("Standard_D2s_v5", "2", 1),  # its zone 1 was just evicted: a point less for the rest of eastus
+        ("Standard_D4s_v5", "1", 1),  # twice the price: half a point less
+    ]
     assert ranking["choice"].startswith("standard_d2s_v5/eastus/2: first of")
-    assert {c["excluded"] for c in ranking["excluded"]} == {
-        "the evicted VM's own offering",
-        "not offered in the region",
-    }
+    excluded = {(c["size"], c["region"], c["zone"]): c["excluded"] for c in ranking["excluded"]}
+    assert excluded.pop(("Standard_D2s_v5", "eastus", "1")).startswith("cooling down until")  # the evicted one
+    assert set(excluded.values()) == {"not offered in the region"}
     assert any(s and "ranking" in s for s in d.statuses)  # the operator sees the ranking while it runs
     body = w.compute.created()[0].body
     assert body["tags"]["app"] == "shop" and body["tags"]["respot:replaces"] == VM.name
@@ -147,7 +151,8 @@ def test_allocation_failed_cools_the_offering_for_everyone_and_the_next_candidat
     w.compute.create_codes["standard_d2s_v5/eastus/2"] = "AllocationFailed"
     shared = entities()
     out, _ = drive(w, shared=shared)
-    assert out["outcome"] == "recovered" and out["replacement"]["new"]["region"] == "westus2"
+    assert out["outcome"] == "recovered"
+    assert [x["offering"] for x in out["walk"]] == ["standard_d2s_v5/eastus/2", "standard_d4s_v5/eastus/1"]
     assert [x["result"] for x in out["walk"]] == ["cool", "succeeded"]
     assert "standard_d2s_v5/eastus/2" in shared.state[(memory.OFFERINGS, memory.SHARED)]
     assert ("delete", f"{VM.id[: VM.id.rindex('/')]}/{replacement_name(VM.name, RECOVERY, 1)}") in w.compute.log
@@ -223,14 +228,14 @@ def test_an_eviction_during_warm_up_cools_that_offering_and_the_walk_goes_on() -
     w.compute.evict_after["standard_d2s_v5/eastus/2"] = 20
     shared = entities()
     out, _ = drive(w, shared=shared)
-    assert out["outcome"] == "recovered" and out["replacement"]["new"]["region"] == "westus2"
+    assert out["outcome"] == "recovered" and creates(w)[-1] == "standard_d4s_v5/eastus/1"
     assert out["walk"][0]["code"] == "EvictedDuringWarmUp"
     assert shared.state[(memory.OFFERINGS, memory.SHARED)]["standard_d2s_v5/eastus/2"]["why"] == "evicted"
 
 
 def test_when_spot_is_exhausted_a_regular_fallback_comes_after_the_profiles_minutes_marked_as_such() -> None:
     w = world(fallback={"mode": "after_minutes", "minutes": 10})
-    w.compute.create_codes.update(dict.fromkeys(EVERY_OTHER_OFFERING, "AllocationFailed"))
+    w.compute.create_codes.update(dict.fromkeys(EVERY_OFFERING, "AllocationFailed"))
     out, _ = drive(w)  # the fake's create codes fail Spot creates only: Regular capacity is there
     assert (out["outcome"], out["reason"]) == ("recovered", "replaced_regular")
     created = w.compute.created()[-1]
@@ -242,7 +247,7 @@ def test_when_spot_is_exhausted_a_regular_fallback_comes_after_the_profiles_minu
 
 def test_with_no_fallback_and_no_capacity_it_waits_on_the_schedule_and_ranks_again_until_the_deadline() -> None:
     w = world()
-    w.compute.create_codes.update(dict.fromkeys(EVERY_OTHER_OFFERING, "ZonalAllocationFailed"))
+    w.compute.create_codes.update(dict.fromkeys(EVERY_OFFERING, "ZonalAllocationFailed"))
     w2 = w.with_settings(retry_deadline_hours=2)
     out, d = drive(w2)
     assert (out["outcome"], out["reason"]) == ("gave_up", "deadline")
@@ -307,3 +312,43 @@ def test_a_fleet_at_its_desired_count_gets_no_replacement() -> None:
     out, _ = drive(w)
     assert (out["outcome"], out["reason"]) == ("ignored", "fleet_full")
     assert "1 live members (desired 1)" in out["detail"] and w.compute.created() == []
+
+
+def test_the_evicted_offering_cools_down_at_the_start_and_is_a_candidate_again_when_that_ends() -> None:
+    w = world(sizes=["Standard_D2s_v5"], placements=[{"region": "eastus", "zones": ["1"], "subnet": SUBNET}])
+    shared = entities()
+    out, d = drive(w, shared=shared)  # a fleet of a single offering: the evicted VM's own
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced")
+    assert creates(w) == ["standard_d2s_v5/eastus/1"]
+    first = shared.log[0]
+    assert first[:3] == (memory.OFFERINGS, memory.SHARED, "cool") and first[3]["why"] == "evicted"
+    created_at = _t(out["walk"][0]["at"]) - timedelta(minutes=10)
+    assert created_at >= T0 - timedelta(minutes=1)  # not before its 10-minute cool-down ended
+    assert max(fire for _, fire in d.timers) <= T0 + timedelta(minutes=15)  # and not long after: the round was due
+
+
+def test_a_replacement_that_holds_clears_its_offerings_failures_for_everyone() -> None:
+    w = world()
+    shared = entities()
+    key = "standard_d2s_v5/eastus/2"
+    shared.state[(memory.OFFERINGS, memory.SHARED)] = {
+        key: {"until": iso(T0 - timedelta(minutes=1)), "why": "capacity", "by": "earlier", "strikes": 3}
+    }
+    out, _ = drive(w, shared=shared)
+    assert out["outcome"] == "recovered" and creates(w) == [key]
+    assert key not in shared.state[(memory.OFFERINGS, memory.SHARED)]  # the next failure there is a first again
+    assert (memory.OFFERINGS, memory.SHARED, "held", {"key": key}) in shared.log
+
+
+def test_repeated_failures_on_an_offering_cool_it_longer_each_time() -> None:
+    w = world(sizes=["Standard_D2s_v5"], placements=[{"region": "eastus", "zones": ["1", "2"], "subnet": SUBNET}])
+    w.compute.create_codes.update(
+        dict.fromkeys(("standard_d2s_v5/eastus/1", "standard_d2s_v5/eastus/2"), "AllocationFailed")
+    )
+    shared = entities()
+    out, _ = drive(w.with_settings(retry_deadline_hours=3), shared=shared)
+    assert (out["outcome"], out["reason"]) == ("gave_up", "deadline")
+    zone2 = [_t(x["at"]) for x in out["walk"] if x["offering"] == "standard_d2s_v5/eastus/2"]
+    gaps = [(b - a).total_seconds() / 60 for a, b in itertools.pairwise(zone2)]
+    assert gaps[:3] == sorted(gaps[:3]) and gaps[0] >= 10 and max(gaps) <= 60 + 15  # 10, 20, 40, then an hour
+    assert shared.state[(memory.OFFERINGS, memory.SHARED)]["standard_d2s_v5/eastus/2"]["strikes"] >= 4
