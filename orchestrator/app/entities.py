@@ -24,6 +24,11 @@ def offerings(context: df.DurableEntityContext) -> None:
     _run(context, memory.offerings_op)
 
 
+@bp.entity_trigger(context_name="context", entity_name=memory.PLACEMENTS)
+def placements(context: df.DurableEntityContext) -> None:
+    _run(context, memory.placements_op)
+
+
 @bp.entity_trigger(context_name="context", entity_name=memory.MEMBER)
 def member(context: df.DurableEntityContext) -> None:
     _run(context, memory.member_op)

@@ -7,6 +7,10 @@ restart and every orchestration): the operations, pure. orchestrator.app.entitie
   a mass eviction does not pile into the place being reclaimed, and an offering in a long drought is asked less and
   less often. An entry is kept ``COOL_REMEMBER`` past its cool-down (a failure then is one more in a row), and a
   replacement that holds there clears it.
+- ``placements`` (one entity, key ``shared``): where recent replacements went (the last ``PLACED_WINDOW``). Among
+  equally good offerings (placement.SPREAD_BAND) a recovery asks it to ``place`` the member: it answers the one
+  fewest recent replacements went to, so members of a wave spread over them (one operation at a time: two
+  recoveries asking together get different answers).
 - ``member`` (key: the VM's hash): what respot last knew of a fleet member (orchestrator.domain.template.Member),
   recorded by the inventory sweep and by each replacement respot creates; read when the member is gone.
 
@@ -16,7 +20,7 @@ table ``@offerings@shared``, ``@member@<hash>``); locally, in the host's SQLite 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.domain.models import InvalidInput, iso, parse_iso
@@ -26,6 +30,9 @@ from orchestrator.domain.template import Member
 OFFERINGS, SHARED = "offerings", "shared"
 MEMBER = "member"
 MAX_COOLED = 2000  # offerings on record at once (a fleet of 100 sizes x 20 regions); the oldest go first
+PLACEMENTS = "placements"
+PLACED_WINDOW = timedelta(minutes=30)
+MAX_PLACED = 2000
 
 State = Any
 Result = Any
@@ -90,6 +97,24 @@ def _bounded(cooled: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         return cooled
     keep = sorted(cooled.items(), key=lambda kv: kv[1]["until"])[-MAX_COOLED:]
     return dict(keep)
+
+
+def placements_op(state: State, operation: str, payload: Any) -> tuple[State, Result]:
+    """``place`` {keys (equally good, in the member's order), by, at}: the key fewest other recent replacements went
+    to (the first of those in the given order), recorded for ``by``. ``get`` {}: the record."""
+    placed: list[dict[str, str]] = list(state) if isinstance(state, list) else []
+    if operation == "get":
+        return placed, placed
+    if operation != "place":
+        raise InvalidInput(f"placements: no operation {operation!r} (place, get)")
+    if not isinstance(payload, dict) or not isinstance(payload.get("keys"), list) or not payload["keys"]:
+        raise InvalidInput("place: keys must be a non-empty list of offering keys")
+    keys = [_key({"key": k}) for k in payload["keys"][:50]]
+    by, at = str(payload.get("by"))[:120], parse_iso(payload.get("at"), "at")
+    recent = [p for p in placed if parse_iso(p["at"], "at") + PLACED_WINDOW > at and p["by"] != by]
+    counts = {k: sum(1 for p in recent if p["key"] == k) for k in keys}
+    chosen = min(keys, key=lambda k: (counts[k], keys.index(k)))
+    return [*recent, {"key": chosen, "by": by, "at": iso(at)}][-MAX_PLACED:], chosen
 
 
 def member_op(state: State, operation: str, payload: Any) -> tuple[State, Result]:

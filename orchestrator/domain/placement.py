@@ -25,12 +25,15 @@ A likely, long-lived placement first. Price is the tie-breaker it should be: twi
 one that is not (cheapest-first is the named strategy that picks the most contended size, as peers' users
 complain). The region term is respot's own, fresher evidence than an hourly placement score: zones and sizes of a
 region often fail together, so each other offering of the region that just failed or was evicted (cooling down now)
-costs a point (half a placement level), at most two. Ties go to the cheaper, then the name. Strategies: ``ranked``,
+costs a point (half a placement level), at most two. Ties go to the cheaper, then the name; under ``ranked`` the
+candidates within ``SPREAD_BAND`` (a quarter point: a price 19 % above) of the best are ordered per member (a digest of its name and the
+offering), so members evicted together spread over equally good offerings. Strategies: ``ranked``,
 ``cheapest_first``, ``same_region_first`` (the evicted VM's region first, ranked within).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -44,6 +47,7 @@ UNKNOWN_PLACEMENT = 1.5
 EVICTION_POINTS = {"0-5": 0.0, "5-10": 1.0, "10-15": 2.0, "15-20": 3.0, "20+": 4.0}
 UNKNOWN_EVICTION = 2.0
 PRICE_WEIGHT = 0.5  # points per doubling of the price over the cheapest candidate's
+SPREAD_BAND = 0.25  # this close to the best is equally good (a price 19 % above): members spread over them
 REGION_COOLING_POINTS, REGION_COOLING_MAX = 1.0, 2  # per other offering of the region cooling down, at most 2 counted
 COOL_DOWN = {"capacity": timedelta(minutes=10), "evicted": timedelta(minutes=10), "price": timedelta(minutes=30)}
 COOL_GROWTH = 2.0  # each failure in a row on an offering doubles its cool-down ...
@@ -274,13 +278,33 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 
-def rank(found: Iterable[Candidate], *, strategy: str, home_region: str | None, stale: bool = False) -> list[Candidate]:
-    """The usable candidates, scored and in the strategy's order (best first)."""
+def rank(
+    found: Iterable[Candidate],
+    *,
+    strategy: str,
+    home_region: str | None,
+    stale: bool = False,
+    spread: str | None = None,
+) -> list[Candidate]:
+    """The usable candidates, scored and in the strategy's order (best first). With ``spread`` (the member's name),
+    the ``ranked`` strategy orders the candidates within SPREAD_BAND of the best by a digest of name and offering:
+    a wave of members evicted together spreads over equally good offerings instead of piling into one."""
     usable = [c for c in found if not c.excluded]
     prices = [c.price for c in usable if c.price is not None]
     cheapest = min(prices) if prices else None
     scored = [replace(c, score=score(c, cheapest, stale)) for c in usable]
-    return STRATEGIES[strategy](scored, home_region)
+    ordered = STRATEGIES[strategy](scored, home_region)
+    if spread is None or strategy != "ranked" or not ordered:
+        return ordered
+    head = equally_good(ordered)
+    head.sort(key=lambda c: hashlib.sha256(f"{spread}/{c.offering.key}".encode()).hexdigest())
+    return head + ordered[len(head) :]
+
+
+def equally_good(ordered: list[Candidate]) -> list[Candidate]:
+    """The head of a ranked list: the candidates within SPREAD_BAND of the best."""
+    best = max((c.score for c in ordered), default=0.0)
+    return [c for c in ordered if c.score >= best - SPREAD_BAND]
 
 
 def why_chosen(choice: Candidate, ranked: list[Candidate], strategy: str) -> str:
@@ -296,7 +320,13 @@ def why_chosen(choice: Candidate, ranked: list[Candidate], strategy: str) -> str
         factors.append(f"{choice.price / cheapest - 1:.0%} above the cheapest {cheapest:g}")
     if choice.region_cooling:
         factors.append(f"{choice.region_cooling} other offering(s) of {choice.offering.region} cooling down")
-    ahead = f"first of {len(ranked)} by {strategy}"
+    best = max((c.score for c in ranked), default=choice.score)
+    tied = sum(1 for c in ranked if c.score >= best - SPREAD_BAND)
+    ahead = f"first of {len(ranked)} by {strategy}" + (
+        f" (one of {tied} within {SPREAD_BAND:g} of the best: spread by member)"
+        if tied > 1 and strategy == "ranked"
+        else ""
+    )
     return f"{choice.offering.key}: {ahead}, score {choice.score:.2f} ({', '.join(factors)})"
 
 

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from orchestrator.domain.errors import Failure
 from orchestrator.domain.fleet import Profile
-from orchestrator.domain.memory import MEMBER, OFFERINGS, SHARED, cooled_until, cooling
+from orchestrator.domain.memory import MEMBER, OFFERINGS, PLACEMENTS, SHARED, cooled_until, cooling
 from orchestrator.domain.models import (
     InvalidInput,
     Outcome,
@@ -54,6 +54,7 @@ from orchestrator.domain.placement import (
     Offering,
     candidates,
     cooling_ends,
+    equally_good,
     market_from_dict,
     rank,
     why_chosen,
@@ -200,7 +201,7 @@ class Redeploy(Waits):
         for spot in (True, False):
             if not spot and not self.fallback_allowed():
                 break
-            walk, found = self.ranked(market, spot)
+            walk, found = yield from self.ranked(market, spot)
             if not spot or walk.ranked:
                 self.publish_ranking(found, walk.ranked, spot)
             outcome = yield from self.walk(walk, spot)
@@ -244,13 +245,32 @@ class Redeploy(Waits):
             self.memory = {str(k): v for k, v in live.items() if isinstance(v, dict)}
         return cooled_until(self.memory)
 
-    def ranked(self, market: Market, spot: bool) -> tuple[Walk, list[Candidate]]:
+    def ranked(self, market: Market, spot: bool) -> Steps:
+        """(the walk, every candidate). Among equally good candidates the shared ``placements`` entity picks the
+        one fewest recent replacements went to, so a wave of members spreads instead of piling into one."""
         found = candidates(self.profile, market, now=self.flow.now, spot=spot, cap=self.cap(market))
         ordered = rank(
-            found, strategy=self.profile.strategy, home_region=self.member.region, stale=market.placement_stale
+            found,
+            strategy=self.profile.strategy,
+            home_region=self.member.region,
+            stale=market.placement_stale,
+            spread=self.member.name,
         )
+        head = equally_good(ordered) if self.profile.strategy == "ranked" else []
+        if len(head) > 1:
+            chosen = yield from self.place([c.offering.key for c in head])
+            ordered = sorted(ordered, key=lambda c: c.offering.key != chosen)  # stable: the rest keep their order
         families = {k: sku.family for (_, k), sku in market.skus.items()}
         return Walk(ordered, families=families), found
+
+    def place(self, keys: list[str]) -> Steps:
+        payload = {"keys": keys, "by": self.recovery, "at": iso(self.flow.now)}
+        try:
+            chosen = yield from self.flow.call_entity(PLACEMENTS, SHARED, "place", payload)
+        except Exception as exc:  # noqa: BLE001 - no spreading is a worse choice, never a failed recovery
+            self.record("placements", "failed", "entity", str(exc)[:200])
+            return keys[0]
+        return chosen if chosen in keys else keys[0]
 
     def cap(self, market: Market) -> float | Literal["profile"] | None:
         """The profile's cap, or after a price eviction under ``price_policy: raise``, its ceiling."""

@@ -88,7 +88,10 @@ def evict(stack: Stack, vm_id: str) -> None:
 
 
 def pick(stack: Stack, vm_id: str) -> dict[str, Any]:
-    out = stack.finished(vm_id, timeout=120)
+    """The redeploy's output as soon as it concludes (its recovery then stays open for the settle window)."""
+    child = stack.recovery(vm_id) + ":redeploy"
+    stack.wait(lambda: stack.instance(child).get("runtimeStatus") == "Completed", what=f"{child}")
+    out = dict(stack.instance(child)["output"])
     assert (out["outcome"], out["reason"]) == ("recovered", "replaced"), out
     return out
 
@@ -105,6 +108,7 @@ def test_a_deleted_member_is_replaced_on_the_best_candidate_and_says_why(fleet_s
     assert offering(new) == f"{first['size'].lower()}/{first['region']}/{first['zone'] or '-'}"
     assert offering(new) != "standard_d2s_v5/eastus/1"  # never back into the place just reclaimed
     assert ranking["choice"].startswith(offering(new))
+    assert stack.finished(vm_id)["replacement"] == out["replacement"]  # the recovery's record has it too
     assert out["replacement"]["old"]["id"].lower() == vm_id.lower()
     assert out["replacement"]["new"]["id"].lower() == str(new.id).lower()
     assert new.tags["respot:replaces"] == "web-1" and new.priority == "Spot" and new.eviction_policy == "Delete"
@@ -125,7 +129,7 @@ def test_an_allocation_failure_moves_down_the_list_and_the_next_recovery_skips_t
     assert (failed["result"], used["result"]) == ("cool", "succeeded")
     assert failed["code"] in ("AllocationFailed", "ZonalAllocationFailed")  # a zonal create fails zonally
     assert len(replacements(stack)) == 1  # the failed create's VM was deleted
-    stack.later(300)
+    stack.later(60)  # a minute later: the failed offering cools down for 10 minutes after its failure
     evict(stack, second_id)
     out2 = pick(stack, second_id)
     cooled = [c for c in out2["ranking"]["excluded"] if (c["excluded"] or "").startswith("cooling down")]

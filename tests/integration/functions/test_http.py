@@ -77,6 +77,7 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "set_capacity": "activityTrigger",
         "offerings": "entityTrigger",
         "member": "entityTrigger",
+        "placements": "entityTrigger",
         "scaleset": "entityTrigger",
         "inventory": "timerTrigger",
     }

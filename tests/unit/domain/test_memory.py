@@ -55,3 +55,19 @@ def test_a_member_is_remembered_and_read_back() -> None:
     assert member_op(None, "get", {})[1] is None
     with pytest.raises(InvalidInput):
         member_op(None, "remember", {"name": "a"})
+
+
+def test_placements_spread_a_wave_over_equally_good_offerings() -> None:
+    from orchestrator.domain.memory import placements_op
+
+    keys = ["standard_d2s_v5/eastus/2", "standard_d2s_v5/eastus/3", "standard_d2s_v5/westus2/1"]
+    state: object = None
+    chosen = []
+    for n in range(4):
+        state, key = placements_op(state, "place", {"keys": keys, "by": f"r{n}", "at": "2026-01-01T10:00:00Z"})
+        chosen.append(key)
+    assert chosen[:3] == keys and chosen[3] == keys[0]  # one each, then the first again
+    state, again = placements_op(state, "place", {"keys": keys, "by": "r0", "at": "2026-01-01T10:01:00Z"})
+    assert again == keys[0]  # a recovery asking again is not counted against itself
+    _, later = placements_op(state, "place", {"keys": keys[1:], "by": "r9", "at": "2026-01-01T11:00:00Z"})
+    assert later == keys[1]  # the window passed: nothing recent

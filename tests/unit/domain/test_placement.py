@@ -249,3 +249,16 @@ def test_a_market_crosses_the_durable_boundary_unchanged() -> None:
         placement={"standard_d2s_v5/eastus/1": "High"}, cooled={"standard_d2s_v5/eastus/2": NOW}, placement_stale=True
     )
     assert market_from_dict(market_to_dict(m)) == m
+
+
+def test_members_evicted_together_spread_over_equally_good_offerings() -> None:
+    from orchestrator.domain.placement import Candidate, Offering, rank
+
+    equal = [Candidate(Offering("Standard_D2s_v5", "eastus", z), 0.02, "0-5", "High") for z in ("1", "2", "3")]
+    dear = Candidate(Offering("Standard_D4s_v5", "eastus", "1"), 0.04, "0-5", "High")
+    firsts = {
+        rank([*equal, dear], strategy="ranked", home_region=None, spread=f"web-{i}")[0].offering for i in range(12)
+    }
+    assert firsts == {c.offering for c in equal}  # never the dearer one; every equal zone gets some members
+    again = [rank([*equal, dear], strategy="ranked", home_region=None, spread="web-1")[0] for _ in range(3)]
+    assert len({c.offering for c in again}) == 1  # the same member, the same choice (replays identically)

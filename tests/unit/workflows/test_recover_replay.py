@@ -34,7 +34,11 @@ CHILDREN = {names.RESTART_VM: restart_vm, names.OBSERVE_VM: observe_vm, names.RE
 
 
 def memory_entities() -> Entities:
-    ops = {memory.OFFERINGS: memory.offerings_op, memory.MEMBER: memory.member_op}
+    ops = {
+        memory.OFFERINGS: memory.offerings_op,
+        memory.MEMBER: memory.member_op,
+        memory.PLACEMENTS: memory.placements_op,
+    }
     return Entities({**ops, capacity.SCALESET: capacity.scaleset_op})
 
 

@@ -82,7 +82,13 @@ EVERY_OFFERING = (  # the evicted member's own offering is a candidate again onc
 
 
 def entities() -> Entities:
-    return Entities({memory.OFFERINGS: memory.offerings_op, memory.MEMBER: memory.member_op})
+    return Entities(
+        {
+            memory.OFFERINGS: memory.offerings_op,
+            memory.MEMBER: memory.member_op,
+            memory.PLACEMENTS: memory.placements_op,
+        }
+    )
 
 
 def redeploy(context: Any) -> Any:
