@@ -7,6 +7,7 @@ import itertools
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from azure.durable_functions import EntityId
 
 from orchestrator.domain import memory
@@ -358,3 +359,27 @@ def test_repeated_failures_on_an_offering_cool_it_longer_each_time() -> None:
     gaps = [(b - a).total_seconds() / 60 for a, b in itertools.pairwise(zone2)]
     assert gaps[:3] == sorted(gaps[:3]) and gaps[0] >= 10 and max(gaps) <= 60 + 15  # 10, 20, 40, then an hour
     assert shared.state[(memory.OFFERINGS, memory.SHARED)]["standard_d2s_v5/eastus/2"]["strikes"] >= 4
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "verdict", "second"),
+    [
+        ("SkuNotAvailable", Failure.CAPACITY, "skip_size", "standard_d4s_v5/eastus/1"),  # D2s_v5 out in eastus only
+        ("OverconstrainedAllocationRequest", Failure.CAPACITY, "cool", "standard_d4s_v5/eastus/1"),
+        ("ZonalAllocationFailed", Failure.CAPACITY, "cool", "standard_d4s_v5/eastus/1"),
+        ("SpotPriceGreaterThanProvidedMaxPrice", Failure.PRICE, "skip_price", "standard_d4s_v5/eastus/1"),
+    ],
+)
+def test_each_failure_class_moves_the_walk_as_the_table_says(
+    code: str, kind: Failure, verdict: str, second: str
+) -> None:
+    w = world(strategy="cheapest_first")  # eastus D2s_v5 zone 2 first, then D4s_v5 in eastus (see market())
+    w.market.prices["westus2"]["standard_d2s_v5"] = 0.5  # keep the cheap westus2 offering out of the way
+    w.market.prices["northeurope"]["standard_d2s_v5"] = 0.5
+    w.compute.fail_next("create", ArmFailure(kind, code, f"{code} (fake)", 409))
+    out, _ = drive(w)
+    assert out["outcome"] == "recovered"
+    assert [(x["offering"], x["result"]) for x in out["walk"]] == [
+        ("standard_d2s_v5/eastus/2", verdict),
+        (second, "succeeded"),
+    ]
