@@ -92,8 +92,9 @@ def create_vm(
         facts = compute.facts(target)
         if facts.exists:  # this attempt's VM is already there: report it, never PUT again
             return StepResult(Step.SKIPPED, facts=facts, reason="exists")
-        if compute.facts(evicted).exists:
-            return StepResult(Step.SKIPPED, reason="evicted_vm_exists")  # nothing to replace (or not gone yet)
+        before = compute.facts(evicted)
+        if before.exists:  # still being deleted (ask again shortly), or back: nothing to replace
+            return StepResult(Step.SKIPPED, facts=before, reason="evicted_vm_exists")
         live = sum(_members(compute, target.subscription, profile, scope).values())
         if live >= profile.desired:  # never more members than the profile wants, however the input came
             return StepResult(Step.SKIPPED, reason="fleet_full", value=str(live))

@@ -66,7 +66,8 @@ def target(seen: int | None, now: int, lost: int) -> int:
 
 def scaleset_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
     """``seen`` {capacity, at}: the sweep's reading (kept while a wave is open). ``claim`` {by, at}: join the open
-    wave or open one; answers the wave {owner, opened, lost, seen}. ``close`` {by}: the owner is done."""
+    wave or open one (a claim after the owner fixed its target opens one: that instance is not in the target);
+    answers the wave {owner, opened, lost, seen}. ``fix`` {by}: the owner fixed its target. ``close`` {by}: done."""
     s: dict[str, Any] = dict(state) if isinstance(state, dict) else {}
     wave = s.get("wave")
     at = parse_iso((payload or {}).get("at"), "at") if operation in ("seen", "claim") else None
@@ -77,19 +78,24 @@ def scaleset_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
         return s, None
     if operation == "claim":
         by = str(payload.get("by"))[:120]
-        if not open_wave or wave is None:
+        late = wave is not None and wave.get("fixed") and by not in wave["members"]
+        if not open_wave or wave is None or late:  # a claim after the owner fixed its target: a wave of its own
             wave = {"owner": by, "opened": iso(at) if at else "", "lost": 0, "members": []}
         if by not in wave["members"]:
             wave = {**wave, "lost": wave["lost"] + 1, "members": [*wave["members"], by][-1000:]}
         s["wave"] = wave
         return s, {**wave, "seen": s.get("seen")}
+    if operation == "fix":  # the owner counted the wave and fixed its target: later claims open a new wave
+        if wave is not None and wave.get("owner") == str((payload or {}).get("by")):
+            s["wave"] = {**wave, "fixed": True}
+        return s, None
     if operation == "close":
         if wave is not None and wave.get("owner") == str((payload or {}).get("by")):
             s["wave"] = {**wave, "opened": "2000-01-01T00:00:00Z"}  # closed: the next claim opens a new wave
         return s, None
     if operation == "get":
         return s, s
-    raise InvalidInput(f"scaleset: no operation {operation!r} (seen, claim, close, get)")
+    raise InvalidInput(f"scaleset: no operation {operation!r} (seen, claim, fix, close, get)")
 
 
 def _count(value: Any) -> int:

@@ -151,7 +151,7 @@ class Placement(Strict):
 class FallbackMode(StrEnum):
     NEVER = "never"
     AFTER_MINUTES = "after_minutes"  # a Regular VM when no Spot VM could be had for this long
-    KEEP_REGULAR = "keep_regular"  # always keep at least `keep` Regular members
+    KEEP_REGULAR = "keep_regular"  # at least `keep` Regular members: below that, a replacement is Regular first
 
 
 class Fallback(Strict):

@@ -164,7 +164,7 @@ def candidates(
                 offering,
                 market.spot_prices.get((lower, offering.region)),
                 market.eviction_rates.get((lower, offering.region)),
-                market.placement.get(offering.key),
+                _placement_score(market, offering),
                 excluded=_excluded(profile, market, offering, now=now, spot=spot, cap=limit),
                 region_cooling=sum(o.region == offering.region and o != offering for o in cooling),
             )
@@ -180,6 +180,17 @@ def _cooling(market: Market, offering: Offering, now: datetime) -> bool:
 def cooling_ends(profile: Profile, market: Market, now: datetime) -> list[datetime]:
     """When each of the profile's offerings that is cooling down now comes back (the next round can be due then)."""
     return sorted(market.cooled[o.key] for o in offerings(profile, market) if _cooling(market, o, now))
+
+
+def _placement_score(market: Market, offering: Offering) -> str | None:
+    """The offering's spot placement score; a regional candidate (no zone) in a zonal region takes its best zone's
+    (the API scores each zone when asked with availabilityZones; a regional VM may land in any of them)."""
+    own = market.placement.get(offering.key)
+    if own is not None or offering.zone:
+        return own
+    prefix = f"{offering.size.lower()}/{offering.region}/"
+    zonal = [v for k, v in market.placement.items() if k.startswith(prefix)]
+    return max(zonal, key=lambda v: PLACEMENT_POINTS.get(v.lower(), 0.0), default=None)
 
 
 def _excluded(

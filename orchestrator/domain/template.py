@@ -147,11 +147,15 @@ def _storage(profile: Profile, member: Member | None) -> dict[str, Any]:
         if t.image.id
         else {"publisher": t.image.publisher, "offer": t.image.offer, "sku": t.image.sku, "version": t.image.version}
     )
+    managed: dict[str, Any] = {"storageAccountType": t.os_disk.type}
+    if t.security_type == "ConfidentialVM":  # a CVM's OS disk says how its guest state is encrypted
+        # (VirtualMachine_Create_WithSecurityTypeConfidentialVM.json, Compute 2023-09-01 examples)
+        managed["securityProfile"] = {"securityEncryptionType": "VMGuestStateOnly"}
     os_disk = {
         "createOption": "FromImage",
         "deleteOption": "Delete",
         "diskSizeGB": t.os_disk.size_gb,
-        "managedDisk": {"storageAccountType": t.os_disk.type},
+        "managedDisk": managed,
     }
     disks = [DataDisk(d.lun if d.lun is not None else i, d.size_gb, d.type) for i, d in enumerate(t.data_disks)]
     if member is not None and member.data_disks:

@@ -130,6 +130,7 @@ class Restore(Waits):
         wave = yield from self.flow.call_entity(SCALESET, self.key, "claim", again)
         self.p.before, self.p.lost = facts.capacity, int(wave["lost"])
         self.p.target = target(wave.get("seen"), facts.capacity, self.p.lost)
+        self.flow.signal_entity(SCALESET, self.key, "fix", {"by": self.recovery})
         return None
 
     def step(self) -> Steps:
@@ -150,7 +151,10 @@ class Restore(Waits):
         if (result.step == Step.SKIPPED and result.reason == "at_capacity") or result.step == Step.DONE:
             return (yield from self.confirm(wanted))
         if result.step == Step.SKIPPED:
-            return Conclusion(Outcome.STOPPED, Reason.AUTOSCALED, "the scale set is no longer respot's to restore")
+            now = ScaleSetFacts.from_dict(json.loads(result.value)) if isinstance(result.value, str) else None
+            left = self.left_alone(now) if now is not None else None
+            reason = left.reason if left is not None else Reason.NOT_SPOT
+            return Conclusion(Outcome.STOPPED, reason, "the scale set changed: it is no longer respot's to restore")
         if result.step == Step.OUT_OF_SCOPE:
             return Conclusion(Outcome.IGNORED, Reason.OUT_OF_SCOPE, result.reason)
         if result.step == Step.FAILED and result.failure is not None:

@@ -228,7 +228,7 @@ class Recovery:
         if member is None:
             detail = (
                 f"{decision.detail}; respot has no record of the VM, so it cannot rebuild it. Fleet members are "
-                "recorded by the inventory sweep (RESPOT_INVENTORY_MINUTES) and when respot creates them: give the "
+                "recorded by the inventory sweep (every 5 minutes) and when respot creates them: give the "
                 "VM a fleet profile's membership tag (respot-fleet=<name>) before it is evicted"
             )
             self.conclude(Outcome.NOT_PROTECTED, Reason.NOT_REMEMBERED, detail)

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from orchestrator.domain.errors import Failure
-from orchestrator.domain.fleet import Profile
+from orchestrator.domain.fleet import FallbackMode, Profile
 from orchestrator.domain.memory import MEMBER, OFFERINGS, PLACEMENTS, SHARED, cooled_until, cooling
 from orchestrator.domain.models import (
     InvalidInput,
@@ -59,7 +59,7 @@ from orchestrator.domain.placement import (
     rank,
     why_chosen,
 )
-from orchestrator.domain.policy import TASKS_PER_EXECUTION, Policy
+from orchestrator.domain.policy import MAX_UNKNOWN_FAILURES, TASKS_PER_EXECUTION, Policy
 from orchestrator.domain.schedule import SHORT
 from orchestrator.domain.scope import vm_hash
 from orchestrator.domain.story import Story
@@ -198,12 +198,11 @@ class Redeploy(Waits):
         market = yield from self.market()
         if isinstance(market, Conclusion) or market is None:
             return market
-        for spot in (True, False):
+        for spot in (False, True) if self.below_regular_floor() else (True, False):
             if not spot and not self.fallback_allowed():
-                break
+                continue
             walk, found = yield from self.ranked(market, spot)
-            if not spot or walk.ranked:
-                self.publish_ranking(found, walk.ranked, spot)
+            self.publish_ranking(found, walk.ranked, spot)
             outcome = yield from self.walk(walk, spot)
             if outcome is not None:
                 return outcome
@@ -275,13 +274,19 @@ class Redeploy(Waits):
     def cap(self, market: Market) -> float | Literal["profile"] | None:
         """The profile's cap, or after a price eviction under ``price_policy: raise``, its ceiling."""
         if self.profile.price_policy == "raise" and self.price_evicted(market):
-            return self.profile.price_ceiling
+            caps = [c for c in (self.profile.price_ceiling, self.profile.constraints.max_spot_price) if c]
+            return min(caps) if caps else None  # the ceiling, never above the constraints' own cap
         return "profile"
 
     def price_evicted(self, market: Market) -> bool:
         """The evicted member's own max price is below its offering's spot price now: a price eviction."""
         price = market.spot_prices.get((self.member.size.lower(), self.member.region))
         return self.member.max_price > 0 and price is not None and price > self.member.max_price
+
+    def below_regular_floor(self) -> bool:
+        """``keep_regular``: while fewer than ``keep`` members are Regular, a replacement is Regular first."""
+        fallback = self.profile.fallback
+        return fallback.mode == FallbackMode.KEEP_REGULAR and self.members.get("Regular", 0) < fallback.keep
 
     def fallback_allowed(self) -> bool:
         lost = parse_iso(self.p.spot_lost_at, "spot_lost_at") if self.p.spot_lost_at else self.flow.now
@@ -359,6 +364,10 @@ class Redeploy(Waits):
         if result.step == Step.SKIPPED and result.reason == "fleet_full":
             detail = f"fleet {self.profile.name} has {result.value} live members (desired {self.profile.desired})"
             return Conclusion(Outcome.IGNORED, Reason.FLEET_FULL, detail)
+        if result.step == Step.SKIPPED and self.still_going(result.facts):
+            self.record("create", "waiting", "EvictedVmBeingDeleted", "the evicted VM is still being deleted")
+            yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
+            return None  # the same create again: the guard reads tell
         if result.step == Step.SKIPPED:
             return Conclusion(
                 Outcome.STOPPED, Reason.STARTED_MEANWHILE, "the evicted VM exists again: nothing to replace"
@@ -379,16 +388,23 @@ class Redeploy(Waits):
         yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
         return None
 
+    def still_going(self, facts: VmFacts | None) -> bool:
+        """The evicted VM is there but on its way out (a Delete-policy eviction deallocates, then deletes)."""
+        going = (VmStatus.DEALLOCATING, VmStatus.DEALLOCATED, VmStatus.DELETING, VmStatus.STOPPING)
+        return facts is not None and facts.exists and facts.status in going and self.flow.now < self.deadline
+
     def failed(self, attempt: Attempt, kind: Failure, code: str, message: str) -> Steps:
         self.p.last_error = {"kind": kind.value, "code": code, "message": message[:300]}
         outcome = verdict(kind, code)
-        if kind == Failure.UNKNOWN:
+        if kind == Failure.UNKNOWN:  # a code respot does not know: treated as capacity, MAX_UNKNOWN_FAILURES times
             self.p.unknown_failures += 1
             outcome = Verdict.COOL
         self.tried(attempt, outcome, code, message)
         yield from self.discard(attempt)
         if outcome == Verdict.FAIL:
             return Conclusion(Outcome.FAILED, Reason.CONFIG, f"{code}: {message}"[:600])
+        if kind == Failure.UNKNOWN and self.p.unknown_failures >= MAX_UNKNOWN_FAILURES:
+            return Conclusion(Outcome.FAILED, Reason.UNKNOWN_ERROR, f"{code}: {message}"[:600])
         if outcome == Verdict.COOL:
             self.cool(attempt.offering, "capacity")
         if outcome == Verdict.AGAIN:

@@ -262,3 +262,12 @@ def test_members_evicted_together_spread_over_equally_good_offerings() -> None:
     assert firsts == {c.offering for c in equal}  # never the dearer one; every equal zone gets some members
     again = [rank([*equal, dear], strategy="ranked", home_region=None, spread="web-1")[0] for _ in range(3)]
     assert len({c.offering for c in again}) == 1  # the same member, the same choice (replays identically)
+
+
+def test_a_regional_candidate_in_a_zonal_region_takes_its_best_zones_score() -> None:
+    from orchestrator.domain.placement import Offering, _placement_score
+
+    market = Market(placement={"standard_d2s_v5/eastus/1": "Low", "standard_d2s_v5/eastus/2": "High"})
+    assert _placement_score(market, Offering("Standard_D2s_v5", "eastus")) == "High"
+    assert _placement_score(market, Offering("Standard_D2s_v5", "eastus", "1")) == "Low"
+    assert _placement_score(market, Offering("Standard_D2s_v5", "westus2")) is None

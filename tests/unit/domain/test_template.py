@@ -129,3 +129,10 @@ def test_a_member_from_facts_keeps_what_a_replacement_needs() -> None:
 def test_a_member_that_is_not_one_is_refused(bad: Any) -> None:
     with pytest.raises(InvalidInput):
         Member.from_dict(bad)
+
+
+def test_a_confidential_vm_says_how_its_os_disk_guest_state_is_encrypted() -> None:
+    b = body(template={"security_type": "ConfidentialVM"})
+    assert b["properties"]["securityProfile"]["securityType"] == "ConfidentialVM"
+    managed = b["properties"]["storageProfile"]["osDisk"]["managedDisk"]
+    assert managed["securityProfile"] == {"securityEncryptionType": "VMGuestStateOnly"}

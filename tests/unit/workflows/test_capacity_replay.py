@@ -131,3 +131,12 @@ def test_the_target_is_what_the_sweep_saw_at_most_what_the_eviction_took() -> No
     assert capacity.target(10, 4, 1) == 5
     assert capacity.target(None, 7, 3) == 10
     assert capacity.target(3, 7, 1) == 7  # never below what it is now
+
+
+def test_a_claim_after_the_owner_fixed_its_target_opens_a_wave_of_its_own() -> None:
+    state, _ = capacity.scaleset_op(None, "claim", {"by": "a", "at": iso(T0)})
+    state, _ = capacity.scaleset_op(state, "fix", {"by": "a"})
+    state, late = capacity.scaleset_op(state, "claim", {"by": "b", "at": iso(T0 + timedelta(minutes=2))})
+    assert late["owner"] == "b" and late["lost"] == 1  # b's instance is not in a's target: b restores it
+    _, again = capacity.scaleset_op(state, "claim", {"by": "a", "at": iso(T0 + timedelta(minutes=2))})
+    assert again["owner"] == "b"  # a joins b's wave now

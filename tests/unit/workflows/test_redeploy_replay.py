@@ -383,3 +383,30 @@ def test_each_failure_class_moves_the_walk_as_the_table_says(
         ("standard_d2s_v5/eastus/2", verdict),
         (second, "succeeded"),
     ]
+
+
+def test_keep_regular_makes_a_replacement_regular_while_the_fleet_is_below_its_floor() -> None:
+    w = world(fallback={"mode": "keep_regular", "keep": 1})
+    out, _ = drive(w)
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced_regular")
+    assert w.compute.created()[0].priority == "Regular"
+    w2 = world(fallback={"mode": "keep_regular", "keep": 1})
+    w2.compute.add(vm_ref("web-9"), status=VmStatus.RUNNING, priority="Regular", tags={"respot-fleet": "web"})
+    out2, _ = drive(w2)
+    assert (out2["outcome"], out2["reason"]) == ("recovered", "replaced")  # the floor is met: Spot
+
+
+def test_a_vm_still_being_deleted_is_waited_for_then_replaced() -> None:
+    w = world()
+    w.compute.add(VM, status=VmStatus.DEALLOCATED, eviction_policy="Delete", tags={"respot-fleet": "web"})
+    follow = w.compute.tick
+
+    def tick(now: Any) -> None:
+        if now >= T0 + timedelta(seconds=45):
+            w.compute.vms.pop(VM.id, None)  # the platform finishes the Delete-policy eviction
+        follow(now)
+
+    w.compute.tick = tick  # type: ignore[method-assign]
+    out, _ = drive(w)
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced")
+    assert len(w.compute.created()) == 1
