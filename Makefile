@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint format bench demo arm clean
+.PHONY: venv test fuzz lint format bench demo arm clean
 
 venv: $(STAMP)
 
@@ -18,6 +18,9 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+fuzz: venv  # new hypothesis examples each run (make test repeats the same ones)
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q tests/unit tests/integration
 
 lint: venv
 	$(BIN)/ruff check .

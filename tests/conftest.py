@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from localcloud.arm import ArmEmulator
 from localcloud.arm.scenario import DEFAULT_SUBSCRIPTION
@@ -18,6 +19,12 @@ from localcloud.httpserver import LocalHTTPServer, Request, Response
 # The product validates its settings when function_app is imported: give tests a valid, local configuration.
 os.environ.setdefault("RESPOT_SUBSCRIPTIONS", DEFAULT_SUBSCRIPTION)
 os.environ.setdefault("RESPOT_CREDENTIAL", "localcloud")
+
+# `make test` (and CI) draws the same examples every run, so a property found failing fails every time; set
+# HYPOTHESIS_PROFILE=explore (`make fuzz`) to search new examples.
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", max_examples=1000, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

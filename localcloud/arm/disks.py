@@ -106,7 +106,9 @@ def check_profile(storage: Json, where: str) -> None:
 def commit(b: Backend, vm: Vm, storage: Json, *, only_luns: set[int] | None = None) -> None:
     """Create or attach the disks of ``storage`` (already checked) and write their names and ids into it."""
     if only_luns is None:
-        _make(b, vm, storage.setdefault("osDisk", {}), None)
+        if storage.get("osDisk") is None:  # null is absent (check() let it through): the OS disk from the image
+            storage["osDisk"] = {}
+        _make(b, vm, storage["osDisk"], None)
     for disk in storage.get("dataDisks") or []:
         if only_luns is None or disk["lun"] in only_luns:
             _make(b, vm, disk, int(disk["lun"]))

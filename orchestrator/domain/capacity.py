@@ -8,10 +8,12 @@
 | another recovery of this wave owns the restore          | ``ignored / wave_joined`` (names the owner)         |
 | capacity below what it was                              | PATCH ``sku.capacity`` to it: ``recovered / capacity_restored`` |
 
-What it was: the capacity the inventory sweep last saw (the ``scaleset`` entity), bounded by the capacity now
+What it was: the highest capacity the inventory sweep saw in the last ``SEEN_HOLD`` (the ``scaleset`` entity), bounded by the capacity now
 plus the instances this wave lost (each recovery of the wave is one lost instance), so that a person's scale-in
 since the last sweep is never undone beyond what the eviction took. The wave owner gathers the wave's recoveries
-for ``GATHER`` before it reads and writes, so a mass eviction is one PATCH.
+for ``GATHER`` before it reads and writes, so a mass eviction is one PATCH. The highest reading, not the last: a
+sweep between an eviction and its alert (Activity Log alerts arrive minutes late, azure-facts.md) reads the capacity
+the eviction left, and that must not become what it was.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from orchestrator.domain.models import InvalidInput, iso, parse_iso
 SCALESET = "scaleset"  # entity name; key: the scale set's hash
 GATHER = timedelta(seconds=60)  # the rest of a wave's instances are evicted within the Preempt notice (30 s)
 WAVE = timedelta(minutes=30)  # a claim this long after the wave opened opens a new one
+SEEN_HOLD = timedelta(hours=1)  # sweep readings kept; far longer than an alert's delivery delay
 MAX_RAISE = 100  # instances one PATCH may add (a crafted input cannot ask for a thousand)
 
 
@@ -73,8 +76,9 @@ def scaleset_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
     at = parse_iso((payload or {}).get("at"), "at") if operation in ("seen", "claim") else None
     open_wave = wave is not None and at is not None and parse_iso(wave["opened"], "opened") + WAVE > at
     if operation == "seen":
-        if not open_wave:
-            s["seen"], s["seen_at"] = _count(payload.get("capacity")), iso(at) if at else None
+        if not open_wave and at is not None:
+            s["readings"] = _readings(s.get("readings"), at, _count(payload.get("capacity")))
+            s["seen"], s["seen_at"] = max(n for _, n in s["readings"]), iso(at)
         return s, None
     if operation == "claim":
         by = str(payload.get("by"))[:120]
@@ -96,6 +100,13 @@ def scaleset_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
     if operation == "get":
         return s, s
     raise InvalidInput(f"scaleset: no operation {operation!r} (seen, claim, fix, close, get)")
+
+
+def _readings(kept: Any, at: datetime, capacity: int) -> list[list[Any]]:
+    """The sweep's readings of the last SEEN_HOLD, oldest first, with this one."""
+    old = [r for r in kept if isinstance(r, list) and len(r) == 2] if isinstance(kept, list) else []
+    recent = [[when, n] for when, n in old if at - SEEN_HOLD < parse_iso(when, "reading") <= at]
+    return [*recent, [iso(at), capacity]][-100:]
 
 
 def _count(value: Any) -> int:

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from tests.conftest import REPO
 from tests.integration.helpers import control, vm_body
 
 SPEED = 0.0  # stepped: the stepper moves the clock from one due moment to the next (see Stack)
+# A stepped world starts at the same moment every run: timer schedules (the sweep every 5 minutes) fall at the same
+# simulated times, so what a test sees cannot depend on the minute it ran in.
+START = datetime(2026, 12, 1, 12, 2, 10, tzinfo=UTC)
 FAST = 1200.0  # a simulated hour in three real seconds, for the tests that want time to flow
 SIZE = "Standard_D2s_v5"
 
@@ -188,7 +192,7 @@ def stack_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     started: list[tuple[ArmEmulator, FunctionsHost]] = []
 
     def make(speed: float = SPEED, **env: str) -> Stack:
-        clock = Clock(speed=speed)
+        clock = Clock(speed=speed, start=START if speed == 0 else None)
         arm = ArmEmulator(clock=clock, seed=3).start()
         for key, value in product_env(arm, **env).items():
             monkeypatch.setenv(key, value)

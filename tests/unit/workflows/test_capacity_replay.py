@@ -140,3 +140,13 @@ def test_a_claim_after_the_owner_fixed_its_target_opens_a_wave_of_its_own() -> N
     assert late["owner"] == "b" and late["lost"] == 1  # b's instance is not in a's target: b restores it
     _, again = capacity.scaleset_op(state, "claim", {"by": "a", "at": iso(T0 + timedelta(minutes=2))})
     assert again["owner"] == "b"  # a joins b's wave now
+
+
+def test_a_sweep_between_the_eviction_and_its_alert_does_not_lower_what_it_was() -> None:
+    state, _ = capacity.scaleset_op(None, "seen", {"capacity": 3, "at": iso(T0)})
+    state, _ = capacity.scaleset_op(state, "seen", {"capacity": 1, "at": iso(T0 + timedelta(minutes=5))})
+    _, wave = capacity.scaleset_op(state, "claim", {"by": "a", "at": iso(T0 + timedelta(minutes=6))})
+    assert wave["seen"] == 3  # the alert came a minute after the sweep read the evicted capacity
+    for minutes in range(10, 70, 5):  # a person's scale-in holds once it outlived SEEN_HOLD
+        state, _ = capacity.scaleset_op(state, "seen", {"capacity": 1, "at": iso(T0 + timedelta(minutes=minutes))})
+    assert state["seen"] == 1 and len(state["readings"]) == 12
