@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orchestrator.domain.limiter import DEFAULT_BUDGETS, Bucket
+from orchestrator.domain.models import InvalidInput
 from orchestrator.domain.scope import GUID, Scope
 
 GUID_PATTERN = f"^{GUID}$"
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
     price_policy: Literal["wait", "raise"] = "wait"
     max_price_ceiling: float = Field(
         0, ge=0, description="With price_policy=raise: never raise maxPrice above this (USD/h)."
+    )
+    arm_budgets: str = Field(
+        "",
+        description="ARM budgets respot paces itself to, where they differ from Azure's: bucket=burst/per_second "
+        f"pairs, e.g. 'writes=100/5,reads=250/25'. Buckets: {', '.join(DEFAULT_BUDGETS)}.",
     )
     require_health_extension: bool = False
     max_body_bytes: int = Field(1_048_576, gt=0)
@@ -104,6 +111,16 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' is not an https URL on a loopback host (the local emulator's vaults)")
         return value.rstrip("/")
 
+    @field_validator("arm_budgets")
+    @classmethod
+    def _arm_budgets(cls, value: str) -> str:
+        parse_budgets(value)
+        return value
+
+    @property
+    def budgets(self) -> dict[str, Bucket]:
+        return parse_budgets(self.arm_budgets)
+
     @field_validator("vault_ca_file")
     @classmethod
     def _vault_ca_file(cls, value: str, info: ValidationInfo) -> str:
@@ -120,6 +137,21 @@ class Settings(BaseSettings):
                 (k.strip(), v.strip()) for k, v in (p.split("=", 1) for p in self.required_tags.split(",") if p.strip())
             ),
         )
+
+
+def parse_budgets(text: str) -> dict[str, Bucket]:
+    """Azure's budgets with the changes ``text`` names. Raises ValueError naming the bad pair."""
+    budgets = dict(DEFAULT_BUDGETS)
+    for pair in (p.strip() for p in text.split(",") if p.strip()):
+        name, _, numbers = pair.partition("=")
+        burst, _, rate = numbers.partition("/")
+        try:
+            if name.strip() not in budgets:
+                raise ValueError(f"no bucket {name.strip()!r} (one of {', '.join(budgets)})")
+            budgets[name.strip()] = Bucket(float(burst), float(rate))
+        except (ValueError, InvalidInput) as exc:
+            raise ValueError(f"{pair!r}: {exc}; write bucket=burst/per_second") from None
+    return budgets
 
 
 @lru_cache(maxsize=1)

@@ -81,6 +81,7 @@ class RespotSim:
         if evicted is not None:
             self.cool(evicted, t, "evicted")
         while t < self.world.end:
+            ranked_at = self.world.when(t)
             t, lost, market = self.walk(t, evicted)
             if lost is not None or t >= self.world.end:
                 return t, lost
@@ -89,7 +90,8 @@ class RespotSim:
             self.tally.events["walk_exhausted"] += 1
             attempt += 1
             now = self.world.when(t)
-            ends = cooling_ends(self.profile, replace(market, cooled=memory.cooled_until(self.memory)), now)
+            cooled = replace(market, cooled=memory.cooled_until(self.memory))
+            ends = cooling_ends(self.profile, cooled, now, since=ranked_at)
             nxt = self.knobs.backoff.next_round(now, attempt, key, started, ends)
             if nxt is None:
                 self.tally.events["gave_up"] += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from orchestrator import readings
 from orchestrator.domain.errors import ArmFailure, Failure
 from orchestrator.domain.models import InvalidInput, Step, StepResult, VmFacts, VmRef
 from orchestrator.domain.scope import Scope
@@ -39,14 +40,16 @@ def tags_in_scope(facts: VmFacts, scope: Scope) -> None:
 
 
 def answer(call: Callable[[], StepResult]) -> dict[str, Any]:
-    """Run the activity body; ARM's failures and refusals become results."""
-    try:
-        result = call()
-    except Refused as refused:
-        result = refused.result
-    except ArmFailure as failure:
-        result = from_failure(failure)
-    return result.to_dict()
+    """Run the activity body; ARM's failures and refusals become results. ``remaining`` carries the lowest
+    ``x-ms-ratelimit-remaining-subscription-*`` readings its requests saw, for the limiter."""
+    with readings.collect() as seen:
+        try:
+            result = call()
+        except Refused as refused:
+            result = refused.result
+        except ArmFailure as failure:
+            result = from_failure(failure)
+    return {**result.to_dict(), "remaining": dict(seen) or None}
 
 
 def from_failure(failure: ArmFailure) -> StepResult:

@@ -21,7 +21,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import BillingProfile, VirtualMachineProperties, VirtualMachineUpdate
 
 from orchestrator.adapters import arm
-from orchestrator.adapters.credentials import LoopbackHttpPolicy, credential
+from orchestrator.adapters.credentials import LoopbackHttpPolicy, RateReadingsPolicy, credential
 from orchestrator.domain.errors import ArmFailure, Failure, missing_of
 from orchestrator.domain.models import InvalidInput, Operation, ScaleSetMode, VmFacts, VmRef
 from orchestrator.domain.scope import parse_vm_id
@@ -76,6 +76,7 @@ class ArmCompute:
                 base_url=self.settings.arm_endpoint,
                 retry_total=0,
                 per_call_policies=[LoopbackHttpPolicy()],
+                per_retry_policies=[RateReadingsPolicy()],
             )
         return self._clients[subscription]
 

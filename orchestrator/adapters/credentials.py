@@ -12,10 +12,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
-from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.identity import DefaultAzureCredential
 
+from orchestrator import readings
 from orchestrator.settings import Settings
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -40,6 +41,14 @@ class LoopbackHttpPolicy(SansIOHTTPPolicy[Any, Any]):
         url = urlparse(request.http_request.url)
         if url.scheme == "http" and url.hostname in LOOPBACK:
             request.context["enforce_https"] = False
+
+
+class RateReadingsPolicy(SansIOHTTPPolicy[Any, Any]):
+    """Hands each response's ``x-ms-ratelimit-remaining-*`` headers to orchestrator.readings (the limiter's view
+    of ARM's own count)."""
+
+    def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
+        readings.record(response.http_response.headers)
 
 
 def credential(settings: Settings) -> TokenCredential:

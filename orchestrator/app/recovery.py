@@ -25,12 +25,12 @@ def recover_vm(context: df.DurableOrchestrationContext) -> Any:
 
 @bp.orchestration_trigger(context_name="context", orchestration=names.OBSERVE_VM)
 def observe_vm(context: df.DurableOrchestrationContext) -> Any:
-    return observe.observe_vm(context)
+    return observe.observe_vm(context, df.EntityId)
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=names.RESTART_VM)
 def restart_vm(context: df.DurableOrchestrationContext) -> Any:
-    return restart.restart_vm(context)
+    return restart.restart_vm(context, df.EntityId)
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=names.REDEPLOY_VM)

@@ -177,9 +177,12 @@ def _cooling(market: Market, offering: Offering, now: datetime) -> bool:
     return until is not None and until > now
 
 
-def cooling_ends(profile: Profile, market: Market, now: datetime) -> list[datetime]:
-    """When each of the profile's offerings that is cooling down now comes back (the next round can be due then)."""
-    return sorted(market.cooled[o.key] for o in offerings(profile, market) if _cooling(market, o, now))
+def cooling_ends(profile: Profile, market: Market, now: datetime, since: datetime | None = None) -> list[datetime]:
+    """When each of the profile's offerings that was cooling down at ``since`` (the round's ranking; default now)
+    comes back: the next round can be due then. An end between ``since`` and now is one the round's walk did not
+    see (the offering came back while it tried the others): it is due at once."""
+    seen_at = now if since is None else min(since, now)
+    return sorted(market.cooled[o.key] for o in offerings(profile, market) if _cooling(market, o, seen_at))
 
 
 def _placement_score(market: Market, offering: Offering) -> str | None:

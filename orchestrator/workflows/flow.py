@@ -3,6 +3,10 @@ pending wait for joining signals. Deterministic: time is ``context.current_utc_d
 
 :class:`Flow` counts the durable tasks of the execution, so workflows continue-as-new before the history grows
 past ~100 events (replay cost grows with it).
+
+With entity ids, :meth:`Flow.call` paces every ARM step through the subscription's ``limiter`` entity
+(orchestrator.domain.limiter): it reserves the step's tokens, waits on a durable timer if the budget is spent, and
+hands on what ARM said of its budgets (the readings the last step saw, a 429).
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
 
+from orchestrator.domain.limiter import LIMITER, wait_until
 from orchestrator.domain.models import Step, StepResult, iso
 from orchestrator.domain.schedule import throttle_delay, transient_delay
 from orchestrator.domain.story import AttemptRun, Story
 from orchestrator.workflows import names
+from orchestrator.workflows.pacing import COSTS, subscription_of
 
 Context = Any  # azure.durable_functions.DurableOrchestrationContext (workflows do not import the SDK)
 Steps = Generator[Any, Any, Any]
@@ -36,6 +42,7 @@ class Flow:
         self.tasks = 0
         self._signal: Any = None  # the one pending wait for a signal event (the SDK hands events LIFO to waiters)
         self._troubles = 0  # consecutive throttled / transient answers, for jitter keys and backoff
+        self._seen: dict[str, Any] | None = None  # the last step's budget readings, for the next take
 
     @property
     def now(self) -> datetime:
@@ -47,9 +54,35 @@ class Flow:
         return str(self.context.instance_id)
 
     def call(self, name: str, payload: Any) -> Generator[Any, Any, StepResult]:
+        subscription = subscription_of(payload) if self.entity_id is not None and name in COSTS else None
+        if subscription is not None:
+            yield from self.pace(subscription, COSTS[name])
         self.tasks += 1
         raw = yield from self.wait_for(self.context.call_activity(name, payload))
-        return StepResult.from_dict(raw)
+        result = StepResult.from_dict(raw)
+        if subscription is not None:
+            self.learn(subscription, COSTS[name], result, raw.get("remaining"))
+        return result
+
+    def pace(self, subscription: str, cost: dict[str, int]) -> Steps:
+        """Reserve ``cost`` in the subscription's budgets; wait until the limiter says go."""
+        ask: dict[str, Any] = {"cost": cost, "at": iso(self.now), **(self._seen or {})}
+        self._seen = None
+        answer = yield from self.call_entity(LIMITER, subscription, "take", ask)
+        when = wait_until(answer, self.now)
+        if when is not None:
+            yield from self.sleep_until(when)
+
+    def learn(self, subscription: str, cost: dict[str, int], result: StepResult, remaining: Any) -> None:
+        """What ARM said of its budgets: readings go with the next take; a 429 empties the bucket for everyone."""
+        if isinstance(remaining, dict) and remaining:
+            self._seen = {"seen": remaining, "seen_at": iso(self.now)}
+        if result.step == Step.THROTTLED:
+            bucket = next((b for b in ("writes", "deletes") if b in cost), "reads")
+            wait = min(float(result.retry_after or 0), 3600.0)
+            self.signal_entity(
+                LIMITER, subscription, "throttled", {"bucket": bucket, "retry_after": wait, "at": iso(self.now)}
+            )
 
     def call_raw(self, name: str, payload: Any) -> Steps:
         self.tasks += 1

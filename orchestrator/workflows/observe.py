@@ -22,12 +22,12 @@ from orchestrator.domain.models import InvalidInput, Missing, Step, StepResult, 
 from orchestrator.domain.policy import TASKS_PER_EXECUTION, Policy
 from orchestrator.domain.story import Story
 from orchestrator.workflows import names
-from orchestrator.workflows.flow import Context, Flow, Steps
+from orchestrator.workflows.flow import Context, EntityIds, Flow, Steps
 
 TROUBLE = (Step.THROTTLED, Step.TRANSIENT)
 
 
-def observe_vm(context: Context) -> Steps:
+def observe_vm(context: Context, entity_id: EntityIds | None = None) -> Steps:
     data = context.get_input()
     try:
         vm, since = VmRef.from_dict(data.get("vm")), parse_iso(data.get("since"), "since")
@@ -35,7 +35,7 @@ def observe_vm(context: Context) -> Steps:
         started = parse_iso(data.get("started_at") or iso(context.current_utc_datetime), "started_at")
     except (InvalidInput, AttributeError, TypeError) as exc:
         return {"read": StepResult(Step.OUT_OF_SCOPE, reason=f"bad input: {exc}").to_dict(), "story": {}}
-    flow = Flow(context)
+    flow = Flow(context, entity_id=entity_id)  # with entity ids: paced by the limiter
     policy = Policy.from_dict((yield from flow.call_raw(names.RECOVERY_POLICY, None)))
     deadline, vm_dict = started + policy.backoff.deadline, vm.to_dict()
     ask: dict[str, Any] = {"deadline": deadline, "budget": TASKS_PER_EXECUTION}

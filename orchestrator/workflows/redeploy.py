@@ -198,6 +198,7 @@ class Redeploy(Waits):
         market = yield from self.market()
         if isinstance(market, Conclusion) or market is None:
             return market
+        ranked_at = self.flow.now
         for spot in (False, True) if self.below_regular_floor() else (True, False):
             if not spot and not self.fallback_allowed():
                 continue
@@ -213,7 +214,7 @@ class Redeploy(Waits):
         hopeless = self.hopeless(market)
         if hopeless is not None:
             return hopeless
-        return (yield from self.backoff(market))
+        return (yield from self.backoff(market, ranked_at))
 
     def market(self) -> Steps:
         """Today's market with the shared cool-downs, a Conclusion (refused, failed), or None (waited out trouble)."""
@@ -487,9 +488,10 @@ class Redeploy(Waits):
 
     # --- waiting ----------------------------------------------------------------------------------------------
 
-    def backoff(self, market: Market) -> Steps:
+    def backoff(self, market: Market, ranked_at: datetime) -> Steps:
         self.p.rounds += 1
-        ends = cooling_ends(self.profile, replace(market, cooled=cooled_until(self.memory)), self.flow.now)
+        cooled = replace(market, cooled=cooled_until(self.memory))
+        ends = cooling_ends(self.profile, cooled, self.flow.now, since=ranked_at)
         when = self.policy.backoff.next_round(self.flow.now, self.p.rounds, self.flow.key, self.started, ends)
         if when is None:
             return self.give_up()

@@ -45,7 +45,7 @@ from orchestrator.domain.schedule import SHORT
 from orchestrator.domain.story import Story
 from orchestrator.domain.vmstate import is_recovered
 from orchestrator.workflows import names
-from orchestrator.workflows.flow import Context, Flow, Steps
+from orchestrator.workflows.flow import Context, EntityIds, Flow, Steps
 from orchestrator.workflows.lro import watch
 from orchestrator.workflows.strategy import Conclusion, Waits, load_progress
 
@@ -78,7 +78,7 @@ class Progress:
         return progress
 
 
-def restart_vm(context: Context) -> Steps:
+def restart_vm(context: Context, entity_id: EntityIds | None = None) -> Steps:
     data = context.get_input()
     try:
         if not isinstance(data, dict):
@@ -87,7 +87,7 @@ def restart_vm(context: Context) -> Steps:
         progress = _progress(data, context.current_utc_datetime)
     except (InvalidInput, TypeError, ValueError, KeyError) as exc:
         return {"outcome": Outcome.REJECTED.value, "reason": Reason.BAD_INPUT.value, "detail": str(exc)}
-    flow = Flow(context)
+    flow = Flow(context, entity_id=entity_id)  # with entity ids: paced by the limiter
     policy = Policy.from_dict((yield from flow.call_raw(names.RECOVERY_POLICY, None)))
     run = Restart(flow, vm, policy, progress)
     conclusion = yield from run.until_budget()

@@ -79,6 +79,7 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "member": "entityTrigger",
         "placements": "entityTrigger",
         "scaleset": "entityTrigger",
+        "limiter": "entityTrigger",
         "inventory": "timerTrigger",
     }
     assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"

@@ -23,10 +23,15 @@ from azure.durable_functions import Orchestrator
 
 from localcloud.functions.episodes import SCHEMA_CONTEXT, flatten
 from localcloud.functions.history import Action, Event, Kind, event, stamp
+from orchestrator.domain import limiter
 
 Responder = Callable[[str, Any, datetime], Any]  # (activity name, input, now) -> result
 EntityOp = Callable[[Any, str, Any], tuple[Any, Any]]  # (state, operation, input) -> (state, result)
 EVENT_SENT = 14  # HistoryEventType.EVENT_SENT: how the extension records a call or signal to an entity
+
+
+# Entities every app registers, without a test asking for them: the limiter paces each ARM step.
+ALWAYS: dict[str, EntityOp] = {limiter.LIMITER: limiter.limiter_op}
 
 
 @dataclass
@@ -42,7 +47,8 @@ class Entities:
         _, name, key = scheduler_id.split("@", 2)
         self.log.append((name, key, operation, payload))
         try:
-            state, result = self.ops[name](self.state.get((name, key)), operation, payload)
+            op = self.ops.get(name) or ALWAYS[name]
+            state, result = op(self.state.get((name, key)), operation, payload)
         except Exception as exc:
             return False, str(exc)
         self.state[(name, key)] = state

@@ -1,0 +1,41 @@
+"""What each activity spends of ARM's budgets (orchestrator.domain.limiter), and whose budget it is.
+
+The costs are the requests the activity sends, counted from its code: a VM's facts are one GET (with
+``instanceView`` expanded), a scale-set instance's two; a create reads the target and the evicted VM before its
+PUT; the market reads usages, SKUs and the members' list (its other sources, Resource Graph and the Retail Prices
+API, are metered apart from the subscription's buckets). A write's LRO status reads are ``check_operation``'s own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from orchestrator.workflows import names
+
+COSTS: dict[str, dict[str, int]] = {
+    names.READ_VM: {"reads": 2},
+    names.TRY_START: {"reads": 2, "writes": 1, "compute.update": 1},
+    names.RAISE_MAX_PRICE: {"reads": 2, "writes": 1, "compute.update": 1},
+    names.CHECK_OPERATION: {"reads": 1},
+    names.CREATE_VM: {"reads": 3, "writes": 1, "compute.put": 1},
+    names.DELETE_VM: {"reads": 1, "deletes": 1, "compute.delete": 1},
+    names.GATHER_MARKET: {"reads": 4},
+    names.READ_SCALE_SET: {"reads": 2},
+    names.SET_CAPACITY: {"reads": 2, "writes": 1},
+}
+
+_SUBSCRIPTION = re.compile(r"/subscriptions/([0-9A-Za-z-]{1,64})/", re.IGNORECASE)
+
+
+def subscription_of(payload: Any) -> str | None:
+    """The subscription an activity's payload addresses: its VM's, or its operation URL's."""
+    if not isinstance(payload, dict):
+        return None
+    vm = payload.get("vm")
+    if isinstance(vm, dict) and isinstance(vm.get("subscription"), str):
+        return str(vm["subscription"]).lower()
+    operation = payload.get("operation")
+    url = operation.get("url") if isinstance(operation, dict) else None
+    found = _SUBSCRIPTION.search(url) if isinstance(url, str) else None
+    return found.group(1).lower() if found else None
