@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.fun
     if plan.notice:
         print(plan.notice, flush=True)
     os.environ.update(plan.env)
-    clock = Clock(speed=args.speed)
+    clock = Clock(speed=args.speed, start=_start(args))
     try:
         host = FunctionsHost(
             args.app, host=args.host, port=args.port, clock=clock, db_path=args.db, settings_path=plan.settings
@@ -72,6 +74,20 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--db", type=Path, default=Path(".respot/taskhub.sqlite"), help="SQLite task hub")
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second for durable timers")
     parser.add_argument(
+        "--start",
+        type=_utc,
+        default=None,
+        help="simulated time at start, ISO 8601 (default: now): a host restarted beside a running emulator "
+        "takes up the emulator's time",
+    )
+    parser.add_argument(
+        "--start-real",
+        type=float,
+        default=None,
+        help="with --start: the real Unix time at which it was --start, so the time the host takes to boot "
+        "passes at --speed too (the host's clock then agrees with the emulator's)",
+    )
+    parser.add_argument(
         "--arm-port",
         type=int,
         default=None,
@@ -90,6 +106,21 @@ def configure_logging(*, verbose: bool) -> None:
     )
     for name in CHATTY:
         logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+
+
+def _start(args: argparse.Namespace) -> datetime | None:
+    start: datetime | None = args.start
+    if start is None or args.start_real is None:
+        return start
+    return start + timedelta(seconds=args.speed * max(0.0, time.time() - float(args.start_real)))
+
+
+def _utc(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _start_arm(host: str, port: int, clock: Clock) -> Any:

@@ -30,6 +30,7 @@ from orchestrator.domain.models import InvalidInput, iso, parse_iso
 LIMITER = "limiter"  # entity name; key: the subscription id
 MAX_COST = 20  # tokens one step may take from one bucket
 MAX_RETRY_AFTER = 3600.0
+LATE = timedelta(seconds=60)  # a turn taken this much after the limiter's time is asked for again
 
 
 @dataclass(frozen=True)

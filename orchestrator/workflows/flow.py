@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.domain.limiter import LIMITER, wait_until
+from orchestrator.domain.limiter import LATE, LIMITER, wait_until
 from orchestrator.domain.models import Step, StepResult, iso
 from orchestrator.domain.schedule import throttle_delay, transient_delay
 from orchestrator.domain.story import AttemptRun, Story
@@ -65,13 +65,19 @@ class Flow:
         return result
 
     def pace(self, subscription: str, cost: dict[str, int]) -> Steps:
-        """Reserve ``cost`` in the subscription's budgets; wait until the limiter says go."""
-        ask: dict[str, Any] = {"cost": cost, "at": iso(self.now), **(self._seen or {})}
-        self._seen = None
-        answer = yield from self.call_entity(LIMITER, subscription, "take", ask)
-        when = wait_until(answer, self.now)
-        if when is not None:
+        """Reserve ``cost`` in the subscription's budgets; wait until the limiter says go. A turn missed by more
+        than LATE (the host was down when it came: timers fire late, together) is asked for again, once, so that
+        the steps of an outage do not all go at once beside the turns the limiter gave out since."""
+        for _ in range(2):
+            ask: dict[str, Any] = {"cost": cost, "at": iso(self.now), **(self._seen or {})}
+            self._seen = None
+            answer = yield from self.call_entity(LIMITER, subscription, "take", ask)
+            when = wait_until(answer, self.now)
+            if when is None:
+                return
             yield from self.sleep_until(when)
+            if self.now - when <= LATE:
+                return
 
     def learn(self, subscription: str, cost: dict[str, int], result: StepResult, remaining: Any) -> None:
         """What ARM said of its budgets: readings go with the next take; a 429 empties the bucket for everyone."""

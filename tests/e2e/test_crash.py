@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,7 +25,9 @@ from tests.integration.helpers import control, vm_body, wait_until
 pytestmark = pytest.mark.e2e
 
 
-def serve(tmp_path: Path, port: int, arm: ArmEmulator, **env_extra: str) -> subprocess.Popen[bytes]:
+def serve(
+    tmp_path: Path, port: int, arm: ArmEmulator, *, speed: float = 1200, start: str | None = None, **env_extra: str
+) -> subprocess.Popen[bytes]:
     argv = [
         sys.executable,
         "-m",
@@ -36,7 +39,8 @@ def serve(tmp_path: Path, port: int, arm: ArmEmulator, **env_extra: str) -> subp
         "--db",
         str(tmp_path / "hub.sqlite"),
         "--speed",
-        "1200",
+        str(speed),
+        *(["--start", start, "--start-real", str(time.time())] if start else []),
     ]
     env = {**os.environ, **product_env(arm, **env_extra)}
     return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -157,3 +157,10 @@ def test_uniform_instances_and_flexible_members_are_told_apart(arm: ArmEmulator,
     )
     assert answer.step.value == "skipped" and "whole set" in answer.reason
     assert not [e for e in control(arm, "/requests")["entries"] if e["method"] == "PATCH"]  # the model is untouched
+
+
+def test_an_activity_hands_on_the_lowest_budget_readings_its_requests_saw(arm: ArmEmulator, evicted: VmRef) -> None:
+    answer = activities.try_start({"vm": evicted.to_dict()}, ArmCompute(settings(arm)), settings(arm).scope)
+    remaining = answer["remaining"]
+    # The guard GET drew on the reads bucket, the POST on the writes bucket: ARM's own counts, for the limiter.
+    assert set(remaining) >= {"reads", "writes"} and 0 <= remaining["writes"] < 200 and remaining["reads"] < 250

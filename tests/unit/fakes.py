@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from orchestrator import readings
 from orchestrator.activities import capacity, fleet, logs, policy
 from orchestrator.activities import compute as compute_activities
 from orchestrator.domain.capacity import ScaleSetFacts
@@ -80,6 +81,8 @@ class FakeCompute:
     evict_after: dict[str, float] = field(default_factory=dict)  # offering key -> seconds a new VM lives there
     faults: list[tuple[str, Any]] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
+    started_at: list[datetime] = field(default_factory=list)  # when each start was sent
+    remaining: dict[str, int] = field(default_factory=dict)  # the x-ms-ratelimit-remaining-* readings a start sees
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     # --- scenario verbs ---------------------------------------------------------------------------------------
@@ -202,6 +205,8 @@ class FakeCompute:
 
     def begin_start(self, vm: VmRef) -> Operation | None:
         self.log.append(("start", vm.id))
+        self.started_at.append(self.now)
+        readings.record({f"{readings.PREFIX}{k}": str(v) for k, v in self.remaining.items()})
         fault = self._fault("start")
         applied = isinstance(fault, tuple) and fault[0] == "applied"
         if isinstance(fault, ArmFailure):

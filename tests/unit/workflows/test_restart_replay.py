@@ -8,12 +8,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from azure.durable_functions import EntityId
+
 from orchestrator.domain.errors import ArmFailure, Failure
+from orchestrator.domain.limiter import LIMITER
 from orchestrator.domain.models import VmStatus, iso
 from orchestrator.workflows import names
+from orchestrator.workflows.pacing import COSTS
 from orchestrator.workflows.restart import restart_vm
 from tests.unit.fakes import T0, World, vm_ref
-from tests.unit.workflows.driver import Driver
+from tests.unit.workflows.driver import Driver, Entities
 
 VM = vm_ref()
 
@@ -213,3 +217,43 @@ def test_a_user_check_that_is_refused_is_written_down_and_does_not_stop_the_reco
     out, _ = drive(world)
     assert out["outcome"] == "recovered"
     assert any(r["action"] == "user_check" and r["code"] == "AuthorizationFailed" for r in out["story"]["runs"])
+
+
+# --- pacing: every ARM step goes through the subscription's limiter entity --------------------------------------
+
+
+def paced(context: Any) -> Any:
+    return restart_vm(context, EntityId)
+
+
+def drive_paced(world: World, shared: Entities) -> tuple[dict[str, Any], Driver]:
+    data = {"vm": VM.to_dict(), "since": iso(T0), "size": "Standard_D2s_v5"}
+    driver = Driver(
+        paced, data, "respot-x-0001:restart", T0, world.activity, on_tick=world.compute.tick, entities=shared
+    )
+    return driver.run(), driver
+
+
+def test_with_the_budget_spent_the_start_waits_on_a_durable_timer_for_the_limiters_turn() -> None:
+    world, shared = evicted_world(), Entities()
+    key = (LIMITER, VM.subscription.lower())
+    shared.state[key] = {"writes": [-600.0, T0.timestamp()]}  # a wave ahead of it: 60 s of writes queued
+    out, driver = drive_paced(world, shared)
+    assert out["outcome"] == "recovered"
+    takes = [(op, p["cost"]) for name, _, op, p in shared.log if name == LIMITER and op == "take"]
+    assert takes[0] == ("take", COSTS[names.TRY_START])
+    assert ("take", COSTS[names.CHECK_OPERATION]) in takes  # the LRO's status reads are paced too
+    assert world.compute.started_at[0] >= T0 + timedelta(seconds=60)  # its write waited for the queue ahead of it
+    assert any((fire - created).total_seconds() >= 55 for created, fire in driver.timers)  # on a durable timer
+
+
+def test_a_429_empties_the_bucket_for_every_recovery_and_readings_travel_with_the_next_take() -> None:
+    world, shared = evicted_world(), Entities()
+    world.compute.fail_next("start", throttled(40))
+    world.compute.remaining = {"writes": 7}
+    out, _ = drive_paced(world, shared)
+    assert out["outcome"] == "recovered"
+    ops = [(op, p) for name, _, op, p in shared.log if name == LIMITER]
+    throttled_ops = [p for op, p in ops if op == "throttled"]
+    assert throttled_ops and throttled_ops[0]["bucket"] == "writes" and throttled_ops[0]["retry_after"] == 40
+    assert any(p.get("seen") == {"writes": 7} for op, p in ops if op == "take")

@@ -1,0 +1,115 @@
+"""The limiter's token buckets: reservations queue, ARM's readings and 429s win over the model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orchestrator.domain.limiter import DEFAULT_BUDGETS, Bucket, limiter_op, wait_until
+from orchestrator.domain.models import InvalidInput, iso, parse_iso
+from orchestrator.settings import parse_budgets
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+WRITE = {"writes": 1}
+
+
+def take(state: Any, at: datetime, cost: dict[str, int] | None = None, **extra: Any) -> tuple[Any, datetime]:
+    state, answer = limiter_op(state, "take", {"cost": cost or WRITE, "at": iso(at), **extra})
+    return state, parse_iso(answer["at"], "at")
+
+
+def test_a_full_bucket_lets_its_burst_go_at_once_then_paces_to_the_refill() -> None:
+    state, goes = None, []
+    for _ in range(220):
+        state, go = take(state, T0)
+        goes.append((go - T0).total_seconds())
+    assert goes[:200] == [0.0] * 200  # ARM's burst of 200 writes
+    assert goes[200:] == [float(-(-n // 10)) for n in range(1, 21)]  # then 10/s, rounded up to the second
+
+
+def test_the_bucket_refills_while_nobody_asks() -> None:
+    state = None
+    for _ in range(200):
+        state, _ = take(state, T0)
+    state, go = take(state, T0 + timedelta(seconds=3))  # 30 tokens back
+    assert go == T0 + timedelta(seconds=3)
+    assert state["writes"][0] == pytest.approx(29)
+
+
+def test_a_step_waits_for_the_slowest_of_its_buckets() -> None:
+    budgets = {**DEFAULT_BUDGETS, "compute.put": Bucket(2, 1 / 60)}
+    state: Any = None
+    cost = {"writes": 1, "compute.put": 1}
+    for _ in range(2):
+        state, _ = limiter_op(state, "take", {"cost": cost, "at": iso(T0)}, budgets)
+    state, answer = limiter_op(state, "take", {"cost": cost, "at": iso(T0)}, budgets)
+    assert parse_iso(answer["at"], "at") == T0 + timedelta(seconds=60)
+
+
+def test_arms_reading_lowers_the_model_and_never_raises_it() -> None:
+    state, go = take(None, T0, seen={"writes": 0}, seen_at=iso(T0))  # another client spent the subscription's
+    assert go == T0 + timedelta(seconds=1)
+    state, _ = take(state, T0 + timedelta(seconds=60), seen={"writes": 199}, seen_at=iso(T0 + timedelta(seconds=60)))
+    assert state["writes"][0] == pytest.approx(198)  # refilled to 200 by then; the reading of 199 lowers it by one
+    state, _ = take(state, T0 + timedelta(seconds=60), seen={"writes": 250}, seen_at=iso(T0))
+    assert state["writes"][0] == pytest.approx(197)  # a reading above the model changes nothing
+
+
+def test_a_429_empties_the_bucket_for_everyone_until_its_retry_after() -> None:
+    state, _ = limiter_op(None, "throttled", {"bucket": "writes", "retry_after": 30, "at": iso(T0)})
+    _, go = take(state, T0 + timedelta(seconds=10))
+    assert go == T0 + timedelta(seconds=31)  # 30.1 s: the Retry-After, and this step's own token
+    _, read = take(state, T0, {"reads": 1})
+    assert read == T0  # another bucket is not held up
+
+
+@pytest.mark.parametrize(
+    ("operation", "payload", "message"),
+    [
+        ("take", {"cost": {"writes": 1}}, "at must be"),
+        ("take", {"cost": {}, "at": iso(T0)}, "cost must map"),
+        ("take", {"cost": {"gets": 1}, "at": iso(T0)}, "no bucket 'gets'"),
+        ("take", {"cost": {"writes": 100}, "at": iso(T0)}, "0 to 20 tokens"),
+        ("take", {"cost": {"writes": True}, "at": iso(T0)}, "0 to 20 tokens"),
+        ("throttled", {"retry_after": -1, "at": iso(T0)}, "retry_after"),
+        ("forget", {"at": iso(T0)}, "no operation 'forget'"),
+    ],
+)
+def test_bad_operations_are_refused_with_what_is_wrong(operation: str, payload: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        limiter_op(None, operation, payload)
+
+
+def test_wait_until_is_none_when_the_answer_says_go_now() -> None:
+    assert wait_until({"at": iso(T0)}, T0) is None
+    assert wait_until({"at": iso(T0 + timedelta(seconds=2))}, T0) == T0 + timedelta(seconds=2)
+
+
+@given(
+    asks=st.lists(st.tuples(st.floats(0, 120), st.integers(1, 5)), min_size=1, max_size=80),
+)
+def test_what_goes_never_exceeds_the_burst_plus_the_refill(asks: list[tuple[float, int]]) -> None:
+    """Over any window from T0, the tokens of the steps that went fit in the bucket: the pacing is sound."""
+    state: Any = None
+    went: list[tuple[float, int]] = []
+    for offset, n in sorted(asks):
+        state, go = take(state, T0 + timedelta(seconds=offset), {"writes": n})
+        went.append(((go - T0).total_seconds(), n))
+    for end, _ in went:
+        spent = sum(n for t, n in went if t <= end)
+        assert spent <= 200 + 10 * end + 1e-6
+
+
+def test_settings_change_a_budget_and_name_a_bad_pair() -> None:
+    budgets = parse_budgets("writes=100/5, reads=250/25")
+    assert budgets["writes"] == Bucket(100, 5) and budgets["deletes"] == DEFAULT_BUDGETS["deletes"]
+    with pytest.raises(ValueError, match="'puts=1/1': no bucket 'puts'"):
+        parse_budgets("puts=1/1")
+    with pytest.raises(ValueError, match="'writes=0/1'"):
+        parse_budgets("writes=0/1")
+    with pytest.raises(ValueError, match="'writes=fast'"):
+        parse_budgets("writes=fast")
