@@ -20,7 +20,7 @@ from orchestrator.domain.models import Step, StepResult, iso
 from orchestrator.domain.schedule import throttle_delay, transient_delay
 from orchestrator.domain.story import AttemptRun, Story
 from orchestrator.workflows import names
-from orchestrator.workflows.pacing import COSTS, subscription_of
+from orchestrator.workflows.pacing import cost_of, subscription_of
 
 Context = Any  # azure.durable_functions.DurableOrchestrationContext (workflows do not import the SDK)
 Steps = Generator[Any, Any, Any]
@@ -54,14 +54,15 @@ class Flow:
         return str(self.context.instance_id)
 
     def call(self, name: str, payload: Any) -> Generator[Any, Any, StepResult]:
-        subscription = subscription_of(payload) if self.entity_id is not None and name in COSTS else None
-        if subscription is not None:
-            yield from self.pace(subscription, COSTS[name])
+        cost = cost_of(name, payload) if self.entity_id is not None else None
+        subscription = subscription_of(payload) if cost is not None else None
+        if cost is not None and subscription is not None:
+            yield from self.pace(subscription, cost)
         self.tasks += 1
         raw = yield from self.wait_for(self.context.call_activity(name, payload))
         result = StepResult.from_dict(raw)
-        if subscription is not None:
-            self.learn(subscription, COSTS[name], result, raw.get("remaining"))
+        if cost is not None and subscription is not None:
+            self.learn(subscription, cost, result, raw.get("remaining"))
         return result
 
     def pace(self, subscription: str, cost: dict[str, int]) -> Steps:

@@ -1,7 +1,8 @@
 """What each activity spends of ARM's budgets (orchestrator.domain.limiter), and whose budget it is.
 
-The costs are the requests the activity sends, counted from its code: a VM's facts are one GET (with
-``instanceView`` expanded), a scale-set instance's two; a create reads the target and the evicted VM before its
+The costs are the requests the activity sends, counted from its code (an over-count slows a wave down, an
+under-count lets ARM answer 429): a VM's facts are one GET (with ``instanceView`` expanded), a Uniform scale-set
+instance's two; a create reads the target and the evicted VM before its
 PUT; the market reads usages, SKUs and the members' list (its other sources, Resource Graph and the Retail Prices
 API, are metered apart from the subscription's buckets). A write's LRO status reads are ``check_operation``'s own.
 """
@@ -14,16 +15,27 @@ from typing import Any
 from orchestrator.workflows import names
 
 COSTS: dict[str, dict[str, int]] = {
-    names.READ_VM: {"reads": 2},
-    names.TRY_START: {"reads": 2, "writes": 1, "compute.update": 1},
-    names.RAISE_MAX_PRICE: {"reads": 2, "writes": 1, "compute.update": 1},
+    names.READ_VM: {"reads": 1},
+    names.TRY_START: {"reads": 1, "writes": 1, "compute.update": 1},
+    names.RAISE_MAX_PRICE: {"reads": 1, "writes": 1, "compute.update": 1},
     names.CHECK_OPERATION: {"reads": 1},
     names.CREATE_VM: {"reads": 3, "writes": 1, "compute.put": 1},
     names.DELETE_VM: {"reads": 1, "deletes": 1, "compute.delete": 1},
-    names.GATHER_MARKET: {"reads": 4},
-    names.READ_SCALE_SET: {"reads": 2},
+    names.GATHER_MARKET: {"reads": 7},  # usages and SKUs of three regions, and the members' list
+    names.READ_SCALE_SET: {"reads": 2},  # the set, and the autoscale settings that may target it
     names.SET_CAPACITY: {"reads": 2, "writes": 1},
 }
+UNIFORM_EXTRA_READS = {names.READ_VM, names.TRY_START}  # a Uniform instance's facts: the set, then its instance view
+
+
+def cost_of(name: str, payload: Any) -> dict[str, int] | None:
+    """What the activity ``name`` spends for ``payload``; None for an activity that calls no ARM budget."""
+    cost = COSTS.get(name)
+    vm = payload.get("vm") if isinstance(payload, dict) else None
+    if cost is not None and name in UNIFORM_EXTRA_READS and isinstance(vm, dict) and vm.get("scale_set"):
+        return {**cost, "reads": cost["reads"] + 1}
+    return cost
+
 
 _SUBSCRIPTION = re.compile(r"/subscriptions/([0-9A-Za-z-]{1,64})/", re.IGNORECASE)
 

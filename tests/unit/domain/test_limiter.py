@@ -113,3 +113,18 @@ def test_settings_change_a_budget_and_name_a_bad_pair() -> None:
         parse_budgets("writes=0/1")
     with pytest.raises(ValueError, match="'writes=fast'"):
         parse_budgets("writes=fast")
+
+
+def test_each_step_costs_what_its_activity_sends() -> None:
+    from orchestrator.workflows import names
+    from orchestrator.workflows.pacing import cost_of, subscription_of
+
+    vm = {"subscription": "SUB-1", "resource_group": "rg", "name": "a"}
+    assert cost_of(names.TRY_START, {"vm": vm}) == {"reads": 1, "writes": 1, "compute.update": 1}
+    uniform = {**vm, "scale_set": "pool", "instance_id": "3"}
+    assert cost_of(names.TRY_START, {"vm": uniform})["reads"] == 2  # the set's model, then the instance's view
+    assert cost_of(names.RECOVERY_POLICY, None) is None  # settings only: no ARM budget
+    assert subscription_of({"vm": vm}) == "sub-1"
+    url = "https://management.azure.com/subscriptions/sub-2/providers/Microsoft.Compute/locations/eastus/operations/x"
+    assert subscription_of({"operation": {"url": url}}) == "sub-2"
+    assert subscription_of({"operation": {"url": "https://elsewhere/x"}}) is None
