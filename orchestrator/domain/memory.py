@@ -8,9 +8,10 @@ restart and every orchestration): the operations, pure. orchestrator.app.entitie
   less often. An entry is kept ``COOL_REMEMBER`` past its cool-down (a failure then is one more in a row), and a
   replacement that holds there clears it.
 - ``placements`` (one entity, key ``shared``): where recent replacements went (the last ``PLACED_WINDOW``). Among
-  equally good offerings (placement.SPREAD_BAND) a recovery asks it to ``place`` the member: it answers the one
-  fewest recent replacements went to, so members of a wave spread over them (one operation at a time: two
-  recoveries asking together get different answers).
+  the good offerings (placement.good_shares: within a point of the best, each with a weight) a recovery asks it to
+  ``place`` the member: it deals the wave out in proportion to the weights (the offering furthest below its share
+  gets the next member), and no offering takes more than ``MAX_SHARE`` of a wave while another is below it (one
+  operation at a time: two recoveries asking together get different answers).
 - ``member`` (key: the VM's hash): what respot last knew of a fleet member (orchestrator.domain.template.Member),
   recorded by the inventory sweep and by each replacement respot creates; read when the member is gone.
 
@@ -33,6 +34,7 @@ MAX_COOLED = 2000  # offerings on record at once (a fleet of 100 sizes x 20 regi
 PLACEMENTS = "placements"
 PLACED_WINDOW = timedelta(minutes=30)
 MAX_PLACED = 2000
+MAX_SHARE = 0.5  # of a wave's recent placements, once it has a few, while another good offering is below it
 
 State = Any
 Result = Any
@@ -100,8 +102,9 @@ def _bounded(cooled: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def placements_op(state: State, operation: str, payload: Any) -> tuple[State, Result]:
-    """``place`` {keys (equally good, in the member's order), by, at}: the key fewest other recent replacements went
-    to (the first of those in the given order), recorded for ``by``. ``get`` {}: the record."""
+    """``place`` {keys (the good ones, in ranked order), weights?, by, at}: the key furthest below its weighted
+    share of the other recent replacements, at most MAX_SHARE of them (the first of equals in the given order),
+    recorded for ``by``. ``get`` {}: the record."""
     placed: list[dict[str, str]] = list(state) if isinstance(state, list) else []
     if operation == "get":
         return placed, placed
@@ -110,11 +113,26 @@ def placements_op(state: State, operation: str, payload: Any) -> tuple[State, Re
     if not isinstance(payload, dict) or not isinstance(payload.get("keys"), list) or not payload["keys"]:
         raise InvalidInput("place: keys must be a non-empty list of offering keys")
     keys = [_key({"key": k}) for k in payload["keys"][:50]]
+    weights = _weights(payload.get("weights"), len(keys))
     by, at = str(payload.get("by"))[:120], parse_iso(payload.get("at"), "at")
     recent = [p for p in placed if parse_iso(p["at"], "at") + PLACED_WINDOW > at and p["by"] != by]
     counts = {k: sum(1 for p in recent if p["key"] == k) for k in keys}
-    chosen = min(keys, key=lambda k: (counts[k], keys.index(k)))
+    total = sum(counts.values()) + 1
+    under = [k for k in keys if total < 4 or counts[k] + 1 <= MAX_SHARE * total] or keys
+    chosen = min(under, key=lambda k: ((counts[k] + 1) / weights[keys.index(k)], keys.index(k)))
     return [*recent, {"key": chosen, "by": by, "at": iso(at)}][-MAX_PLACED:], chosen
+
+
+def _weights(raw: Any, n: int) -> list[float]:
+    """One positive weight per key (all 1 when none are given: an even spread)."""
+    if raw is None:
+        return [1.0] * n
+    if not isinstance(raw, list) or len(raw) < n:
+        raise InvalidInput("place: weights must give one number per key")
+    weights = [float(w) for w in raw[:n] if isinstance(w, int | float) and not isinstance(w, bool)]
+    if len(weights) < n or not all(0 < w <= 1 for w in weights):
+        raise InvalidInput("place: each weight must be in (0, 1]")
+    return weights
 
 
 def member_op(state: State, operation: str, payload: Any) -> tuple[State, Result]:

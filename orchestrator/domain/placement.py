@@ -48,6 +48,7 @@ EVICTION_POINTS = {"0-5": 0.0, "5-10": 1.0, "10-15": 2.0, "15-20": 3.0, "20+": 4
 UNKNOWN_EVICTION = 2.0
 PRICE_WEIGHT = 0.5  # points per doubling of the price over the cheapest candidate's
 SPREAD_BAND = 0.25  # this close to the best is equally good (a price 19 % above): members spread over them
+GOOD_BAND = 1.0  # this close to the best is good: a wave's replacements are shared among them, weighted by score
 REGION_COOLING_POINTS, REGION_COOLING_MAX = 1.0, 2  # per other offering of the region cooling down, at most 2 counted
 COOL_DOWN = {"capacity": timedelta(minutes=10), "evicted": timedelta(minutes=10), "price": timedelta(minutes=30)}
 COOL_GROWTH = 2.0  # each failure in a row on an offering doubles its cool-down ...
@@ -319,6 +320,19 @@ def equally_good(ordered: list[Candidate]) -> list[Candidate]:
     """The head of a ranked list: the candidates within SPREAD_BAND of the best."""
     best = max((c.score for c in ordered), default=0.0)
     return [c for c in ordered if c.score >= best - SPREAD_BAND]
+
+
+def good_shares(ordered: list[Candidate]) -> list[tuple[Candidate, float]]:
+    """The candidates within GOOD_BAND of the best, each with its share of a wave, in ranked order: 1 for the
+    equally good (within SPREAD_BAND), else ``2 ** (score - best)`` (a point below the best takes half as many
+    replacements). The ``placements`` entity deals a wave out in these proportions, so one offering never takes a
+    whole region's recall (correlated re-eviction)."""
+    best = max((c.score for c in ordered), default=0.0)
+    return [
+        (c, 1.0 if c.score >= best - SPREAD_BAND else round(2.0 ** (c.score - best), 4))
+        for c in ordered
+        if c.score >= best - GOOD_BAND
+    ]
 
 
 def why_chosen(choice: Candidate, ranked: list[Candidate], strategy: str) -> str:

@@ -54,7 +54,7 @@ from orchestrator.domain.placement import (
     Offering,
     candidates,
     cooling_ends,
-    equally_good,
+    good_shares,
     market_from_dict,
     rank,
     why_chosen,
@@ -246,8 +246,9 @@ class Redeploy(Waits):
         return cooled_until(self.memory)
 
     def ranked(self, market: Market, spot: bool) -> Steps:
-        """(the walk, every candidate). Among equally good candidates the shared ``placements`` entity picks the
-        one fewest recent replacements went to, so a wave of members spreads instead of piling into one."""
+        """(the walk, every candidate). Among the good candidates (within a point of the best) the shared
+        ``placements`` entity deals a wave out by score, at most half to one offering, so a wave of members spreads
+        instead of piling into one place that may be reclaimed next."""
         found = candidates(self.profile, market, now=self.flow.now, spot=spot, cap=self.cap(market))
         ordered = rank(
             found,
@@ -256,15 +257,15 @@ class Redeploy(Waits):
             stale=market.placement_stale,
             spread=self.member.name,
         )
-        head = equally_good(ordered) if self.profile.strategy == "ranked" else []
+        head = good_shares(ordered) if self.profile.strategy == "ranked" else []
         if len(head) > 1:
-            chosen = yield from self.place([c.offering.key for c in head])
+            chosen = yield from self.place([c.offering.key for c, _ in head], [w for _, w in head])
             ordered = sorted(ordered, key=lambda c: c.offering.key != chosen)  # stable: the rest keep their order
         families = {k: sku.family for (_, k), sku in market.skus.items()}
         return Walk(ordered, families=families), found
 
-    def place(self, keys: list[str]) -> Steps:
-        payload = {"keys": keys, "by": self.recovery, "at": iso(self.flow.now)}
+    def place(self, keys: list[str], weights: list[float]) -> Steps:
+        payload = {"keys": keys, "weights": weights, "by": self.recovery, "at": iso(self.flow.now)}
         try:
             chosen = yield from self.flow.call_entity(PLACEMENTS, SHARED, "place", payload)
         except Exception as exc:  # noqa: BLE001 - no spreading is a worse choice, never a failed recovery

@@ -71,3 +71,35 @@ def test_placements_spread_a_wave_over_equally_good_offerings() -> None:
     assert again == keys[0]  # a recovery asking again is not counted against itself
     _, later = placements_op(state, "place", {"keys": keys[1:], "by": "r9", "at": "2026-01-01T11:00:00Z"})
     assert later == keys[1]  # the window passed: nothing recent
+
+
+def test_a_wave_is_dealt_out_by_score_and_no_offering_takes_more_than_half() -> None:
+    from collections import Counter
+
+    from orchestrator.domain.memory import placements_op
+
+    keys = ["standard_d2s_v5/eastus/1", "standard_d2s_v5/eastus/2", "standard_d4s_v5/westus2/1"]
+    state: object = None
+    got: Counter[str] = Counter()
+    for n in range(100):  # the best, one a point below (half its share), one half a point below
+        payload = {"keys": keys, "weights": [1.0, 0.5, 0.7071], "by": f"r{n}", "at": "2026-01-01T10:00:00Z"}
+        state, key = placements_op(state, "place", payload)
+        got[key] += 1
+    assert got[keys[0]] == max(got.values()) and got[keys[1]] < got[keys[2]]  # in the order of the weights
+    assert abs(got[keys[0]] / 100 - 1 / 2.2071) < 0.03 and got[keys[1]] >= 20  # ~45 %, 23 %, 32 %
+
+    state, lopsided = None, Counter()
+    for n in range(40):  # one offering far better than the other: capped at half the wave
+        payload = {"keys": keys[:2], "weights": [1.0, 0.05], "by": f"r{n}", "at": "2026-01-01T10:00:00Z"}
+        state, key = placements_op(state, "place", payload)
+        lopsided[key] += 1
+    assert lopsided[keys[0]] <= 21 and lopsided[keys[1]] >= 19
+
+
+@pytest.mark.parametrize("weights", [[1.0], [1.0, 0.0], [1.0, 2.0], [1.0, "x"], "heavy"])
+def test_place_refuses_weights_that_are_not_one_share_per_key(weights: object) -> None:
+    from orchestrator.domain.memory import placements_op
+
+    payload = {"keys": ["standard_d2s_v5/eastus/1", "standard_d2s_v5/eastus/2"], "weights": weights, "by": "r"}
+    with pytest.raises(InvalidInput, match="weight"):
+        placements_op(None, "place", {**payload, "at": "2026-01-01T10:00:00Z"})

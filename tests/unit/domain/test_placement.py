@@ -271,3 +271,14 @@ def test_a_regional_candidate_in_a_zonal_region_takes_its_best_zones_score() -> 
     assert _placement_score(market, Offering("Standard_D2s_v5", "eastus")) == "High"
     assert _placement_score(market, Offering("Standard_D2s_v5", "eastus", "1")) == "Low"
     assert _placement_score(market, Offering("Standard_D2s_v5", "westus2")) is None
+
+
+def test_good_shares_are_equal_within_the_band_and_halve_per_point_below() -> None:
+    from dataclasses import replace as with_
+
+    from orchestrator.domain.placement import good_shares
+
+    base = candidates(fleet(), market(), now=NOW)[0]
+    ordered = [with_(base, score=s) for s in (6.0, 5.9, 5.0, 4.5, 4.9)]
+    shares = [w for _, w in good_shares(ordered)]
+    assert shares == [1.0, 1.0, 0.5]  # 4.5 and 4.9 are more than a point below: not good

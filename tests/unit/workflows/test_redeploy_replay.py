@@ -235,8 +235,8 @@ def test_an_eviction_during_warm_up_cools_that_offering_and_the_walk_goes_on() -
     w.compute.evict_after["standard_d2s_v5/eastus/2"] = 20
     shared = entities()
     out, _ = drive(w, shared=shared)
-    assert out["outcome"] == "recovered" and creates(w)[-1] == "standard_d4s_v5/eastus/1"
-    assert out["walk"][0]["code"] == "EvictedDuringWarmUp"
+    assert out["outcome"] == "recovered" and creates(w)[-1] != "standard_d2s_v5/eastus/2"
+    assert out["walk"][0]["code"] == "EvictedDuringWarmUp" and len(out["walk"]) == 2
     assert shared.state[(memory.OFFERINGS, memory.SHARED)]["standard_d2s_v5/eastus/2"]["why"] == "evicted"
 
 
