@@ -157,3 +157,20 @@ def test_uniform_instances_and_flexible_members_are_told_apart(arm: ArmEmulator,
     )
     assert answer.step.value == "skipped" and "whole set" in answer.reason
     assert not [e for e in control(arm, "/requests")["entries"] if e["method"] == "PATCH"]  # the model is untouched
+
+
+def test_listing_with_status_gives_each_vm_its_status_and_last_change_in_two_reads(
+    arm: ArmEmulator, compute: Any, evicted: VmRef
+) -> None:
+    control(arm, "/requests", method="DELETE")
+    adapter = ArmCompute(settings(arm))
+    [(ref, facts)] = adapter.list_vms(arm.subscription, status=True)
+    assert ref == evicted and (facts.status, facts.is_spot, facts.eviction_policy) == (
+        VmStatus.DEALLOCATED,
+        True,
+        "Deallocate",
+    )
+    assert facts.changed_at is not None and facts.changed_at == adapter.facts(evicted).changed_at
+    assert control(arm, "/requests")["counts"] == {"VirtualMachines_ListAll 200": 2, "VirtualMachines_Get 200": 1}
+    [(_, model_only)] = adapter.list_vms(arm.subscription)
+    assert (model_only.status, model_only.changed_at) == (VmStatus.UNKNOWN, None)

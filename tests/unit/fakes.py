@@ -156,7 +156,7 @@ class FakeCompute:
             zone=got.zone,
         )
 
-    def list_vms(self, subscription: str) -> list[tuple[VmRef, VmFacts]]:
+    def list_vms(self, subscription: str, *, status: bool = False) -> list[tuple[VmRef, VmFacts]]:
         self.log.append(("list", subscription))
         return [
             (self.refs[i], self.facts(self.refs[i]))
