@@ -1,5 +1,6 @@
 """The Durable Entities respot remembers with (orchestrator.domain.memory): cool-downs shared by every recovery,
-what respot knew of each fleet member, and each Delete-policy scale set's capacity and eviction wave. Entity operations run one at a time per entity, so two recoveries
+what respot knew of each fleet member, each subscription's roster of members at the last sweep, and each
+Delete-policy scale set's capacity and eviction wave. Entity operations run one at a time per entity, so two recoveries
 cooling the same offering never lose an update."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from orchestrator.domain import capacity, memory
+from orchestrator.domain import capacity, memory, sweep
 from orchestrator.domain.models import InvalidInput
 
 bp = df.Blueprint()
@@ -37,6 +38,11 @@ def member(context: df.DurableEntityContext) -> None:
 @bp.entity_trigger(context_name="context", entity_name=capacity.SCALESET)
 def scaleset(context: df.DurableEntityContext) -> None:
     _run(context, capacity.scaleset_op)
+
+
+@bp.entity_trigger(context_name="context", entity_name=sweep.ROSTER)
+def roster(context: df.DurableEntityContext) -> None:
+    _run(context, sweep.roster_op)
 
 
 def _run(context: df.DurableEntityContext, op: Op) -> None:
