@@ -133,8 +133,8 @@ async def _sweep_subscription(
     for candidate in candidates + gone:
         if not await record.admit(client, candidate) and candidate.finding == rules.Finding.MISSING:
             kept[candidate.vm.id] = before[candidate.vm.id]  # not handed over: the next sweep tries again
-    now = iso(record.at)
-    kept |= {ref.id: {"fleet": m.fleet, "seen": now} for ref, m in members if ref.subscription == listed.subscription}
+    now, settled = iso(record.at), rules.settled(listed.vms)
+    kept |= {ref.id: {"fleet": m.fleet, "seen": now} for ref, m in members if ref.id in settled}
     await client.signal_entity(entity, "set", {"members": kept})
 
 

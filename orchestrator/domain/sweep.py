@@ -108,6 +108,12 @@ def look(ref: VmRef, facts: VmFacts, *, activity_log: bool) -> Candidate | Passe
 Roster = dict[str, dict[str, str]]  # VM id -> {fleet, seen}
 
 
+def settled(vms: list[tuple[VmRef, VmFacts]]) -> set[str]:
+    """The VMs that go on the roster when they are members: not still being created, and not a create that failed
+    (a replacement respot deletes after a failed create was never a member, and is not missed)."""
+    return {ref.id for ref, facts in vms if facts.status not in (VmStatus.CREATING, VmStatus.FAILED)}
+
+
 def missing(roster: Roster, present: set[str], scope: Scope) -> list[Candidate]:
     """Members on the roster that the listing no longer has (``present``: every VM id listed, member or not)."""
     out = []

@@ -19,7 +19,18 @@ from orchestrator.domain.models import (
     iso,
 )
 from orchestrator.domain.scope import Scope
-from orchestrator.domain.sweep import Candidate, Finding, Left, Passed, look, missing, roster_op, sweep_id, watched
+from orchestrator.domain.sweep import (
+    Candidate,
+    Finding,
+    Left,
+    Passed,
+    look,
+    missing,
+    roster_op,
+    settled,
+    sweep_id,
+    watched,
+)
 
 SUB = "11111111-2222-3333-4444-555555555555"
 VM = VmRef(SUB, "rg", "vm1")
@@ -123,3 +134,9 @@ def test_the_roster_is_set_whole_and_refuses_what_is_not_a_roster() -> None:
 
 def test_one_record_per_scheduled_minute() -> None:
     assert sweep_id(datetime(2026, 12, 1, 12, 5, 0, 400, tzinfo=UTC)) == "respot-sweep-20261201T1205Z"
+
+
+def test_a_vm_still_being_created_or_whose_create_failed_is_not_put_on_the_roster() -> None:
+    vms = {status: (VmRef(SUB, "rg", status.value), facts(status)) for status in VmStatus}
+    on_roster = settled(list(vms.values()))
+    assert {s for s, (ref, _) in vms.items() if ref.id not in on_roster} == {VmStatus.CREATING, VmStatus.FAILED}
