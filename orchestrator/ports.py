@@ -37,6 +37,11 @@ class Compute(Protocol):
         ``changed_at``), from one more list: never a read per VM."""
         ...
 
+    def list_instances(self, subscription: str, resource_group: str, scale_set: str) -> list[tuple[VmRef, VmFacts]]:
+        """The instances of a Uniform scale set with their instance views, from one list (the set's model, priority
+        and eviction policy, is the caller's to add)."""
+        ...
+
     def begin_start(self, vm: VmRef) -> Operation | None:
         """Ask ARM to start the VM; the operation to watch, or None if ARM finished it at once."""
         ...

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -34,16 +34,45 @@ class Survey:
     vms: list[tuple[VmRef, VmFacts]] | None
     sets: list[ScaleSetRow] | None
     errors: tuple[str, ...] = ()
+    instances: list[tuple[VmRef, VmFacts]] = field(default_factory=list)  # of the Spot Uniform sets in scope
+    swept_sets: frozenset[str] = frozenset()  # the ids of the sets whose instances are in ``instances``
 
 
 def survey(compute: Compute, scale_sets: ScaleSets, scope: Scope) -> list[Survey]:
+    """Per subscription: its VMs with their statuses, its scale sets, and the instances of each Spot Uniform set
+    in scope that respot restores (not Try & restore's): 3 reads, and one more per such set."""
     out = []
     for subscription in sorted(scope.subscriptions):
         errors: list[str] = []
         vms = _listed(partial(compute.list_vms, subscription, status=True), f"VMs of {subscription}", errors)
         sets = _listed(partial(scale_sets.list_scale_sets, subscription), f"scale sets of {subscription}", errors)
-        out.append(Survey(subscription, vms, sets, tuple(errors)))
+        instances, swept = [], set()
+        for rg, name, facts, tags in uniform_spot_sets(subscription, sets or [], scope):
+            listed = _listed(partial(compute.list_instances, subscription, rg, name), f"instances of {name}", errors)
+            if listed is not None:
+                instances += [(ref, _of_set(got, facts, tags)) for ref, got in listed]
+                swept.add(facts.id.lower())
+        out.append(Survey(subscription, vms, sets, tuple(errors), instances, frozenset(swept)))
     return out
+
+
+def uniform_spot_sets(subscription: str, sets: list[ScaleSetRow], scope: Scope) -> list[ScaleSetRow]:
+    """The Uniform Spot sets in scope without Try & restore (Flexible members are VMs, listed as VMs)."""
+    return [
+        (rg, name, facts, tags)
+        for rg, name, facts, tags in sets
+        if facts.mode.lower() == "uniform"
+        and facts.spot
+        and not facts.restore
+        and scope.allows(VmRef(subscription, rg, name))
+        and scope.tags_match(VmFacts(exists=True, tags=tags))
+    ]
+
+
+def _of_set(got: VmFacts, facts: ScaleSetFacts, tags: dict[str, str]) -> VmFacts:
+    """An instance's facts with its set's model: priority, eviction policy and tags belong to the set."""
+    policy = "Delete" if facts.delete_policy else "Deallocate"
+    return replace(got, priority="Spot", eviction_policy=policy, tags=dict(tags))
 
 
 def _listed(read: Callable[[], list[T]], what: str, errors: list[str]) -> list[T] | None:

@@ -11,6 +11,7 @@ whole set, so respot never changes it for one instance; a Flexible member is an 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
@@ -97,25 +98,25 @@ class ArmCompute:
         client = self.client(subscription)
         found = arm.read(lambda: list(client.virtual_machines.list_all()))
         views = self._views(subscription) if status else {}
-        out = []
-        for got in found:
-            try:
-                ref = parse_vm_id(str(got.id))
-            except InvalidInput:
-                continue
-            out.append((ref, _model_facts(got, views.get(ref.id))))
-        return out
+        return [(ref, _model_facts(got, views.get(ref.id))) for ref, got in _identified(found)]
 
     def _views(self, subscription: str) -> dict[str, Any]:
         client = self.client(subscription)
         listed = arm.read(lambda: list(client.virtual_machines.list_all(status_only="true")))
-        views = {}
-        for got in listed:
-            try:
-                views[parse_vm_id(str(got.id)).id] = got.instance_view
-            except InvalidInput:
-                continue
-        return views
+        return {ref.id: got.instance_view for ref, got in _identified(listed)}
+
+    def list_instances(self, subscription: str, resource_group: str, scale_set: str) -> list[tuple[VmRef, VmFacts]]:
+        """VirtualMachineScaleSetVMs_List with ``$expand=instanceView``: one read for the whole set."""
+        client = self.client(subscription)
+        found = arm.read(
+            lambda: list(client.virtual_machine_scale_set_vms.list(resource_group, scale_set, expand="instanceView"))
+        )
+        out = []
+        for ref, got in _identified(found):
+            view = got.properties.instance_view if got.properties else None
+            size = got.sku.name if got.sku else None
+            out.append((ref, _facts(view, mode=ScaleSetMode.UNIFORM, size=size, location=got.location)))
+        return out
 
     def _vm_facts(self, vm: VmRef) -> VmFacts:
         got = self.client(vm.subscription).virtual_machines.get(vm.resource_group, vm.name, expand="instanceView")
@@ -196,6 +197,15 @@ class ArmCompute:
         )
         arm.write(lambda: client.virtual_machines.begin_update(vm.resource_group, vm.name, patch, polling=accepted))
         return accepted.operation()
+
+
+def _identified(listed: list[Any]) -> Iterator[tuple[VmRef, Any]]:
+    """Each listed resource with its VmRef; one whose id breaks ARM's name rules is not respot's to touch."""
+    for got in listed:
+        try:
+            yield parse_vm_id(str(got.id)), got
+        except InvalidInput:
+            continue
 
 
 def _facts(view: Any, *, mode: ScaleSetMode | None, **fields: Any) -> VmFacts:

@@ -4,7 +4,8 @@ is in scope, keeps the inventory, and starts a recovery for what no alert report
 One sweep, in order::
 
     the record respot-sweep-<minute> exists already: another firing of this occurrence ran it, stop
-    list each subscription: VMs (model), VMs (statusOnly: instance views), scale sets (three reads)
+    list each subscription: VMs (model), VMs (statusOnly: instance views), scale sets (three reads), and the
+      instances of each Spot Uniform set respot restores (one more read per set)
     inventory: each fleet member to its ``member`` entity, each Delete-policy set's capacity to ``scaleset``
     roster: read the subscription's ``roster`` entity; the members on it not listed now are missing
     admit each candidate's signal (orchestrator.app.admission): start, duplicate, late, or recovering (it belongs to
@@ -117,7 +118,8 @@ async def _sweep_subscription(
     if listed.vms is None:
         return  # nothing concluded from what was not seen; the roster stays as it was
     candidates: list[rules.Candidate] = []
-    for ref, facts in listed.vms:
+    everything = listed.vms + listed.instances
+    for ref, facts in everything:
         if not rules.watched(ref, facts, scope):
             continue
         record.looked_at += 1
@@ -128,13 +130,15 @@ async def _sweep_subscription(
             candidates.append(seen)
     entity = df.EntityId(rules.ROSTER, listed.subscription)
     before = await _roster(client, entity)
-    gone = rules.missing(before, {ref.id for ref, _ in listed.vms}, scope)
-    kept: rules.Roster = {}
+    gone = rules.missing(before, {ref.id for ref, _ in everything}, scope, listed.swept_sets)
+    sets = frozenset(f.id.lower() for _, _, f, _ in listed.sets) if listed.sets is not None else None
+    kept: rules.Roster = rules.unswept(before, listed.swept_sets, sets)
     for candidate in candidates + gone:
         if not await record.admit(client, candidate) and candidate.finding == rules.Finding.MISSING:
             kept[candidate.vm.id] = before[candidate.vm.id]  # not handed over: the next sweep tries again
-    now, settled = iso(record.at), rules.settled(listed.vms)
+    now, settled = iso(record.at), rules.settled(everything)
     kept |= {ref.id: {"fleet": m.fleet, "seen": now} for ref, m in members if ref.id in settled}
+    kept |= {ref.id: {"fleet": "", "seen": now} for ref, f in listed.instances if f.delete_policy and ref.id in settled}
     await client.signal_entity(entity, "set", {"members": kept})
 
 

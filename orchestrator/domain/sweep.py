@@ -7,7 +7,8 @@ What it starts, each through the same admission as an alert (orchestrator.app.ad
 |----------------------------------------------------------------|----------------|-------------------------------|
 | a Deallocate-policy Spot VM, deallocated                       | deallocated    | its ProvisioningState time    |
 | ... with ProvisioningState/failed/<a capacity code>            | failed_start   | its ProvisioningState time    |
-| a fleet member on the roster at the last sweep, not listed now | missing        | when the last sweep saw it    |
+| a fleet member (or a Delete-policy Uniform instance) on the    | missing        | when the last sweep saw it    |
+| roster at the last sweep, not listed now                       |                |                               |
 
 **The time rule.** A signal's ``occurred_at`` decides which recovery it belongs to (orchestrator.domain.identity).
 The sweep's is a time Azure keeps while nothing changes: the ``time`` of the VM's ProvisioningState status (when its
@@ -114,8 +115,9 @@ def settled(vms: list[tuple[VmRef, VmFacts]]) -> set[str]:
     return {ref.id for ref, facts in vms if facts.status not in (VmStatus.CREATING, VmStatus.FAILED)}
 
 
-def missing(roster: Roster, present: set[str], scope: Scope) -> list[Candidate]:
-    """Members on the roster that the listing no longer has (``present``: every VM id listed, member or not)."""
+def missing(roster: Roster, present: set[str], scope: Scope, swept: frozenset[str]) -> list[Candidate]:
+    """Members on the roster that the listing no longer has (``present``: every VM and instance id listed, member
+    or not; ``swept``: the scale sets whose instances were listed, so an instance of another is not concluded on)."""
     out = []
     for vm_id, entry in sorted(roster.items()):
         if vm_id in present:
@@ -124,12 +126,29 @@ def missing(roster: Roster, present: set[str], scope: Scope) -> list[Candidate]:
             ref, seen = parse_vm_id(vm_id), parse_iso(entry.get("seen"), "seen")
         except (InvalidResourceId, InvalidInput):
             continue
-        if scope.allows(ref):
+        if scope.allows(ref) and (ref.scale_set_id is None or ref.scale_set_id in swept):
             fleet = str(entry.get("fleet") or "")
-            detail = f"a member of fleet '{fleet}' listed at {iso(seen)} is not listed now" if fleet else ""
-            detail = detail or f"a Flexible scale-set member listed at {iso(seen)} is not listed now"
-            out.append(Candidate(ref, Finding.MISSING, seen, detail, fleet))
+            out.append(Candidate(ref, Finding.MISSING, seen, _gone(ref, fleet, seen), fleet))
     return out
+
+
+def unswept(roster: Roster, swept: frozenset[str], sets: frozenset[str] | None) -> Roster:
+    """Instances on the roster whose set still exists (``sets``: the ids listed, None when the list failed) but
+    whose instances were not listed this time: kept as they were, for the next sweep."""
+    out = {}
+    for vm_id, entry in roster.items():
+        set_id = vm_id.rsplit("/virtualmachines/", 1)[0] if "/virtualmachinescalesets/" in vm_id else None
+        if set_id is not None and set_id not in swept and (sets is None or set_id in sets):
+            out[vm_id] = entry
+    return out
+
+
+def _gone(ref: VmRef, fleet: str, seen: datetime) -> str:
+    if fleet:
+        return f"a member of fleet '{fleet}' listed at {iso(seen)} is not listed now"
+    if ref.scale_set is not None:
+        return f"an instance of scale set '{ref.scale_set}' listed at {iso(seen)} is not listed now"
+    return f"a Flexible scale-set member listed at {iso(seen)} is not listed now"
 
 
 def roster_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:

@@ -15,7 +15,8 @@ from orchestrator.domain.models import parse_iso
 from orchestrator.domain.sweep import sweep_id
 from tests.e2e.conftest import Stack
 from tests.e2e.test_redeploy import evict, fleets_file, members, replacements
-from tests.integration.helpers import control
+from tests.e2e.test_scale_sets_and_users import _running
+from tests.integration.helpers import control, vmss_body
 
 pytestmark = pytest.mark.e2e
 PERIOD = timedelta(minutes=5)
@@ -178,3 +179,42 @@ def test_the_sweep_reads_each_subscription_three_times_whatever_the_number_of_vm
         k: n for k, n in counts.items() if k.split()[0].startswith(("VirtualMachines_", "VirtualMachineScaleSets_"))
     }
     assert reads == {"VirtualMachines_ListAll 200": 2, "VirtualMachineScaleSets_ListAll 200": 1}
+
+
+def _pool(stack: Stack, policy: str, capacity: int = 2) -> None:
+    body = vmss_body(stack.arm, capacity=capacity, policy=policy)
+    body["zones"] = ["1"]
+    stack.compute.virtual_machine_scale_sets.begin_create_or_update(
+        stack.arm.resource_group, "pool", body, polling=False
+    )
+    stack.wait(lambda: _running(stack, "pool") == capacity, what="the scale set")
+
+
+def _instance_id(stack: Stack, iid: str) -> str:
+    return f"/subscriptions/{stack.arm.subscription}/resourceGroups/{stack.arm.resource_group}/providers/Microsoft.Compute/virtualMachineScaleSets/pool/virtualMachines/{iid}"
+
+
+def test_a_uniform_instance_whose_alert_was_lost_is_restarted_through_the_scale_set_vm_api(stack_factory: Any) -> None:
+    stack: Stack = stack_factory(**WORKSPACE)
+    _pool(stack, "Deallocate")
+    vm_id = _instance_id(stack, "0")
+    evict(stack, vm_id)
+    stack.wait(lambda: _running(stack, "pool") == 1, what="the eviction")
+    out = stack.finished(vm_id)
+    assert (out["outcome"], out["reason"]) == ("recovered", "evicted") and out["signals"][0]["source"] == "sweep"
+    assert _running(stack, "pool") == 2 and stack.requests("VirtualMachineScaleSetVMs_Start") == 1
+
+
+def test_a_delete_policy_set_whose_alerts_were_lost_gets_its_capacity_back(stack_factory: Any) -> None:
+    stack: Stack = stack_factory(**WORKSPACE)
+    rg = stack.arm.resource_group
+    _pool(stack, "Delete", capacity=3)
+    stack.later(PERIOD.total_seconds())  # a sweep puts the instances on the roster, the capacity in its entity
+    evicting = stack.capacity(1)  # a recall takes two instances, with their disks
+    assert len(evicting) == 2
+    stack.wait(lambda: stack.compute.virtual_machine_scale_sets.get(rg, "pool").sku.capacity == 1, what="the loss")
+    stack.capacity(3)
+    outs = [stack.finished(vm_id, timeout=120) for vm_id in evicting]
+    assert sorted(o["reason"] for o in outs) == ["capacity_restored", "wave_joined"]
+    assert stack.compute.virtual_machine_scale_sets.get(rg, "pool").sku.capacity == 3
+    assert all(o["signals"][0]["source"] == "sweep" for o in outs)

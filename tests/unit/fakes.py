@@ -156,6 +156,10 @@ class FakeCompute:
             zone=got.zone,
         )
 
+    def list_instances(self, subscription: str, resource_group: str, scale_set: str) -> list[tuple[VmRef, VmFacts]]:
+        self.log.append(("list_instances", scale_set))
+        return []
+
     def list_vms(self, subscription: str, *, status: bool = False) -> list[tuple[VmRef, VmFacts]]:
         self.log.append(("list", subscription))
         return [

@@ -29,6 +29,7 @@ from orchestrator.domain.sweep import (
     roster_op,
     settled,
     sweep_id,
+    unswept,
     watched,
 )
 
@@ -116,10 +117,10 @@ def test_a_recovery_looks_for_what_a_person_did_from_before_the_sweeps_time() ->
 def test_a_member_on_the_roster_that_is_not_listed_now_is_missing_since_it_was_last_seen() -> None:
     other = VmRef(SUB, "rg", "vm2")
     roster = {VM.id: {"fleet": "web", "seen": iso(T0)}, other.id: {"fleet": "web", "seen": iso(T0)}}
-    [gone] = missing(roster, {other.id}, SCOPE)
+    [gone] = missing(roster, {other.id}, SCOPE, frozenset())
     assert (gone.vm, gone.finding, gone.occurred_at, gone.fleet) == (VM, Finding.MISSING, T0, "web")
     assert gone.signal.event_id == f"missing@{iso(T0)}"  # the next sweep, if it still had it, sends the same
-    assert missing(roster, {other.id}, Scope(frozenset({SUB}), frozenset({"elsewhere"}))) == []
+    assert missing(roster, {other.id}, Scope(frozenset({SUB}), frozenset({"elsewhere"})), frozenset()) == []
 
 
 def test_the_roster_is_set_whole_and_refuses_what_is_not_a_roster() -> None:
@@ -140,3 +141,15 @@ def test_a_vm_still_being_created_or_whose_create_failed_is_not_put_on_the_roste
     vms = {status: (VmRef(SUB, "rg", status.value), facts(status)) for status in VmStatus}
     on_roster = settled(list(vms.values()))
     assert {s for s, (ref, _) in vms.items() if ref.id not in on_roster} == {VmStatus.CREATING, VmStatus.FAILED}
+
+
+def test_an_instance_is_missed_only_when_its_set_was_swept_and_kept_while_its_set_was_not() -> None:
+    pool = VmRef(SUB, "rg", "pool_0", "pool", "0")
+    gone_set = VmRef(SUB, "rg", "gone_0", "gone", "0")
+    roster = {r.id: {"fleet": "", "seen": iso(T0)} for r in (pool, gone_set)}
+    [lost] = missing(roster, set(), SCOPE, frozenset({str(pool.scale_set_id)}))
+    assert lost.vm == pool and "scale set 'pool'" in lost.detail
+    assert missing(roster, set(), SCOPE, frozenset()) == []  # no set's instances listed: nothing concluded
+    # pool's instances were not listed (the read failed), gone was not listed at all (deleted): pool's are kept.
+    assert set(unswept(roster, frozenset(), frozenset({str(pool.scale_set_id)}))) == {pool.id}
+    assert set(unswept(roster, frozenset(), None)) == {pool.id, gone_set.id}  # the set list itself failed
