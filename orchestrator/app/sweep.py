@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,9 +38,11 @@ from orchestrator.domain.capacity import SCALESET
 from orchestrator.domain.fleet import Fleets
 from orchestrator.domain.identity import Route
 from orchestrator.domain.memory import MEMBER
-from orchestrator.domain.models import InvalidInput, iso, parse_iso
+from orchestrator.domain.models import InvalidInput, VmFacts, VmRef, iso, parse_iso
 from orchestrator.domain.scope import Scope, vm_hash
 from orchestrator.domain.template import Member
+from orchestrator.ports import Compute, ScaleSets
+from orchestrator.settings import Settings
 from orchestrator.workflows import names
 from orchestrator.workflows import sweep as record_workflow
 
@@ -62,14 +65,31 @@ def sweep_record(context: df.DurableOrchestrationContext) -> Any:
     return record_workflow.sweep_record(context)
 
 
-async def run(client: df.DurableOrchestrationClient, now: datetime) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class Ports:
+    """What a sweep reads: the composition's, unless a test gives its own."""
+
+    settings: Settings
+    fleets: Fleets
+    compute: Compute
+    scale_sets: ScaleSets
+
+    @classmethod
+    def composed(cls) -> Ports:
+        return cls(compose.settings(), compose.fleets(), compose.compute(), compose.scale_sets())
+
+
+async def run(
+    client: df.DurableOrchestrationClient, now: datetime, ports: Ports | None = None
+) -> dict[str, Any] | None:
     """One sweep; its record (None when this occurrence was swept already)."""
     record_id = rules.sweep_id(now)
     if await _recorded(client, record_id):
         log.info(json.dumps({"sweep": record_id, "skipped": "already recorded"}))
         return None
-    settings, fleets = compose.settings(), compose.fleets()
-    surveys = await asyncio.to_thread(survey, compose.compute(), compose.scale_sets(), settings.scope)
+    ports = ports or Ports.composed()
+    settings, fleets = ports.settings, ports.fleets
+    surveys = await asyncio.to_thread(survey, ports.compute, ports.scale_sets, settings.scope)
     members = fleet_members(surveys, fleets, settings.scope, now)
     await _remember(client, surveys, members, settings.scope, now)
     record = Record(record_id, now)
@@ -93,7 +113,7 @@ async def _recorded(client: df.DurableOrchestrationClient, record_id: str) -> bo
 async def _remember(
     client: df.DurableOrchestrationClient,
     surveys: list[Survey],
-    members: list[tuple[Any, Member]],
+    members: list[tuple[VmRef, Member]],
     scope: Scope,
     now: datetime,
 ) -> None:
@@ -110,26 +130,22 @@ async def _sweep_subscription(
     client: df.DurableOrchestrationClient,
     record: Record,
     listed: Survey,
-    members: list[tuple[Any, Member]],
+    members: list[tuple[VmRef, Member]],
     scope: Scope,
     activity_log: bool,
 ) -> None:
     record.errors += list(listed.errors)
     if listed.vms is None:
         return  # nothing concluded from what was not seen; the roster stays as it was
-    candidates: list[rules.Candidate] = []
     everything = listed.vms + listed.instances
-    for ref, facts in everything:
-        if not rules.watched(ref, facts, scope):
-            continue
-        record.looked_at += 1
-        seen = rules.look(ref, facts, activity_log=activity_log)
-        if isinstance(seen, rules.Passed):
-            record.passed.append(seen)
-        elif seen is not None:
-            candidates.append(seen)
+    candidates = record.look(everything, scope, activity_log)
     entity = df.EntityId(rules.ROSTER, listed.subscription)
     before = await _roster(client, entity)
+    if before is None:  # unreadable: admit what the listing shows, and leave the roster for the next sweep
+        record.errors.append(f"the roster of {listed.subscription} was not read: missing members wait a sweep")
+        for candidate in candidates:
+            await record.admit(client, candidate)
+        return
     gone = rules.missing(before, {ref.id for ref, _ in everything}, scope, listed.swept_sets)
     sets = frozenset(f.id.lower() for _, _, f, _ in listed.sets) if listed.sets is not None else None
     kept: rules.Roster = rules.unswept(before, listed.swept_sets, sets)
@@ -142,12 +158,13 @@ async def _sweep_subscription(
     await client.signal_entity(entity, "set", {"members": kept})
 
 
-async def _roster(client: df.DurableOrchestrationClient, entity: df.EntityId) -> rules.Roster:
+async def _roster(client: df.DurableOrchestrationClient, entity: df.EntityId) -> rules.Roster | None:
+    """The roster as the last sweep left it ({} before the first); None when the backend did not answer."""
     try:
         state = await client.read_entity_state(entity)
-    except Exception as exc:  # noqa: BLE001 - unreadable: an empty roster finds nothing missing this time
+    except Exception as exc:  # noqa: BLE001 - the client raises bare Exception for an answer it did not expect
         log.warning("sweep: roster %s not read: %s", entity.key, str(exc)[:200])
-        return {}
+        return None
     roster = state.entity_state if state.entity_exists else None
     if isinstance(roster, str):
         roster = json.loads(roster)
@@ -163,6 +180,20 @@ class Record:
         self.passed: list[rules.Passed] = []
         self.found: list[dict[str, Any]] = []
         self.fleets: dict[str, dict[str, int]] = {}
+
+    def look(self, listed: list[tuple[VmRef, VmFacts]], scope: Scope, activity_log: bool) -> list[rules.Candidate]:
+        """The candidates among the listed VMs; what is left alone is noted with its reason."""
+        candidates = []
+        for ref, facts in listed:
+            if not rules.watched(ref, facts, scope):
+                continue
+            self.looked_at += 1
+            seen = rules.look(ref, facts, activity_log=activity_log)
+            if isinstance(seen, rules.Passed):
+                self.passed.append(seen)
+            elif seen is not None:
+                candidates.append(seen)
+        return candidates
 
     async def admit(self, client: df.DurableOrchestrationClient, candidate: rules.Candidate) -> bool:
         """Admit the candidate's signal and note the route; False when the durable backend did not take it."""
@@ -194,7 +225,7 @@ class Record:
         }
 
 
-def _fleets(fleets: Fleets, members: list[tuple[Any, Member]], record: Record) -> dict[str, dict[str, int]]:
+def _fleets(fleets: Fleets, members: list[tuple[VmRef, Member]], record: Record) -> dict[str, dict[str, int]]:
     """Each profile's desired count against the members listed now, and how many of its members went missing."""
     gone = [e for e in record.found if e["finding"] == rules.Finding.MISSING.value]
     out = {}
