@@ -11,8 +11,8 @@ from orchestrator.app import compose
 from orchestrator.app.entities import bp as entities_bp
 from orchestrator.app.health import bp as health_bp
 from orchestrator.app.intake import bp as intake_bp
-from orchestrator.app.inventory import bp as inventory_bp
 from orchestrator.app.recovery import bp as recovery_bp
+from orchestrator.app.sweep import bp as sweep_bp
 from orchestrator.settings import get_settings
 
 get_settings()
@@ -24,4 +24,4 @@ app.register_functions(health_bp)
 app.register_functions(intake_bp)
 app.register_functions(recovery_bp)
 app.register_functions(entities_bp)
-app.register_functions(inventory_bp)
+app.register_functions(sweep_bp)

@@ -119,6 +119,7 @@ def run(count: int = 60, spacing: float = 0.4) -> list[str]:
             RESPOT_ARM_ENDPOINT=arm.url,
             RESPOT_LOGS_ENDPOINT=arm.url,
             RESPOT_PRICES_ENDPOINT=arm.url,
+            RESPOT_SWEEP_SCHEDULE="0 */5 * * * *",  # the sweep's timer names this app setting
         )
         ids = _fleet(arm, count)
         with FunctionsHost(REPO / "function_app.py", port=0, clock=clock, db_path=Path(tmp) / "hub.sqlite") as host:

@@ -32,8 +32,14 @@ class Compute(Protocol):
         """The VM (or scale-set instance) with its instance view; ``exists=False`` and ``missing`` when it is gone."""
         ...
 
-    def list_vms(self, subscription: str) -> list[tuple[VmRef, VmFacts]]:
-        """Every standalone VM of the subscription, from its model (status unknown: no instance view)."""
+    def list_vms(self, subscription: str, *, status: bool = False) -> list[tuple[VmRef, VmFacts]]:
+        """Every standalone VM of the subscription, from its model; with ``status`` its instance view too (status,
+        ``changed_at``), from one more list: never a read per VM."""
+        ...
+
+    def list_instances(self, subscription: str, resource_group: str, scale_set: str) -> list[tuple[VmRef, VmFacts]]:
+        """The instances of a Uniform scale set with their instance views, from one list (the set's model, priority
+        and eviction policy, is the caller's to add)."""
         ...
 
     def begin_start(self, vm: VmRef) -> Operation | None:

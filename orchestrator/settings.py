@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     require_health_extension: bool = False
     max_body_bytes: int = Field(1_048_576, gt=0)
     max_body_depth: int = Field(32, ge=4, le=512, description="JSON nesting allowed in /api/alerts bodies.")
+    sweep_schedule: str = Field(
+        "0 */5 * * * *",
+        description="When the reconciliation sweep runs: NCRONTAB with seconds, or hh:mm:ss. The timer's binding "
+        "names this app setting (%RESPOT_SWEEP_SCHEDULE%), so it must be set in the app settings.",
+    )
     sdk_http_logging: bool = Field(False, description="azure-core's per-request HTTP log lines (very verbose).")
     vault_endpoint: str = Field(
         "", description="Local runs only: https://<name>.vault.azure.net is served at <this>/<name>; empty in Azure."
@@ -85,6 +90,14 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not subscription ids: {', '.join(bad)}")
         return ",".join(s.lower() for s in subs)
+
+    @field_validator("sweep_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        text = value.strip()
+        if not (re.fullmatch(r"(\d+\.)?\d{1,2}:\d{2}:\d{2}", text) or len(text.split()) == 6):
+            raise ValueError(f"'{value}' is neither NCRONTAB with six fields (seconds first) nor hh:mm:ss")
+        return text
 
     @field_validator("required_tags")
     @classmethod

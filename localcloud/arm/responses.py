@@ -118,8 +118,18 @@ def vm_list(ctx: Ctx) -> Response:
 
 
 def vm_list_all(ctx: Ctx) -> Response:
+    """VirtualMachines_ListAll. With ``statusOnly=true`` ("enables fetching run time status of all Virtual Machines
+    in the subscription", virtualMachine.json 2024-11-01) each entry carries its instance view and not the model:
+    callers that list with it do not get tags (Azure/azure-sdk-for-go#18565), so they list the model as well."""
     p = ctx.params
     compute.check_scope(ctx.backend, p["sub"])
+    if ctx.req.query_ci("statusOnly").lower() == "true":
+        sub = p["sub"].lower()
+        vms = sorted(
+            (v for v in ctx.backend.world.vms.values() if v.scale_set is None and v.subscription.lower() == sub),
+            key=lambda v: v.key,
+        )
+        return Response.json(200, {"value": [views.vm_status(v) for v in vms]})
     return _vm_list(ctx, lambda v: v.subscription.lower() == p["sub"].lower())
 
 

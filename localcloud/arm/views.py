@@ -124,6 +124,18 @@ def vm(v: Vm, *, expand: bool = False) -> Json:
     return body
 
 
+def vm_status(v: Vm) -> Json:
+    """One entry of ListAll with statusOnly=true: the VM's identity and its instance view, without its model."""
+    body: Json = {
+        "id": v.id,
+        "name": v.name,
+        "type": "Microsoft.Compute/virtualMachines",
+        "location": v.location,
+        "properties": {"instanceView": instance_view(v)},
+    }
+    return body
+
+
 def vmss_vm(v: Vm, ss: ScaleSet, *, expand: bool = False) -> Json:
     props = _copy(v.properties)
     for key in (

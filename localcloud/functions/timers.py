@@ -2,16 +2,21 @@
 
 Like the Functions host's schedule monitor, the last and next run of each timer are kept (in the task hub's
 SQLite file); when the host starts after a scheduled time went by unseen, the function runs once at start with
-``past_due`` set.
+``past_due`` set. A schedule may name an app setting, ``%NAME%``, resolved from the environment when the host
+starts (Azure Functions' app setting binding expressions: https://learn.microsoft.com/azure/azure-functions/
+functions-bindings-expressions-patterns#binding-expressions---app-settings); a setting that is not there stops the
+host naming it, as Azure's host refuses to index the function ("'%NAME%' does not resolve to a value").
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from azure.functions.timer import TimerRequest
@@ -23,6 +28,19 @@ from localcloud.functions.history import stamp
 from localcloud.functions.store import Store
 
 log = logging.getLogger("localcloud.functions")
+SETTING = re.compile(r"%([^%]+)%")
+
+
+def resolve(text: str, environ: Mapping[str, str]) -> str:
+    """``%NAME%`` replaced by the app setting NAME. Raises KeyError naming a setting that is not there."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise KeyError(f"'%{name}%' does not resolve to a value: the app setting {name} is not set")
+        return environ[name]
+
+    return SETTING.sub(value, text)
 
 
 class TimerHost:
@@ -33,7 +51,10 @@ class TimerHost:
         self.schedules: dict[str, ncrontab.Cron | ncrontab.Interval] = {}
         for spec in specs:
             try:
-                self.schedules[spec.name] = ncrontab.parse(str(spec.trigger.get("schedule", "")))
+                schedule = resolve(str(spec.trigger.get("schedule", "")), os.environ)
+                self.schedules[spec.name] = ncrontab.parse(schedule)
+            except KeyError as exc:
+                raise AppLoadError(f"function '{spec.name}': {exc.args[0]}") from None
             except ncrontab.ScheduleError as exc:
                 raise AppLoadError(f"function '{spec.name}': {exc}") from None
         self.specs = {s.name: s for s in specs}

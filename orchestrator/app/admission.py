@@ -46,11 +46,17 @@ class Admitted:
         }
 
 
-async def admit(client: df.DurableOrchestrationClient, signal: Signal) -> Admitted:
-    """Raises :class:`BackendUnavailable`."""
+async def admit(client: df.DurableOrchestrationClient, signal: Signal, *, join: bool = True) -> Admitted:
+    """``join=False`` (the sweep): a signal that belongs to a running recovery is not raised to it, since that
+    recovery is already at work on the VM; the sweep starts only what nothing handles, and each of its periods
+    would otherwise lengthen every running recovery's history during a mass eviction.
+
+    Raises :class:`BackendUnavailable`."""
     for _ in range(ROUTING_TRIES):
         routing = route(signal, await _records(client, signal))
-        if routing.route in (Route.DUPLICATE, Route.LATE, Route.SATURATED):
+        if routing.route in (Route.DUPLICATE, Route.LATE, Route.SATURATED) or (
+            routing.route == Route.JOIN and not join
+        ):
             return Admitted(routing.route, routing.instance_id)
         if await _deliver(client, signal, routing):
             return Admitted(routing.route, routing.instance_id)

@@ -1,6 +1,7 @@
 """The Durable Entities respot remembers with (orchestrator.domain.memory): cool-downs shared by every recovery,
-what respot knew of each fleet member, each Delete-policy scale set's capacity and eviction wave, and each
-subscription's ARM budgets (orchestrator.domain.limiter). Entity operations run one at a time per entity, so two recoveries
+what respot knew of each fleet member, each subscription's roster of members at the last sweep, each
+Delete-policy scale set's capacity and eviction wave, and each subscription's ARM budgets
+(orchestrator.domain.limiter). Entity operations run one at a time per entity, so two recoveries
 cooling the same offering never lose an update."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from orchestrator.app import compose
-from orchestrator.domain import capacity, memory
+from orchestrator.domain import capacity, memory, sweep
 from orchestrator.domain.limiter import LIMITER, limiter_op
 from orchestrator.domain.models import InvalidInput
 
@@ -46,6 +47,11 @@ def scaleset(context: df.DurableEntityContext) -> None:
 def limiter(context: df.DurableEntityContext) -> None:
     budgets = compose.settings().budgets  # sized from settings where they are spent, never from a caller
     _run(context, lambda state, op, payload: limiter_op(state, op, payload, budgets))
+
+
+@bp.entity_trigger(context_name="context", entity_name=sweep.ROSTER)
+def roster(context: df.DurableEntityContext) -> None:
+    _run(context, sweep.roster_op)
 
 
 def _run(context: df.DurableEntityContext, op: Op) -> None:

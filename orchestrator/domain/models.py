@@ -9,7 +9,7 @@ is not trusted (anyone with the durable system key can start one). Pure: no I/O,
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -116,6 +116,7 @@ class VmFacts:
     zone: str = ""  # the VM's availability zone, "" for a regional VM
     scale_set_name: str = ""  # the Flexible scale set a VM belongs to
     data_disks: list[dict[str, Any]] = field(default_factory=list)  # {lun, size_gb, type}: what a replacement needs
+    changed_at: str | None = None  # the ProvisioningState status's time: when the VM's last operation ended
 
     @property
     def is_spot(self) -> bool:
@@ -156,9 +157,11 @@ class Source(StrEnum):
     EVENT_GRID = "event-grid"
     CLOUD_EVENTS = "cloud-events"
     AGENT = "in-vm-agent"  # Scheduled Events Preempt: before the eviction, at least 30 s ahead (best effort)
+    SWEEP = "sweep"  # the reconciliation sweep found the VM deallocated, failed to start, or gone (app/sweep.py)
 
 
 MAX_EVENT_ID = 200
+SWEEP_LOOKBACK = timedelta(minutes=15)  # a deallocation takes minutes; ARM ends an operation's wait long before this
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,13 @@ class Signal:
     @property
     def is_notice(self) -> bool:
         return self.source == Source.AGENT
+
+    @property
+    def since(self) -> datetime:
+        """From when a recovery asks the Activity Log what a person did. The sweep's time is when the VM's last
+        operation *ended* (or when it was last seen), so the deallocation or deletion that led there began
+        before it: look back SWEEP_LOOKBACK further."""
+        return self.occurred_at - SWEEP_LOOKBACK if self.source == Source.SWEEP else self.occurred_at
 
     def to_dict(self) -> dict[str, Any]:
         return {

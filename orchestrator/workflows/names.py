@@ -4,6 +4,7 @@ RECOVER_VM = "recover_vm"  # one eviction: identity, signals joining, classify, 
 OBSERVE_VM = "observe_vm"  # a look at the VM (facts, user action, eviction record), ARM trouble waited out
 RESTART_VM = "restart_vm"  # strategy: start the deallocated VM again until capacity returns
 RESTORE_CAPACITY = "restore_capacity"  # strategy: raise a Delete-policy scale set's capacity back, once per wave
+SWEEP_RECORD = "sweep_record"  # one reconciliation sweep's findings and actions, as its output (app/sweep.py)
 REDEPLOY_VM = "redeploy_vm"  # strategy: create a replacement of a deleted fleet member on the best candidate
 
 RECOVERY_POLICY = "recovery_policy"
@@ -22,6 +23,7 @@ SET_CAPACITY = "set_capacity"
 
 OFFERINGS_ENTITY = "offerings"  # cool-downs shared by every recovery (orchestrator.domain.memory)
 MEMBER_ENTITY = "member"  # what respot knew of a fleet member, by VM hash
+ROSTER_ENTITY = "roster"  # the fleet members of a subscription at the last sweep
 SCALESET_ENTITY = "scaleset"  # a scale set's capacity as the sweep saw it, and its eviction wave
 
 SIGNAL_EVENT = "signal"  # a signal joining a running recovery (raised by /api/alerts)

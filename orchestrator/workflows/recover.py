@@ -95,7 +95,7 @@ class Recovery:
         self.vm = start.vm.to_dict()
         self.story, self.bad_signals, self.looks = Story(), 0, 0
         self.began = self.flow.now
-        self.since = min(start.signal.occurred_at, self.began)  # when the eviction happened (a notice: before)
+        self.since = min(start.signal.since, self.began)  # when the eviction happened (a notice, a sweep: before)
         opened = _time((start.previous or {}).get("concludedAt"))
         self.opened_after = min(opened, self.began) if opened else None  # never past its own start
         self.last_signal_at = start.signal.occurred_at

@@ -164,3 +164,36 @@ def test_an_activity_hands_on_the_lowest_budget_readings_its_requests_saw(arm: A
     remaining = answer["remaining"]
     # The guard GET drew on the reads bucket, the POST on the writes bucket: ARM's own counts, for the limiter.
     assert set(remaining) >= {"reads", "writes"} and 0 <= remaining["writes"] < 200 and remaining["reads"] < 250
+
+
+def test_listing_with_status_gives_each_vm_its_status_and_last_change_in_two_reads(
+    arm: ArmEmulator, compute: Any, evicted: VmRef
+) -> None:
+    control(arm, "/requests", method="DELETE")
+    adapter = ArmCompute(settings(arm))
+    [(ref, facts)] = adapter.list_vms(arm.subscription, status=True)
+    assert ref == evicted and (facts.status, facts.is_spot, facts.eviction_policy) == (
+        VmStatus.DEALLOCATED,
+        True,
+        "Deallocate",
+    )
+    assert facts.changed_at is not None and facts.changed_at == adapter.facts(evicted).changed_at
+    assert control(arm, "/requests")["counts"] == {"VirtualMachines_ListAll 200": 2, "VirtualMachines_Get 200": 1}
+    [(_, model_only)] = adapter.list_vms(arm.subscription)
+    assert (model_only.status, model_only.changed_at) == (VmStatus.UNKNOWN, None)
+
+
+def test_a_uniform_sets_instances_come_with_their_instance_views_from_one_list(arm: ArmEmulator, compute: Any) -> None:
+    from tests.integration.helpers import vmss_body
+
+    compute.virtual_machine_scale_sets.begin_create_or_update(
+        arm.resource_group, "pool", vmss_body(arm, capacity=2)
+    ).result()
+    compute.virtual_machine_scale_set_vms.begin_deallocate(arm.resource_group, "pool", "1").result()
+    control(arm, "/requests", method="DELETE")
+    listed = dict(ArmCompute(settings(arm)).list_instances(arm.subscription, arm.resource_group.lower(), "pool"))
+    assert {(r.scale_set, r.instance_id) for r in listed} == {("pool", "0"), ("pool", "1")}
+    statuses = {r.instance_id: f.status for r, f in listed.items()}
+    assert statuses == {"0": VmStatus.RUNNING, "1": VmStatus.DEALLOCATED}
+    assert all(f.changed_at and f.size for f in listed.values())
+    assert control(arm, "/requests")["counts"] == {"VirtualMachineScaleSetVMs_List 200": 1}

@@ -152,3 +152,21 @@ def test_tags_update_through_put_and_the_activity_log_names_the_caller(arm: ArmE
     writes = [r for r in records if r["operation_name"].endswith("virtualMachines/write")]
     assert {r["status"] for r in writes} == {"Started", "Succeeded"}
     assert {r["caller"] for r in writes} == {"respot@localcloud"}
+
+
+def test_list_all_with_status_only_gives_every_instance_view_with_the_time_of_the_last_change(
+    arm: ArmEmulator, compute: Any
+) -> None:
+    rg = arm.resource_group
+    create(arm, compute, "vm1")
+    create(arm, compute, "vm2")
+    created = {s.code: s.time for s in compute.virtual_machines.instance_view(rg, "vm2").statuses}
+    compute.virtual_machines.begin_deallocate(rg, "vm1").result()
+    listed = {str(v.name): v for v in compute.virtual_machines.list_all(status_only="true")}
+    assert set(listed) == {"vm1", "vm2"}
+    views = {name: {s.code: s.time for s in v.instance_view.statuses} for name, v in listed.items()}
+    assert set(views["vm1"]) == {"ProvisioningState/succeeded", "PowerState/deallocated"}
+    assert views["vm1"]["ProvisioningState/succeeded"] > views["vm2"]["ProvisioningState/succeeded"]
+    assert views["vm2"]["ProvisioningState/succeeded"] == created["ProvisioningState/succeeded"]  # unchanged: same time
+    assert all(v.tags is None and v.hardware_profile is None for v in listed.values())  # the model is not in it
+    assert all(v.instance_view is None for v in compute.virtual_machines.list_all())  # without it: the model only

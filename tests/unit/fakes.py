@@ -50,6 +50,7 @@ class FakeVm:
     size: str = "Standard_D2s_v5"
     priority: str = "Spot"
     eviction_policy: str = "Deallocate"
+    changed_at: str | None = None  # the ProvisioningState time the instance view gives
     max_price: float = 0.05
     tags: dict[str, str] = field(default_factory=dict)
     failed_code: str | None = None
@@ -157,9 +158,14 @@ class FakeCompute:
             tags=dict(got.tags),
             codes=codes,
             zone=got.zone,
+            changed_at=got.changed_at,
         )
 
-    def list_vms(self, subscription: str) -> list[tuple[VmRef, VmFacts]]:
+    def list_instances(self, subscription: str, resource_group: str, scale_set: str) -> list[tuple[VmRef, VmFacts]]:
+        self.log.append(("list_instances", scale_set))
+        return []
+
+    def list_vms(self, subscription: str, *, status: bool = False) -> list[tuple[VmRef, VmFacts]]:
         self.log.append(("list", subscription))
         return [
             (self.refs[i], self.facts(self.refs[i]))

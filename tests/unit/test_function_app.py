@@ -35,3 +35,26 @@ def test_health_answers_with_the_version() -> None:
         "service": "respot",
         "version": __version__,
     }
+
+
+def test_the_sweep_timer_takes_its_schedule_from_an_app_setting_and_its_record_is_an_orchestration() -> None:
+    from orchestrator.app.sweep import SCHEDULE_SETTING
+
+    trigger = functions()["sweep"].get_trigger()
+    assert trigger.type == "timerTrigger" and trigger.schedule == f"%{SCHEDULE_SETTING}%"
+    assert functions()["sweep_record"].get_trigger().type == "orchestrationTrigger"
+    assert functions()["roster"].get_trigger().type == "entityTrigger"
+
+
+def test_a_sweep_record_not_started_by_a_sweep_is_rejected() -> None:
+    from unittest.mock import Mock
+
+    from orchestrator.workflows.sweep import sweep_record
+
+    def context(instance_id: str, record: object) -> Mock:
+        return Mock(instance_id=instance_id, get_input=Mock(return_value=record))
+
+    record = {"sweep": "respot-sweep-20261201T1205Z", "found": []}
+    assert sweep_record(context("respot-sweep-20261201T1205Z", record)) == record
+    for iid, given in (("respot-sweep-20261201T1210Z", record), ("respot-abc-0001", {"sweep": "respot-abc-0001"})):
+        assert sweep_record(context(iid, given))["outcome"] == "rejected"

@@ -50,3 +50,17 @@ def test_a_vault_endpoint_needs_the_ca_file(env: pytest.MonkeyPatch, tmp_path: P
     env.setenv("RESPOT_VAULT_CA_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(SettingsError, match="RESPOT_VAULT_CA_FILE"):
         get_settings()
+
+
+def test_the_sweep_schedule_is_ncrontab_with_seconds_or_an_interval(env: pytest.MonkeyPatch) -> None:
+    assert get_settings().sweep_schedule == "0 */5 * * * *"
+    env.setenv("RESPOT_SWEEP_SCHEDULE", "00:02:00")
+    get_settings.cache_clear()
+    assert get_settings().sweep_schedule == "00:02:00"
+
+
+@pytest.mark.parametrize("schedule", ["*/5 * * * *", "every 5 minutes", ""])
+def test_a_sweep_schedule_that_is_neither_stops_the_app_naming_it(env: pytest.MonkeyPatch, schedule: str) -> None:
+    env.setenv("RESPOT_SWEEP_SCHEDULE", schedule)
+    with pytest.raises(SettingsError, match="RESPOT_SWEEP_SCHEDULE"):
+        get_settings()

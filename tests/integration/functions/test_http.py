@@ -80,11 +80,20 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "placements": "entityTrigger",
         "scaleset": "entityTrigger",
         "limiter": "entityTrigger",
-        "inventory": "timerTrigger",
+        "roster": "entityTrigger",
+        "sweep": "timerTrigger",
+        "sweep_record": "orchestrationTrigger",
     }
     assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"
-    assert set(app.orchestrators) == {"recover_vm", "observe_vm", "restart_vm", "redeploy_vm", "restore_capacity"}
-    assert app.functions["inventory"].client_param == "client"
+    assert set(app.orchestrators) == {
+        "recover_vm",
+        "observe_vm",
+        "restart_vm",
+        "redeploy_vm",
+        "restore_capacity",
+        "sweep_record",
+    }
+    assert app.functions["sweep"].client_param == "client"
 
 
 def test_an_unsupported_trigger_fails_at_start_naming_the_function(tmp_path: Path) -> None:

@@ -1,0 +1,178 @@
+"""The reconciliation sweep's decisions, pure: which listed VMs it hands to a recovery, with what signal, and which
+fleet members have disappeared since the last sweep. The guard against lost or late alerts and immediate evictions.
+
+What it starts, each through the same admission as an alert (orchestrator.app.admission):
+
+| what the sweep sees                                            | finding        | the signal's time             |
+|----------------------------------------------------------------|----------------|-------------------------------|
+| a Deallocate-policy Spot VM, deallocated                       | deallocated    | its ProvisioningState time    |
+| ... with ProvisioningState/failed/<a capacity code>            | failed_start   | its ProvisioningState time    |
+| a fleet member (or a Delete-policy Uniform instance) on the    | missing        | when the last sweep saw it    |
+| roster at the last sweep, not listed now                       |                |                               |
+
+**The time rule.** A signal's ``occurred_at`` decides which recovery it belongs to (orchestrator.domain.identity).
+The sweep's is a time Azure keeps while nothing changes: the ``time`` of the VM's ProvisioningState status (when its
+last operation ended), or, for a VM that is gone, when a sweep last saw it. So ten sweeps of one unchanged VM send
+the same signal (same event id, ``<finding>@<time>``): the first starts a recovery (or joins the one an alert
+started), the next nine are duplicates of it. A recovery that concluded (a person deallocated the VM: stopped or
+ignored, ``user_deallocated``) concluded after that time, so the same state is late for it, never a new recovery;
+only a new state change (an eviction after the VM ran again) has a later time and opens the next one.
+
+The sweep never decides that a VM was evicted: the recovery does, as for an alert (the Activity Log's caller,
+``respot:ignore``, eviction evidence for a VM that is gone). Without an Activity Log workspace a deallocated VM is
+left alone (recorded as ``no_activity_log``): nothing could tell an eviction from a person's deallocation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from orchestrator.domain.errors import CAPACITY_CODES
+from orchestrator.domain.models import InvalidInput, Signal, Source, VmFacts, VmRef, VmStatus, iso, parse_iso
+from orchestrator.domain.scope import InvalidResourceId, Scope, parse_vm_id
+
+ROSTER = "roster"  # entity: the fleet members a subscription had at the last sweep (key: the subscription id)
+PREFIX = "respot-sweep-"
+MAX_ROSTER = 20_000  # members on one subscription's roster
+
+
+def sweep_id(fired_at: datetime) -> str:
+    """One record per scheduled minute: a second firing of the same occurrence (another instance of a scaled-out
+    app, a past-due run at start) finds it and does nothing."""
+    return PREFIX + fired_at.strftime("%Y%m%dT%H%MZ")
+
+
+class Finding(StrEnum):
+    DEALLOCATED = "deallocated"
+    FAILED_START = "failed_start"
+    MISSING = "missing"
+
+
+class Left(StrEnum):
+    """Why the sweep looked at a VM that could need a recovery and started none."""
+
+    NO_ACTIVITY_LOG = "no_activity_log"
+    NO_STATE_TIME = "no_state_time"
+    NOT_CAPACITY = "failed_not_capacity"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    vm: VmRef
+    finding: Finding
+    occurred_at: datetime
+    detail: str
+    fleet: str = ""  # a missing member's fleet
+
+    @property
+    def signal(self) -> Signal:
+        return Signal(self.vm, Source.SWEEP, f"{self.finding.value}@{iso(self.occurred_at)}", self.occurred_at)
+
+
+@dataclass(frozen=True)
+class Passed:
+    vm: str
+    reason: Left
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"vm": self.vm, "reason": self.reason.value, "detail": self.detail}
+
+
+def watched(ref: VmRef, facts: VmFacts, scope: Scope) -> bool:
+    """A VM the sweep looks at: a Spot VM in scope, with the required tags, not tagged respot:ignore."""
+    return facts.is_spot and scope.allows(ref) and scope.tags_match(facts) and not facts.ignored_by_tag
+
+
+def look(ref: VmRef, facts: VmFacts, *, activity_log: bool) -> Candidate | Passed | None:
+    """A watched VM: a candidate for a recovery, left alone with a reason, or nothing to see (None)."""
+    if facts.delete_policy or facts.status != VmStatus.DEALLOCATED:
+        return None  # running, in flux (the next sweep sees where it lands), or a Delete-policy VM on its way out
+    failed, when = facts.provisioning_failed, _time(facts.changed_at)
+    if failed is not None and failed.lower() not in CAPACITY_CODES:
+        return Passed(ref.id, Left.NOT_CAPACITY, f"a start failed with {failed}: waiting for capacity cannot help")
+    if when is None:
+        return Passed(ref.id, Left.NO_STATE_TIME, "the instance view gives no time of the last change")
+    if failed is not None:
+        return Candidate(ref, Finding.FAILED_START, when, f"ProvisioningState/failed/{failed} since {iso(when)}")
+    if not activity_log:
+        detail = "deallocated; without an Activity Log workspace an eviction and a person's deallocation look alike"
+        return Passed(ref.id, Left.NO_ACTIVITY_LOG, detail)
+    return Candidate(ref, Finding.DEALLOCATED, when, f"deallocated since {iso(when)}")
+
+
+# --- the roster: which fleet members a subscription had at the last sweep --------------------------------------
+
+Roster = dict[str, dict[str, str]]  # VM id -> {fleet, seen}
+
+
+def settled(vms: list[tuple[VmRef, VmFacts]]) -> set[str]:
+    """The VMs that go on the roster when they are members: not still being created, and not a create that failed
+    (a replacement respot deletes after a failed create was never a member, and is not missed)."""
+    return {ref.id for ref, facts in vms if facts.status not in (VmStatus.CREATING, VmStatus.FAILED)}
+
+
+def missing(roster: Roster, present: set[str], scope: Scope, swept: frozenset[str]) -> list[Candidate]:
+    """Members on the roster that the listing no longer has (``present``: every VM and instance id listed, member
+    or not; ``swept``: the scale sets whose instances were listed, so an instance of another is not concluded on)."""
+    out = []
+    for vm_id, entry in sorted(roster.items()):
+        if vm_id in present:
+            continue
+        try:
+            ref, seen = parse_vm_id(vm_id), parse_iso(entry.get("seen"), "seen")
+        except (InvalidResourceId, InvalidInput):
+            continue
+        if scope.allows(ref) and (ref.scale_set_id is None or ref.scale_set_id in swept):
+            fleet = str(entry.get("fleet") or "")
+            out.append(Candidate(ref, Finding.MISSING, seen, _gone(ref, fleet, seen), fleet))
+    return out
+
+
+def unswept(roster: Roster, swept: frozenset[str], sets: frozenset[str] | None) -> Roster:
+    """Instances on the roster whose set still exists (``sets``: the ids listed, None when the list failed) but
+    whose instances were not listed this time: kept as they were, for the next sweep."""
+    out = {}
+    for vm_id, entry in roster.items():
+        set_id = vm_id.rsplit("/virtualmachines/", 1)[0] if "/virtualmachinescalesets/" in vm_id else None
+        if set_id is not None and set_id not in swept and (sets is None or set_id in sets):
+            out[vm_id] = entry
+    return out
+
+
+def _gone(ref: VmRef, fleet: str, seen: datetime) -> str:
+    if fleet:
+        return f"a member of fleet '{fleet}' listed at {iso(seen)} is not listed now"
+    if ref.scale_set is not None:
+        return f"an instance of scale set '{ref.scale_set}' listed at {iso(seen)} is not listed now"
+    return f"a Flexible scale-set member listed at {iso(seen)} is not listed now"
+
+
+def roster_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
+    """``set`` {members: {VM id: {fleet, seen}}}: the roster after a sweep. ``get``: the roster."""
+    roster: Roster = state if isinstance(state, dict) else {}
+    if operation == "get":
+        return roster, roster
+    if operation == "set":
+        members = payload.get("members") if isinstance(payload, dict) else None
+        if not isinstance(members, dict) or len(members) > MAX_ROSTER:
+            raise InvalidInput(f"roster: members must be an object of at most {MAX_ROSTER} entries")
+        kept = {str(k)[:400]: _entry(v) for k, v in members.items()}
+        return kept, None
+    raise InvalidInput(f"roster: no operation {operation!r} (set, get)")
+
+
+def _entry(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise InvalidInput("roster: each member is {fleet, seen}")
+    return {"fleet": str(value.get("fleet") or "")[:100], "seen": iso(parse_iso(value.get("seen"), "seen"))}
+
+
+def _time(value: str | None) -> datetime | None:
+    try:
+        return parse_iso(value, "changed_at") if value else None
+    except InvalidInput:
+        return None

@@ -1,0 +1,155 @@
+"""The sweep's decisions: which listed VMs it hands to a recovery, the time rule that makes a repeated sweep of an
+unchanged VM the same signal, and the roster that says which fleet members are gone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from orchestrator.domain.identity import RecoveryRecord, Route, recovery_id, route
+from orchestrator.domain.models import (
+    SWEEP_LOOKBACK,
+    InvalidInput,
+    Signal,
+    Source,
+    VmFacts,
+    VmRef,
+    VmStatus,
+    iso,
+)
+from orchestrator.domain.scope import Scope
+from orchestrator.domain.sweep import (
+    Candidate,
+    Finding,
+    Left,
+    Passed,
+    look,
+    missing,
+    roster_op,
+    settled,
+    sweep_id,
+    unswept,
+    watched,
+)
+
+SUB = "11111111-2222-3333-4444-555555555555"
+VM = VmRef(SUB, "rg", "vm1")
+T0 = datetime(2026, 3, 1, 12, 3, 20, tzinfo=UTC)
+SCOPE = Scope(frozenset({SUB}))
+
+
+def facts(status: VmStatus = VmStatus.DEALLOCATED, **extra: object) -> VmFacts:
+    fields: dict[str, object] = {"priority": "Spot", "eviction_policy": "Deallocate", "changed_at": iso(T0)}
+    return VmFacts(exists=True, status=status, **{**fields, **extra})  # type: ignore[arg-type]
+
+
+def test_a_deallocated_spot_vm_is_a_candidate_whose_time_is_its_last_change() -> None:
+    seen = look(VM, facts(), activity_log=True)
+    assert isinstance(seen, Candidate) and (seen.finding, seen.occurred_at) == (Finding.DEALLOCATED, T0)
+    assert seen.signal == Signal(VM, Source.SWEEP, f"deallocated@{iso(T0)}", T0)
+
+
+def test_a_failed_start_for_capacity_is_a_candidate_even_without_an_activity_log() -> None:
+    seen = look(VM, facts(provisioning_failed="ZonalAllocationFailed"), activity_log=False)
+    assert isinstance(seen, Candidate) and seen.finding == Finding.FAILED_START
+    assert "ZonalAllocationFailed" in seen.detail
+
+
+@pytest.mark.parametrize(
+    ("vm", "log", "reason"),
+    [
+        (facts(), False, Left.NO_ACTIVITY_LOG),  # who deallocated it cannot be known: never undone blindly
+        (facts(changed_at=None), True, Left.NO_STATE_TIME),  # no stable time: it would be a new signal every sweep
+        (facts(provisioning_failed="OperationNotAllowed"), True, Left.NOT_CAPACITY),  # quota: waiting cannot help
+    ],
+)
+def test_a_vm_the_sweep_cannot_act_on_safely_is_left_with_the_reason(vm: VmFacts, log: bool, reason: Left) -> None:
+    seen = look(VM, vm, activity_log=log)
+    assert isinstance(seen, Passed) and seen.reason == reason and seen.vm == VM.id
+
+
+@pytest.mark.parametrize(
+    "vm",
+    [
+        facts(VmStatus.RUNNING),
+        facts(VmStatus.DEALLOCATING),  # in flux: the next sweep sees where it lands
+        facts(VmStatus.STOPPED),  # powered off but allocated: a person did that
+        facts(eviction_policy="Delete"),  # on its way out: the roster notices when it is gone
+    ],
+)
+def test_nothing_else_is_a_candidate(vm: VmFacts) -> None:
+    assert look(VM, vm, activity_log=True) is None
+
+
+def test_only_spot_vms_in_scope_without_the_ignore_tag_are_watched() -> None:
+    assert watched(VM, facts(), SCOPE)
+    assert not watched(VM, facts(priority="Regular"), SCOPE)
+    assert not watched(VM, facts(tags={"respot:ignore": "true"}), SCOPE)
+    assert not watched(VmRef("99999999-2222-3333-4444-555555555555", "rg", "vm1"), facts(), SCOPE)
+    assert not watched(VM, facts(), Scope(frozenset({SUB}), frozenset({"other-rg"})))
+
+
+def test_ten_sweeps_of_an_unchanged_vm_start_one_recovery() -> None:
+    signal = look(VM, facts(), activity_log=True).signal  # type: ignore[union-attr]
+    assert route(signal, []).route == Route.START
+    # It concluded (a person deallocated the VM) after the state change: the same state is its own signal again.
+    done = RecoveryRecord(recovery_id(VM, 1), 1, False, None, T0 + timedelta(minutes=2), frozenset({signal.key}))
+    for _ in range(9):
+        again = look(VM, facts(), activity_log=True).signal  # type: ignore[union-attr]
+        assert route(again, [done]).route == Route.DUPLICATE
+
+
+def test_the_same_state_is_late_for_a_recovery_an_alert_started_and_a_new_change_opens_the_next() -> None:
+    alerted = RecoveryRecord(recovery_id(VM, 1), 1, False, None, T0 + timedelta(minutes=20), frozenset({"eg:1"}))
+    same = look(VM, facts(), activity_log=True).signal  # type: ignore[union-attr]
+    assert route(same, [alerted]).route == Route.LATE
+    evicted_again = look(VM, facts(changed_at=iso(T0 + timedelta(hours=3))), activity_log=True).signal  # type: ignore[union-attr]
+    assert (route(evicted_again, [alerted]).route, route(evicted_again, [alerted]).seq) == (Route.START, 2)
+
+
+def test_a_recovery_looks_for_what_a_person_did_from_before_the_sweeps_time() -> None:
+    signal = look(VM, facts(), activity_log=True).signal  # type: ignore[union-attr]
+    assert signal.since == T0 - SWEEP_LOOKBACK  # the deallocation began before the time its end was recorded
+    assert Signal(VM, Source.EVENT_GRID, "e", T0).since == T0
+
+
+def test_a_member_on_the_roster_that_is_not_listed_now_is_missing_since_it_was_last_seen() -> None:
+    other = VmRef(SUB, "rg", "vm2")
+    roster = {VM.id: {"fleet": "web", "seen": iso(T0)}, other.id: {"fleet": "web", "seen": iso(T0)}}
+    [gone] = missing(roster, {other.id}, SCOPE, frozenset())
+    assert (gone.vm, gone.finding, gone.occurred_at, gone.fleet) == (VM, Finding.MISSING, T0, "web")
+    assert gone.signal.event_id == f"missing@{iso(T0)}"  # the next sweep, if it still had it, sends the same
+    assert missing(roster, {other.id}, Scope(frozenset({SUB}), frozenset({"elsewhere"})), frozenset()) == []
+
+
+def test_the_roster_is_set_whole_and_refuses_what_is_not_a_roster() -> None:
+    members = {VM.id: {"fleet": "web", "seen": iso(T0)}}
+    state, _ = roster_op(None, "set", {"members": members})
+    assert roster_op(state, "get", None) == (members, members)
+    with pytest.raises(InvalidInput):
+        roster_op(state, "set", {"members": {VM.id: {"fleet": "web", "seen": "yesterday"}}})
+    with pytest.raises(InvalidInput):
+        roster_op(state, "forget", {})
+
+
+def test_one_record_per_scheduled_minute() -> None:
+    assert sweep_id(datetime(2026, 12, 1, 12, 5, 0, 400, tzinfo=UTC)) == "respot-sweep-20261201T1205Z"
+
+
+def test_a_vm_still_being_created_or_whose_create_failed_is_not_put_on_the_roster() -> None:
+    vms = {status: (VmRef(SUB, "rg", status.value), facts(status)) for status in VmStatus}
+    on_roster = settled(list(vms.values()))
+    assert {s for s, (ref, _) in vms.items() if ref.id not in on_roster} == {VmStatus.CREATING, VmStatus.FAILED}
+
+
+def test_an_instance_is_missed_only_when_its_set_was_swept_and_kept_while_its_set_was_not() -> None:
+    pool = VmRef(SUB, "rg", "pool_0", "pool", "0")
+    gone_set = VmRef(SUB, "rg", "gone_0", "gone", "0")
+    roster = {r.id: {"fleet": "", "seen": iso(T0)} for r in (pool, gone_set)}
+    [lost] = missing(roster, set(), SCOPE, frozenset({str(pool.scale_set_id)}))
+    assert lost.vm == pool and "scale set 'pool'" in lost.detail
+    assert missing(roster, set(), SCOPE, frozenset()) == []  # no set's instances listed: nothing concluded
+    # pool's instances were not listed (the read failed), gone was not listed at all (deleted): pool's are kept.
+    assert set(unswept(roster, frozenset(), frozenset({str(pool.scale_set_id)}))) == {pool.id}
+    assert set(unswept(roster, frozenset(), None)) == {pool.id, gone_set.id}  # the set list itself failed
