@@ -11,6 +11,7 @@ PUT a second time. The max price comes from the profile (its cap, or its ceiling
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,14 +65,14 @@ def gather_market(payload: Any, market: MarketData, compute: Compute, fleets: Fl
             placement=scores,
             placement_stale=stale,
             quota={r: market.quota(vm.subscription, r) for r in regions},
-            members=_members(compute, vm.subscription, profile, scope),
+            members=live_members(compute, vm.subscription, profile, scope),
         )
         return StepResult(Step.OK, value=json.dumps(market_to_dict(gathered)))
 
     return answer(body)
 
 
-def _members(compute: Compute, subscription: str, profile: Profile, scope: Scope) -> dict[str, int]:
+def live_members(compute: Compute, subscription: str, profile: Profile, scope: Scope) -> dict[str, int]:
     counts: dict[str, int] = {}
     for ref, facts in compute.list_vms(subscription):
         if scope.allows(ref) and profile.recognises(facts.tags):
@@ -87,7 +88,7 @@ def create_vm(
 
     def body() -> StepResult:
         profile = _profile(payload, fleets)
-        evicted, target, offering, member = _create_request(payload, scope)
+        evicted, target, offering, member = create_request(payload, scope)
         spot, raised = payload.get("spot") is not False, payload.get("raised") is True
         facts = compute.facts(target)
         if facts.exists:  # this attempt's VM is already there: report it, never PUT again
@@ -95,24 +96,45 @@ def create_vm(
         before = compute.facts(evicted)
         if before.exists:  # still being deleted (ask again shortly), or back: nothing to replace
             return StepResult(Step.SKIPPED, facts=before, reason="evicted_vm_exists")
-        live = sum(_members(compute, target.subscription, profile, scope).values())
+        live = sum(live_members(compute, target.subscription, profile, scope).values())
         if live >= profile.desired:  # never more members than the profile wants, however the input came
             return StepResult(Step.SKIPPED, reason="fleet_full", value=str(live))
-        offering = _allowed(profile, offering, market.skus(target.subscription, offering.region), spot)
-        request = vm_body(
-            profile,
-            member,
-            offering,
-            name=target.name,
-            ssh_public_key=_ssh_key(profile, secrets),
-            spot=spot,
-            recovery_id=str(payload["recovery"]),
-            max_price=profile.price_ceiling if raised and profile.price_ceiling else None,
-        )
-        operation = compute.begin_create(target, request)
-        return StepResult(Step.ACCEPTED if operation else Step.DONE, operation=operation)
+        max_price = profile.price_ceiling if raised and profile.price_ceiling else None
+        order = Order(profile, member, offering, target, str(payload["recovery"]), spot, max_price)
+        return put_replacement(order, compute, market, secrets)
 
     return answer(body)
+
+
+@dataclass(frozen=True)
+class Order:
+    """What a create PUTs: the profile's template with the member's tags and disks, on one offering."""
+
+    profile: Profile
+    member: Member
+    offering: Offering
+    target: VmRef
+    recovery: str
+    spot: bool = True
+    max_price: float | None = None
+
+
+def put_replacement(order: Order, compute: Compute, market: MarketData, secrets: Secrets) -> StepResult:
+    """The offering checked against the profile (by the region's SKUs), then the PUT (raises :class:`Refused`)."""
+    profile, target = order.profile, order.target
+    offering = _allowed(profile, order.offering, market.skus(target.subscription, order.offering.region), order.spot)
+    request = vm_body(
+        profile,
+        order.member,
+        offering,
+        name=target.name,
+        ssh_public_key=_ssh_key(profile, secrets),
+        spot=order.spot,
+        recovery_id=order.recovery,
+        max_price=order.max_price,
+    )
+    operation = compute.begin_create(target, request)
+    return StepResult(Step.ACCEPTED if operation else Step.DONE, operation=operation)
 
 
 def _ssh_key(profile: Profile, secrets: Secrets) -> str:
@@ -125,7 +147,7 @@ def _ssh_key(profile: Profile, secrets: Secrets) -> str:
     return secrets.ssh_key(ref.vault_url, ref.secret_name)
 
 
-def _create_request(payload: Any, scope: Scope) -> tuple[VmRef, VmRef, Offering, Member]:
+def create_request(payload: Any, scope: Scope) -> tuple[VmRef, VmRef, Offering, Member]:
     evicted, member = vm_in_scope(payload, scope), _member(payload)
     try:
         offering = Offering.from_key(str(payload["offering"]))

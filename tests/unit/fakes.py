@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from orchestrator.activities import capacity, fleet, logs, policy
+from orchestrator.activities import capacity, fleet, logs, policy, returns
 from orchestrator.activities import compute as compute_activities
 from orchestrator.domain.capacity import ScaleSetFacts
 from orchestrator.domain.classify import UserAction
@@ -399,6 +399,10 @@ class World:
                 payload, self.compute, self.market, self.secrets, self.fleets, scope
             ),
             names.DELETE_VM: lambda: fleet.delete_vm(payload, self.compute, scope),
+            names.CREATE_RETURN: lambda: returns.create_return(
+                payload, self.compute, self.market, self.secrets, self.fleets, scope
+            ),
+            names.DELETE_FALLBACK: lambda: returns.delete_fallback(payload, self.compute, self.fleets, scope),
             names.READ_SCALE_SET: lambda: capacity.read_scale_set(payload, self.scale_sets, scope),
             names.SET_CAPACITY: lambda: capacity.set_capacity(payload, self.scale_sets, scope),
         }
