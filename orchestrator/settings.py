@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         0, ge=0, description="With price_policy=raise: never raise maxPrice above this (USD/h)."
     )
     require_health_extension: bool = False
+    return_schedule: str = Field(
+        "0 */5 * * * *",
+        pattern=r"^\S+( \S+){5}$",
+        description="NCRONTAB (with seconds) of the return to Spot's look at Regular fallbacks (docs/operators.md).",
+    )
     max_body_bytes: int = Field(1_048_576, gt=0)
     max_body_depth: int = Field(32, ge=4, le=512, description="JSON nesting allowed in /api/alerts bodies.")
     sdk_http_logging: bool = Field(False, description="azure-core's per-request HTTP log lines (very verbose).")
