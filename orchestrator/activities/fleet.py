@@ -3,7 +3,7 @@ replacement. Dict in, a few short calls, a dict out; nothing waits for an operat
 
 Trust: the profile is the one in the settings' fleets file whose membership tag the member carried (never a name
 from the input); a create is refused unless the evicted VM is really gone, the fleet has fewer live members than
-its ``desired`` count, its offering is one the profile allows (by the region's resource SKUs), the name is the
+its ``desired`` count (the recovery's own earlier, failed attempts still being deleted do not count), its offering is one the profile allows (by the region's resource SKUs), the name is the
 attempt's deterministic replacement name, and the resource group is in scope. A create first reads that name: a VM already there (a retried or replayed create) is reported, never
 PUT a second time. The max price comes from the profile (its cap, or its ceiling after a price eviction).
 """
@@ -72,10 +72,13 @@ def gather_market(payload: Any, market: MarketData, compute: Compute, fleets: Fl
     return answer(body)
 
 
-def live_members(compute: Compute, subscription: str, profile: Profile, scope: Scope) -> dict[str, int]:
+def live_members(
+    compute: Compute, subscription: str, profile: Profile, scope: Scope, *, besides: frozenset[str] = frozenset()
+) -> dict[str, int]:
+    """The fleet's VMs by priority, but for those named in ``besides`` (lower case)."""
     counts: dict[str, int] = {}
     for ref, facts in compute.list_vms(subscription):
-        if scope.allows(ref) and profile.recognises(facts.tags):
+        if scope.allows(ref) and profile.recognises(facts.tags) and ref.name.lower() not in besides:
             priority = "Spot" if facts.is_spot else "Regular"
             counts[priority] = counts.get(priority, 0) + 1
     return counts
@@ -96,7 +99,7 @@ def create_vm(
         before = compute.facts(evicted)
         if before.exists:  # still being deleted (ask again shortly), or back: nothing to replace
             return StepResult(Step.SKIPPED, facts=before, reason="evicted_vm_exists")
-        live = sum(live_members(compute, target.subscription, profile, scope).values())
+        live = sum(live_members(compute, target.subscription, profile, scope, besides=_earlier(payload)).values())
         if live >= profile.desired:  # never more members than the profile wants, however the input came
             return StepResult(Step.SKIPPED, reason="fleet_full", value=str(live))
         max_price = profile.price_ceiling if raised and profile.price_ceiling else None
@@ -135,6 +138,13 @@ def put_replacement(order: Order, compute: Compute, market: MarketData, secrets:
     )
     operation = compute.begin_create(target, request)
     return StepResult(Step.ACCEPTED if operation else Step.DONE, operation=operation)
+
+
+def _earlier(payload: dict[str, Any]) -> frozenset[str]:
+    """This recovery's earlier attempts: each failed (a success ends the recovery), and its VM may still be on its
+    way out (the discard is issued, not waited for): never a live member."""
+    member, recovery = str(payload["member"]["name"]), str(payload["recovery"])
+    return frozenset(replacement_name(member, recovery, n).lower() for n in range(1, int(payload["attempt"])))
 
 
 def _ssh_key(profile: Profile, secrets: Secrets) -> str:
