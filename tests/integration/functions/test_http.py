@@ -80,10 +80,23 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "placements": "entityTrigger",
         "scaleset": "entityTrigger",
         "inventory": "timerTrigger",
+        "returns_timer": "timerTrigger",
+        "return_to_spot": "orchestrationTrigger",
+        "create_return": "activityTrigger",
+        "delete_fallback": "activityTrigger",
     }
     assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"
-    assert set(app.orchestrators) == {"recover_vm", "observe_vm", "restart_vm", "redeploy_vm", "restore_capacity"}
+    assert set(app.orchestrators) == {
+        "recover_vm",
+        "observe_vm",
+        "restart_vm",
+        "redeploy_vm",
+        "restore_capacity",
+        "return_to_spot",
+    }
     assert app.functions["inventory"].client_param == "client"
+    assert app.functions["returns_timer"].client_param == "client"
+    assert app.functions["returns_timer"].trigger["schedule"] == "0 */5 * * * *"
 
 
 def test_an_unsupported_trigger_fails_at_start_naming_the_function(tmp_path: Path) -> None:
