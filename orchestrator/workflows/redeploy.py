@@ -168,11 +168,7 @@ def redeploy_vm(context: Context, entity_id: EntityIds) -> Steps:
     run = Redeploy(flow, vm, member, start.profile, start.policy, progress)
     conclusion = yield from run.until_budget()
     if conclusion is None:
-        progress.story, progress.executions = run.story.to_dict(), progress.executions + 1
-        run.status("continuing")
-        payload = {"vm": vm.to_dict(), "member": member.to_dict(), "progress": asdict(progress)}
-        context.continue_as_new(payload)
-        return None
+        return run.carry_on()
     return run.output(conclusion)
 
 
@@ -203,6 +199,13 @@ class Redeploy(Waits):
         self.replacement: dict[str, Any] | None = None
         self.members: dict[str, int] = {}  # the fleet's live members by priority, as the last market read counted
         self.memory: dict[str, dict[str, Any]] = {}  # the offerings entity as last read, with this recovery's cools
+
+    def carry_on(self) -> None:
+        """Continue as new with the progress so far: the next execution's history starts short."""
+        self.p.story, self.p.executions = self.story.to_dict(), self.p.executions + 1
+        self.status("continuing")
+        payload = {"vm": self.vm.to_dict(), "member": self.member.to_dict(), "progress": asdict(self.p)}
+        self.flow.context.continue_as_new(payload)
 
     # --- rounds: rank, walk the list, wait ------------------------------------------------------------------
 

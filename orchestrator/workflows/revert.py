@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.domain.fleet import Profile
-from orchestrator.domain.models import Outcome, Reason, Step, StepResult, VmRef, iso, parse_iso
+from orchestrator.domain.models import InvalidInput, Outcome, Reason, Step, StepResult, VmRef, iso, parse_iso
 from orchestrator.domain.placement import Candidate
 from orchestrator.domain.policy import TASKS_PER_EXECUTION, Policy
 from orchestrator.domain.revert import good_candidate, swap_at
@@ -59,11 +59,21 @@ def return_to_spot(context: Context, entity_id: EntityIds) -> Steps:
         return start
     run = Return(start.flow, start.vm, start.member, start.profile, start.policy, start.progress)
     conclusion = yield from run.swap_when_good()
+    if conclusion is None:
+        return run.carry_on()
     return run.output(conclusion)
 
 
 def _progress(data: dict[str, Any], now: datetime) -> ReturnProgress:
-    return ReturnProgress(started_at=iso(now), since=iso(now))
+    """A first execution's, or what the last one handed on (its start and goodSince, its story)."""
+    if data.get("progress") is None:
+        return ReturnProgress(started_at=iso(now), since=iso(now))
+    progress = ReturnProgress.from_dict(data["progress"])
+    if not isinstance(progress, ReturnProgress):
+        raise InvalidInput("progress: not a return's")
+    if progress.good_since is not None:
+        parse_iso(progress.good_since, "progress.good_since")
+    return progress
 
 
 class Return(Redeploy):
@@ -102,6 +112,8 @@ class Return(Redeploy):
             if self.flow.now >= due:
                 return (yield from self.swap(good))
             yield from self.wait(min(due, self.flow.now + LOOK), "waiting")
+            if self.flow.tasks >= TASKS_PER_EXECUTION:
+                return None  # a long after_minutes: continue as new, goodSince carried on
         return self.give_up()
 
     def not_good(self, ranked: list[Candidate], *, stale: bool) -> Conclusion:

@@ -26,7 +26,7 @@ REVERT = {"enabled": True, "after_minutes": 10, "min_placement": "High", "dwell_
 
 
 def world(*, desired: int = 2, others: int = 1, **extra: Any) -> World:
-    spec = profile(desired=desired, revert=REVERT, **extra)
+    spec = profile(**{"desired": desired, "revert": REVERT, **extra})
     w = World(market=market(), fleets=parse_fleets({"fleets": [spec]}))
     tags = {"respot-fleet": "web", FALLBACK_TAG: "regular", RECOVERY_TAG: "respot-0123456789abcdef-0001"}
     w.compute.add(
@@ -191,3 +191,15 @@ def test_a_replayed_create_never_puts_twice() -> None:
     out, _, _ = drive(w)
     assert out["outcome"] == "returned"
     assert w.compute.count("create") == 1 and w.compute.count("delete") == 1
+
+
+def test_a_long_after_minutes_continues_as_new_and_keeps_good_since_and_the_spot_vms_name() -> None:
+    w = world(revert={**REVERT, "after_minutes": 240})
+    out, d, timeline = drive(w)
+    assert (out["outcome"], out["reason"]) == ("returned", "returned_to_spot"), out
+    assert len(d.executions) > 2 and max(e.history_events for e in d.executions) < 120
+    good_since = datetime.fromisoformat(out["goodSince"])
+    assert good_since - T0 < timedelta(seconds=10)  # from the first execution, carried on
+    assert out["concludedAt"] >= iso(good_since + timedelta(minutes=240))
+    assert len(spot_vms(w)) == 1 and w.compute.count("create") == 1
+    assert min(timeline.counts) >= 2
