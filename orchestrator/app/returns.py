@@ -33,14 +33,14 @@ log = logging.getLogger("respot.returns")
 @bp.timer_trigger(schedule=get_settings().return_schedule, arg_name="timer", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def returns_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    await look(client, _fired_at(timer))
+    await look(client, _fired_at(timer), compose.compute(), compose.fleets(), compose.settings().scope)
 
 
-async def look(client: df.DurableOrchestrationClient, now: datetime) -> None:
+async def look(
+    client: df.DurableOrchestrationClient, now: datetime, compute: Compute, fleets: Fleets, scope: Scope
+) -> None:
     """Start a return for each fallback that is due one; a start refused because one runs is fine."""
-    found = await asyncio.to_thread(
-        returns.fallbacks, compose.compute(), compose.fleets(), compose.settings().scope, now
-    )
+    found = await asyncio.to_thread(returns.fallbacks, compute, fleets, scope, now)
     for ref, member, profile in found:
         instance_id = return_id(ref)
         why = not_due(profile.revert, _previous(await client.get_status(instance_id)), now)
