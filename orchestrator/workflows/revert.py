@@ -45,7 +45,8 @@ from orchestrator.workflows.redeploy import Attempt, Progress, Redeploy, Start, 
 from orchestrator.workflows.strategy import Conclusion
 
 LOOK = timedelta(minutes=5)  # how often a good candidate is looked at again while it must keep ranking well
-KEEP_ASKING = timedelta(minutes=15)  # how long a delete refused for the desired count is asked again
+KEEP_ASKING = timedelta(minutes=15)  # how long a delete refused for the desired count is asked again ...
+ASK_EVERY = timedelta(minutes=1)  # ... and how often (another member's recovery may be creating meanwhile)
 
 
 @dataclass
@@ -158,7 +159,7 @@ class Return(Redeploy):
         """Delete the fallback now that its Spot replacement holds (the activity checks it again)."""
         spot, asking_until = self.target(attempt), self.flow.now + KEEP_ASKING
         payload = {"vm": self.vm.to_dict(), "spot": spot.to_dict()}
-        story = f"{self.vm.name} (Regular) -> {spot.name} (Spot) on {attempt.offering.key}"
+        story, last = f"{self.vm.name} (Regular) -> {spot.name} (Spot) on {attempt.offering.key}", ""
         while self.flow.now < asking_until:
             self.status("retiring", name=self.vm.name)
             result = yield from self.flow.ask(
@@ -176,9 +177,14 @@ class Return(Redeploy):
                 return Conclusion(Outcome.RETURNED, Reason.RETURNED, story)
             if result.step == Step.SKIPPED and result.reason in ("regular_floor", "spot_not_running"):
                 return (yield from self.undo(attempt, result))
-            self.record("delete", result.step.value, result.reason or "", "the fallback delete is asked again")
-            yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
-        detail = f"{story}: the fleet needs the fallback too (below desired without it); both stay"
+            if result.step == Step.OUT_OF_SCOPE or result.reason == "not_a_fallback":
+                why = f"{story}: {self.vm.name} is no longer a fallback respot may delete ({result.reason}); both stay"
+                return Conclusion(Outcome.KEPT, Reason.FALLBACK_KEPT, why)
+            last = result.reason or result.step.value
+            self.record("delete", result.step.value, last, "the fallback delete is asked again")
+            pause = ASK_EVERY if result.reason == "below_desired" else timedelta(seconds=SHORT)
+            yield from self.sleep(self.flow.now + pause)
+        detail = f"{story}: the fallback was not deleted in {KEEP_ASKING} (last: {last}); both stay"
         return Conclusion(Outcome.KEPT, Reason.FALLBACK_KEPT, detail)
 
     def undo(self, attempt: Attempt, result: StepResult) -> Steps:

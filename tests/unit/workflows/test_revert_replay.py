@@ -165,8 +165,10 @@ def test_a_candidate_that_stops_ranking_well_before_after_minutes_keeps_the_fall
 
 def test_without_desired_members_beside_it_the_fallback_stays_and_the_spot_vm_stays_a_member() -> None:
     w = world(desired=2, others=0)
-    out, _, timeline = drive(w)
+    out, d, timeline = drive(w)
     assert (out["outcome"], out["reason"]) == ("kept", "fallback_kept"), out
+    assert "(last: below_desired)" in out["detail"]
+    assert [n for n, _ in d.calls].count("delete_fallback") <= 16  # asked every minute for 15 minutes
     assert FALLBACK.id in w.compute.vms and len(spot_vms(w)) == 1
     assert timeline.deletes == []
 
@@ -203,3 +205,20 @@ def test_a_long_after_minutes_continues_as_new_and_keeps_good_since_and_the_spot
     assert out["concludedAt"] >= iso(good_since + timedelta(minutes=240))
     assert len(spot_vms(w)) == 1 and w.compute.count("create") == 1
     assert min(timeline.counts) >= 2
+
+
+def test_a_fallback_that_stops_being_respots_before_its_delete_is_kept_with_the_spot_vm() -> None:
+    w = world()
+
+    def untag(now: datetime) -> None:
+        w.compute.tick(now)
+        spot = [v for v in w.compute.created() if v.status == VmStatus.RUNNING]
+        if spot and FALLBACK.id in w.compute.vms:
+            w.compute.vms[FALLBACK.id].tags.pop(FALLBACK_TAG, None)  # a person claims it while the Spot VM warms up
+
+    data = {"vm": FALLBACK.to_dict(), "member": fallback_member().to_dict()}
+    d = Driver(lambda c: return_to_spot(c, EntityId), data, return_id(FALLBACK), T0, w.activity, on_tick=untag)
+    d.entities = entities()
+    out = d.run()
+    assert (out["outcome"], out["reason"]) == ("kept", "fallback_kept"), out
+    assert "no longer a fallback" in out["detail"] and FALLBACK.id in w.compute.vms
