@@ -3,9 +3,11 @@ replacement. Dict in, a few short calls, a dict out; nothing waits for an operat
 
 Trust: the profile is the one in the settings' fleets file whose membership tag the member carried (never a name
 from the input); a create is refused unless the evicted VM is really gone, the fleet has fewer live members than
-its ``desired`` count (the recovery's own earlier, failed attempts still being deleted do not count), its offering is one the profile allows (by the region's resource SKUs), the name is the
-attempt's deterministic replacement name, and the resource group is in scope. A create first reads that name: a VM already there (a retried or replayed create) is reported, never
-PUT a second time. The max price comes from the profile (its cap, or its ceiling after a price eviction).
+its ``desired`` count (the recovery's own earlier, failed attempts still being deleted do not count), its offering
+is one the profile allows (by the region's resource SKUs), the name is the attempt's deterministic replacement
+name, and the resource group is in scope. A create first reads that name: a VM already there (a retried or
+replayed create) is reported, never PUT a second time. The max price comes from the profile (its cap, or its
+ceiling after a price eviction).
 """
 
 from __future__ import annotations

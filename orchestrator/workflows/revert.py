@@ -96,7 +96,8 @@ class Return(Redeploy):
 
     def swap_when_good(self) -> Steps:
         if not self.profile.revert.enabled:
-            return Conclusion(Outcome.KEPT, Reason.NO_FLEET, f"fleet {self.profile.name} has revert.enabled false")
+            detail = f"fleet {self.profile.name} has revert.enabled false: its fallbacks stay Regular"
+            return Conclusion(Outcome.IGNORED, Reason.OUT_OF_SCOPE, detail)
         while self.flow.now < self.deadline:
             market = yield from self.market()
             if isinstance(market, Conclusion):

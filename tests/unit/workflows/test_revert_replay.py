@@ -222,3 +222,10 @@ def test_a_fallback_that_stops_being_respots_before_its_delete_is_kept_with_the_
     out = d.run()
     assert (out["outcome"], out["reason"]) == ("kept", "fallback_kept"), out
     assert "no longer a fallback" in out["detail"] and FALLBACK.id in w.compute.vms
+
+
+def test_a_profile_without_revert_enabled_creates_nothing() -> None:
+    w = world(revert={"enabled": False})
+    out, d, _ = drive(w)
+    assert (out["outcome"], out["reason"]) == ("ignored", "out_of_scope") and "revert.enabled" in out["detail"]
+    assert [n for n, _ in d.calls] == ["recovery_policy", "fleet_profile"]
