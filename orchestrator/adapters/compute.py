@@ -11,6 +11,7 @@ whole set, so respot never changes it for one instance; a Flexible member is an 
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, cast
 
@@ -23,7 +24,7 @@ from azure.mgmt.compute.models import BillingProfile, VirtualMachineProperties, 
 from orchestrator.adapters import arm
 from orchestrator.adapters.credentials import LoopbackHttpPolicy, credential
 from orchestrator.domain.errors import ArmFailure, Failure, missing_of
-from orchestrator.domain.models import InvalidInput, Operation, ScaleSetMode, VmFacts, VmRef
+from orchestrator.domain.models import InvalidInput, Operation, ScaleSetMode, VmFacts, VmRef, iso
 from orchestrator.domain.scope import parse_vm_id
 from orchestrator.domain.vmstate import failed_provisioning, status_of
 from orchestrator.ports import OperationState
@@ -211,7 +212,12 @@ def _model_facts(got: Any, view: Any) -> VmFacts:
         zone=(got.zones or [""])[0],
         data_disks=_data_disks(props.storage_profile if props else None),
         scale_set_name=_last(props.virtual_machine_scale_set.id) if props and props.virtual_machine_scale_set else "",
+        created_at=_when(getattr(props, "time_created", None)),
     )
+
+
+def _when(value: Any) -> str:
+    return iso(value) if isinstance(value, datetime) else ""
 
 
 def _last(resource_id: Any) -> str:

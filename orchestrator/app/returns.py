@@ -19,9 +19,10 @@ from orchestrator.app import compose
 from orchestrator.app.inventory import _fired_at
 from orchestrator.domain.fleet import Fleets
 from orchestrator.domain.identity import ACTIVE
-from orchestrator.domain.models import InvalidInput, iso, parse_iso
+from orchestrator.domain.models import InvalidInput, VmRef, iso, parse_iso
 from orchestrator.domain.revert import Previous, not_due, return_id
 from orchestrator.domain.scope import Scope
+from orchestrator.domain.template import Member
 from orchestrator.ports import Compute, MarketData, Secrets
 from orchestrator.settings import get_settings
 from orchestrator.workflows import names, revert
@@ -39,20 +40,35 @@ async def returns_timer(timer: func.TimerRequest, client: df.DurableOrchestratio
 async def look(
     client: df.DurableOrchestrationClient, now: datetime, compute: Compute, fleets: Fleets, scope: Scope
 ) -> None:
-    """Start a return for each fallback that is due one; a start refused because one runs is fine."""
+    """Start a return for each fallback that is due one, and at most one move per fleet (none while one is in
+    flight); a start refused because one runs under the id is fine."""
     found = await asyncio.to_thread(returns.fallbacks, compute, fleets, scope, now)
+    previous = {ref.id: _previous(await client.get_status(return_id(ref))) for ref, _, _ in found}
+    moving = {p.name for ref, m, p in found if _moves(m) and (previous[ref.id] or Previous(False)).running}
     for ref, member, profile in found:
-        instance_id = return_id(ref)
-        why = not_due(profile.revert, _previous(await client.get_status(instance_id)), now)
+        if _moves(member) and profile.name in moving:
+            continue
+        why = not_due(profile.revert, previous[ref.id], now)
         if why is not None:
             log.info(json.dumps({"return": "not started", "vm": ref.id, "why": why}))
             continue
-        try:
-            await client.start_new(names.RETURN_TO_SPOT, instance_id, {"vm": ref.to_dict(), "member": member.to_dict()})
-        except Exception as exc:  # noqa: BLE001 - the client raises bare Exception; one running under the id is fine
-            log.info(json.dumps({"return": "start refused", "vm": ref.id, "detail": str(exc)[:200]}))
-            continue
-        log.info(json.dumps({"return": "started", "vm": ref.id, "instanceId": instance_id, "at": iso(now)}))
+        if _moves(member):
+            moving.add(profile.name)
+        await _start(client, ref, member, now)
+
+
+def _moves(member: Member) -> bool:
+    return member.priority.lower() == "spot"
+
+
+async def _start(client: df.DurableOrchestrationClient, ref: VmRef, member: Member, now: datetime) -> None:
+    instance_id = return_id(ref)
+    try:
+        await client.start_new(names.RETURN_TO_SPOT, instance_id, {"vm": ref.to_dict(), "member": member.to_dict()})
+    except Exception as exc:  # noqa: BLE001 - the client raises bare Exception; one running under the id is fine
+        log.info(json.dumps({"return": "start refused", "vm": ref.id, "detail": str(exc)[:200]}))
+        return
+    log.info(json.dumps({"return": "started", "vm": ref.id, "instanceId": instance_id, "at": iso(now)}))
 
 
 def _previous(status: Any) -> Previous | None:

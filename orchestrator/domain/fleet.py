@@ -168,6 +168,7 @@ class Revert(Strict):
     after_minutes: float = Field(30, gt=0, le=1440)  # how long a good Spot candidate must keep ranking well
     min_placement: Literal["High", "Medium", "Low"] = "High"  # the placement score a good candidate has at least
     dwell_minutes: float = Field(60, ge=0, le=10080)  # after a swap that did not hold: no new try before this
+    better_by: float | None = Field(None, gt=0, le=20)  # Spot members this many ranking points worse are moved too
 
 
 class Profile(Strict):

@@ -116,6 +116,7 @@ class VmFacts:
     zone: str = ""  # the VM's availability zone, "" for a regional VM
     scale_set_name: str = ""  # the Flexible scale set a VM belongs to
     data_disks: list[dict[str, Any]] = field(default_factory=list)  # {lun, size_gb, type}: what a replacement needs
+    created_at: str = ""  # the VM's timeCreated (ISO 8601), "" when ARM did not say
 
     @property
     def is_spot(self) -> bool:
@@ -349,6 +350,8 @@ class Reason(StrEnum):
     LOST_IN_WARM_UP = "lost_in_warm_up"  # the Spot VM was evicted or failed before it held: nothing Regular deleted
     CREATE_FAILED = "create_failed"  # the Spot VM could not be created (capacity, price, quota): the fallback stays
     FALLBACK_KEPT = "fallback_kept"  # deleting the fallback would leave the fleet below desired or keep_regular
+    MOVED = "moved"  # a Spot member on a worse offering was replaced by one on a better offering (revert.better_by)
+    NOT_WORSE = "not_worse"  # the Spot member's own offering ranks within revert.better_by of the best good one
 
 
 # --- time ---------------------------------------------------------------------------------------------------------

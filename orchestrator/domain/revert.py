@@ -6,6 +6,11 @@ side effects; the timer trigger (orchestrator.app.returns) and the ``return_to_s
 A fallback is a VM respot created at Regular priority when no Spot VM could be had: it carries
 ``respot:fallback=regular`` and ``respot:recovery`` (orchestrator.domain.template). One ``return_to_spot`` per
 fallback (instance id ``respot-return-<vm hash>``): at most one swap per member in flight.
+
+With ``revert.better_by`` a Spot member respot created is **moved** the same way when a good candidate ranks at
+least ``better_by`` points above its own offering (``worth_moving``): bounded churn, since a member is moved only
+once it has existed ``dwell_minutes``, a look that finds it not worse waits ``dwell_minutes`` before the next, and
+a fleet has one move in flight at a time.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from orchestrator.domain.fleet import FallbackMode, Profile, Revert
-from orchestrator.domain.models import Reason, VmFacts, VmRef
-from orchestrator.domain.placement import Candidate
+from orchestrator.domain.models import InvalidInput, Reason, VmFacts, VmRef, parse_iso
+from orchestrator.domain.placement import Candidate, Offering, score
 from orchestrator.domain.scope import vm_hash
 from orchestrator.domain.template import FALLBACK_TAG, RECOVERY_TAG
 
@@ -82,3 +87,48 @@ def good_candidate(ranked: list[Candidate], revert: Revert, *, stale: bool) -> C
 def swap_at(good_since: datetime, revert: Revert) -> datetime:
     """When a candidate first seen good at ``good_since`` (and good at every look since) has ranked long enough."""
     return good_since + timedelta(minutes=revert.after_minutes)
+
+
+def is_movable(facts: VmFacts) -> bool:
+    """A Spot VM respot created (a replacement, or a return): the only Spot members a move ever deletes."""
+    tags = {k.lower(): v for k, v in facts.tags.items()}
+    return facts.exists and facts.is_spot and bool(tags.get(RECOVERY_TAG)) and not tags.get(FALLBACK_TAG)
+
+
+def to_move(profile: Profile, members: list[tuple[VmRef, VmFacts]], now: datetime) -> list[VmRef]:
+    """The Spot members a move may look at, oldest first: respot's own, created ``dwell_minutes`` ago or more (a
+    VM whose creation time ARM did not give is never moved). None unless the profile has ``revert.better_by``."""
+    revert = profile.revert
+    if not revert.enabled or revert.better_by is None:
+        return []
+    settled = []
+    for ref, facts in members:
+        try:
+            created = parse_iso(facts.created_at, "created_at")
+        except InvalidInput:
+            continue
+        if is_movable(facts) and now - created >= timedelta(minutes=revert.dwell_minutes):
+            settled.append((created, ref.id.lower(), ref))
+    return [ref for _, _, ref in sorted(settled, key=lambda t: (t[0], t[1]))]
+
+
+def worth_moving(
+    ranked: list[Candidate], found: list[Candidate], own: Offering, revert: Revert, *, stale: bool
+) -> tuple[Candidate | None, str]:
+    """(the good candidate to move to, or None; why). The member's own offering is scored as the ranking scores
+    the others (an offering the profile no longer allows is always worse)."""
+    good = good_candidate(ranked, revert, stale=stale)
+    if good is None or revert.better_by is None:
+        return None, "no good candidate"
+    if good.offering.key == own.key:
+        return None, f"{own.key} is the best good candidate"
+    prices = [c.price for c in ranked if c.price is not None]
+    mine = next((c for c in found if c.offering.key == own.key), None)
+    if mine is None:
+        return good, f"{own.key} is not among the profile's offerings any more"
+    own_score = score(mine, min(prices) if prices else None, stale)
+    gain = good.score - own_score
+    if gain < revert.better_by:
+        why = f"{own.key} scores {own_score:.2f}, {good.offering.key} {good.score:.2f}: within better_by"
+        return None, f"{why} {revert.better_by:g}"
+    return good, f"{good.offering.key} scores {good.score:.2f}, {gain:.2f} above {own.key}"

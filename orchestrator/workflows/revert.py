@@ -35,7 +35,7 @@ from orchestrator.domain.fleet import Profile
 from orchestrator.domain.models import InvalidInput, Outcome, Reason, Step, StepResult, VmRef, iso, parse_iso
 from orchestrator.domain.placement import Candidate
 from orchestrator.domain.policy import TASKS_PER_EXECUTION, Policy
-from orchestrator.domain.revert import good_candidate, swap_at
+from orchestrator.domain.revert import good_candidate, swap_at, worth_moving
 from orchestrator.domain.schedule import SHORT
 from orchestrator.domain.template import Member
 from orchestrator.workflows import names
@@ -106,9 +106,9 @@ class Return(Redeploy):
                 continue  # ARM trouble, waited out: look again
             walk, found = yield from self.ranked(market, spot=True)
             self.publish_ranking(found, walk.ranked, True)
-            good = good_candidate(walk.ranked, self.profile.revert, stale=market.placement_stale)
+            good, why = self.choose(walk.ranked, found, stale=market.placement_stale)
             if good is None:
-                return self.not_good(walk.ranked, stale=market.placement_stale)
+                return self.not_good(walk.ranked, why, stale=market.placement_stale)
             self.r.good_since = self.r.good_since or iso(self.flow.now)
             due = swap_at(parse_iso(self.r.good_since, "good_since"), self.profile.revert)
             if self.flow.now >= due:
@@ -118,8 +118,22 @@ class Return(Redeploy):
                 return None  # a long after_minutes: continue as new, goodSince carried on
         return self.give_up()
 
-    def not_good(self, ranked: list[Candidate], *, stale: bool) -> Conclusion:
+    @property
+    def moving(self) -> bool:
+        """A Spot member on a worse offering (revert.better_by), not a Regular fallback."""
+        return self.member.priority.lower() == "spot"
+
+    def choose(self, ranked: list[Candidate], found: list[Candidate], *, stale: bool) -> tuple[Candidate | None, str]:
+        revert = self.profile.revert
+        if self.moving:
+            return worth_moving(ranked, found, self.member.offering, revert, stale=stale)
+        good = good_candidate(ranked, revert, stale=stale)
+        return good, "no good candidate" if good is None else ""
+
+    def not_good(self, ranked: list[Candidate], why: str, *, stale: bool) -> Conclusion:
         floor = self.profile.revert.min_placement
+        if why != "no good candidate":
+            return Conclusion(Outcome.KEPT, Reason.NOT_WORSE, why)
         if stale:
             detail = "placement scores are stale: no swap on old news"
         elif ranked:
@@ -142,7 +156,7 @@ class Return(Redeploy):
         last = self.p.walk[-1] if self.p.walk else {}
         reason = Reason.LOST_IN_WARM_UP if self.warm_up_lost else Reason.CREATE_FAILED
         detail = (
-            f"{self.target(attempt).name} on {good.offering.key}: {last.get('code') or outcome}; the fallback stays"
+            f"{self.target(attempt).name} on {good.offering.key}: {last.get('code') or outcome}; {self.vm.name} stays"
         )
         return Conclusion(Outcome.KEPT, reason, detail)
 
@@ -160,7 +174,8 @@ class Return(Redeploy):
         """Delete the fallback now that its Spot replacement holds (the activity checks it again)."""
         spot, asking_until = self.target(attempt), self.flow.now + KEEP_ASKING
         payload = {"vm": self.vm.to_dict(), "spot": spot.to_dict()}
-        story, last = f"{self.vm.name} (Regular) -> {spot.name} (Spot) on {attempt.offering.key}", ""
+        old = f"{self.vm.name} (Spot on {self.member.offering.key})" if self.moving else f"{self.vm.name} (Regular)"
+        story, last = f"{old} -> {spot.name} (Spot) on {attempt.offering.key}", ""
         while self.flow.now < asking_until:
             self.status("retiring", name=self.vm.name)
             result = yield from self.flow.ask(
@@ -175,7 +190,7 @@ class Return(Redeploy):
                 result = yield from watch(self.flow, result.operation, self.story, budget=None)
             if result.step == Step.DONE:
                 self.record("delete", "done", result.reason or "", f"the fallback {self.vm.name} is deleted")
-                return Conclusion(Outcome.RETURNED, Reason.RETURNED, story)
+                return Conclusion(Outcome.RETURNED, Reason.MOVED if self.moving else Reason.RETURNED, story)
             if result.step == Step.SKIPPED and result.reason in ("regular_floor", "spot_not_running"):
                 return (yield from self.undo(attempt, result))
             if result.step == Step.OUT_OF_SCOPE or result.reason == "not_a_fallback":

@@ -157,3 +157,13 @@ def test_uniform_instances_and_flexible_members_are_told_apart(arm: ArmEmulator,
     )
     assert answer.step.value == "skipped" and "whole set" in answer.reason
     assert not [e for e in control(arm, "/requests")["entries"] if e["method"] == "PATCH"]  # the model is untouched
+
+
+def test_the_vm_list_says_when_each_vm_was_created(arm: ArmEmulator, evicted: VmRef) -> None:
+    from datetime import datetime
+
+    listed = dict(ArmCompute(settings(arm)).list_vms(arm.subscription))
+    created = listed[evicted].created_at  # timeCreated: a move waits until a member is dwell_minutes old
+    assert created.endswith("Z") and datetime.fromisoformat(created) <= datetime.fromisoformat(
+        control(arm, "/clock")["now"]
+    )

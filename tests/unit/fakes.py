@@ -55,6 +55,7 @@ class FakeVm:
     location: str = "eastus"
     zone: str = ""
     body: dict[str, Any] = field(default_factory=dict)  # the create's request body, for VMs respot created
+    created_at: str = ""  # timeCreated, ISO 8601
 
 
 @dataclass
@@ -154,6 +155,7 @@ class FakeCompute:
             tags=dict(got.tags),
             codes=codes,
             zone=got.zone,
+            created_at=got.created_at,
         )
 
     def list_vms(self, subscription: str) -> list[tuple[VmRef, VmFacts]]:

@@ -71,3 +71,24 @@ def test_the_dwell_after_a_swap_that_did_not_hold_and_none_after_no_good_candida
     client.statuses[return_id(FALLBACK)] = Status(Runtime.COMPLETED, waited)
     run(client, w, T0 + timedelta(minutes=1))
     assert len(client.started) == 2
+
+
+def test_at_most_one_move_per_fleet_starts_and_none_while_one_is_in_flight() -> None:
+    from orchestrator.domain.fleet import parse_fleets
+    from orchestrator.domain.models import VmStatus
+    from orchestrator.domain.template import RECOVERY_TAG
+    from tests.unit.fakes import vm_ref
+    from tests.unit.workflows.test_redeploy_replay import profile
+    from tests.unit.workflows.test_revert_replay import REVERT
+
+    w = world(others=0)
+    w.fleets = parse_fleets({"fleets": [profile(desired=3, revert={**REVERT, "better_by": 1.0})]})
+    own = {"respot-fleet": "web", RECOVERY_TAG: "respot-0123456789abcdef-0002"}
+    for name, created in (("web-b", "2026-03-01T09:00:00Z"), ("web-a", "2026-03-01T10:00:00Z")):
+        w.compute.add(vm_ref(name), status=VmStatus.RUNNING, tags=dict(own), created_at=created)
+    client = FakeClient()
+    run(client, w, T0 + timedelta(hours=2))
+    started = [payload["vm"]["name"] for _, _, payload in client.started]
+    assert started == [FALLBACK.name, "web-b"]  # the fallback, and the oldest Spot member only
+    run(client, w, T0 + timedelta(hours=2, minutes=5))
+    assert len(client.started) == 2  # web-b's move is in flight: no move of web-a beside it

@@ -13,9 +13,12 @@ from orchestrator.domain.revert import (
     above_floor,
     good_candidate,
     is_fallback,
+    is_movable,
     not_due,
     return_id,
     swap_at,
+    to_move,
+    worth_moving,
 )
 from orchestrator.domain.template import FALLBACK_TAG, RECOVERY_TAG
 from tests.unit.domain.test_fleet import profile
@@ -76,3 +79,33 @@ def test_the_swap_is_due_after_minutes_after_the_first_good_look_and_ids_are_per
     assert swap_at(NOW, web(revert=ON).revert) == NOW + timedelta(minutes=20)
     assert return_id(vm_ref("a")) == return_id(vm_ref("a")) != return_id(vm_ref("b"))
     assert return_id(vm_ref("a")).startswith("respot-return-")
+
+
+def test_a_move_looks_only_at_respots_own_spot_members_old_enough_oldest_first() -> None:
+    moves = web(revert={**ON, "better_by": 1.0})
+    own = {RECOVERY_TAG: "respot-0123456789abcdef-0001"}
+    old = VmFacts(exists=True, priority="Spot", tags=own, created_at="2026-03-01T10:00:00Z")
+    older = VmFacts(exists=True, priority="Spot", tags=own, created_at="2026-03-01T09:00:00Z")
+    young = VmFacts(exists=True, priority="Spot", tags=own, created_at="2026-03-01T11:30:00Z")  # dwell 60 min
+    persons = VmFacts(exists=True, priority="Spot", tags={}, created_at="2026-03-01T09:00:00Z")
+    unknown = VmFacts(exists=True, priority="Spot", tags=own)
+    members = [(vm_ref("a"), old), (vm_ref("b"), older), (vm_ref("c"), young), (vm_ref("d"), persons)]
+    members.append((vm_ref("e"), unknown))
+    assert to_move(moves, members, NOW) == [vm_ref("b"), vm_ref("a")]
+    assert to_move(web(revert=ON), members, NOW) == []  # no better_by: fallbacks only
+    assert is_movable(old) and not is_movable(persons)
+    assert not is_movable(VmFacts(exists=True, priority="Regular", tags=own))
+
+
+def test_a_member_moves_only_for_a_good_candidate_better_by_enough() -> None:
+    revert = web(revert={**ON, "better_by": 1.0}).revert
+    best = Candidate(Offering("Standard_D2s_v5", "eastus", "2"), 0.02, "0-5", "High", score=6.0)
+    mine = Candidate(Offering("Standard_D2s_v5", "eastus", "1"), 0.02, "0-5", "Low")  # 2 x 1 = 2 points
+    close = Candidate(Offering("Standard_D2s_v5", "eastus", "3"), 0.02, "0-5", "High")  # 6 points
+    chosen, why = worth_moving([best], [best, mine, close], mine.offering, revert, stale=False)
+    assert chosen == best and "4.00 above" in why
+    chosen, why = worth_moving([best], [best, mine, close], close.offering, revert, stale=False)
+    assert chosen is None and "within better_by" in why
+    chosen, why = worth_moving([best], [best], best.offering, revert, stale=False)
+    assert chosen is None and "is the best good candidate" in why
+    assert worth_moving([best], [best, mine], mine.offering, revert, stale=True) == (None, "no good candidate")
