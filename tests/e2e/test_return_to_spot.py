@@ -52,15 +52,19 @@ class Census:
         return len(running)
 
 
-def returned(stack: Stack) -> dict[str, Any] | None:
+def finished_return(stack: Stack, reason: str) -> dict[str, Any] | None:
     done = [
         i
         for i in stack.instances()
         if i["instanceId"].startswith("respot-return-")
         and i["runtimeStatus"] == "Completed"
-        and (i.get("output") or {}).get("outcome") == "returned"
+        and (i.get("output") or {}).get("reason") == reason
     ]
     return dict(done[0]) if done else None
+
+
+def returned(stack: Stack) -> dict[str, Any] | None:
+    return finished_return(stack, "returned_to_spot")
 
 
 def test_a_regular_fallback_returns_to_spot_when_capacity_comes_back_never_below_desired(fleet_stack: Any) -> None:
@@ -103,3 +107,47 @@ def test_a_regular_fallback_returns_to_spot_when_capacity_comes_back_never_below
     ]
     assert created and deleted, (created, deleted)
     assert min(r["timestamp"] for r in created) < min(r["timestamp"] for r in deleted)
+
+
+def test_a_spot_member_left_on_a_worse_offering_moves_once_it_dwelt_never_below_desired(fleet_stack: Any) -> None:
+    stack = fleet_stack(desired=1, revert={**REVERT, "better_by": 1.0})
+    stack.alert_group()
+    [vm_id] = members(stack, ["web-1"])
+    spot_capacity(stack, 0)  # the member is evicted; one slot is left, in centralus
+    control(stack.arm, "/capacity", {"region": "centralus", "zone": "1", "size": SIZE, "available": 1})
+    stack.wait(lambda: stack.instance(stack.recovery(vm_id)).get("runtimeStatus") is not None, what="the recovery")
+    out = stack.finished(vm_id, timeout=120)
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced"), out
+    [first] = replacements(stack)
+    assert (first.location, first.priority) == ("centralus", "Spot")
+
+    census = Census(stack)
+    for region, zones in REGIONS.items():  # capacity returns everywhere but there
+        for zone in zones:
+            if region != "centralus":
+                control(stack.arm, "/capacity", {"region": region, "zone": zone, "size": SIZE, "available": 20})
+    stack.wait(
+        lambda: census.count() >= 1 and finished_return(stack, "moved") is not None, what="the move", within=7200
+    )
+
+    assert min(n for n, _ in census.seen) >= 1, census.seen
+    [moved] = replacements(stack)
+    assert moved.location != "centralus" and moved.tags["respot:replaces"] == first.name
+    output = finished_return(stack, "moved")["output"]  # type: ignore[index]
+    assert "(Spot on standard_d2s_v5/centralus/1) -> " in output["detail"]
+    log = control(stack.arm, "/activity-log")["value"]
+    created = [r for r in log if r["resource_id"].lower() == str(moved.id).lower() and r["status"] == "Succeeded"]
+    deleted = [
+        r for r in log if r["resource_id"].lower() == str(first.id).lower() and r["operation_name"].endswith("delete")
+    ]
+    assert created and deleted and min(r["timestamp"] for r in created) < min(r["timestamp"] for r in deleted)
+    # the move waited until the member had existed dwell_minutes (30)
+    assert output["concludedAt"] >= iso_after(str(first.time_created), minutes=30)
+
+
+def iso_after(created: str, *, minutes: float) -> str:
+    from datetime import datetime, timedelta
+
+    from orchestrator.domain.models import iso
+
+    return iso(datetime.fromisoformat(created) + timedelta(minutes=minutes))
