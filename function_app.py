@@ -12,6 +12,7 @@ from orchestrator.app.entities import bp as entities_bp
 from orchestrator.app.health import bp as health_bp
 from orchestrator.app.intake import bp as intake_bp
 from orchestrator.app.recovery import bp as recovery_bp
+from orchestrator.app.returns import bp as returns_bp
 from orchestrator.app.sweep import bp as sweep_bp
 from orchestrator.settings import get_settings
 
@@ -25,3 +26,4 @@ app.register_functions(intake_bp)
 app.register_functions(recovery_bp)
 app.register_functions(entities_bp)
 app.register_functions(sweep_bp)
+app.register_functions(returns_bp)

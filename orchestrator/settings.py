@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         f"pairs, e.g. 'writes=100/5,reads=250/25'. Buckets: {', '.join(DEFAULT_BUDGETS)}.",
     )
     require_health_extension: bool = False
+    return_schedule: str = Field(
+        "0 */5 * * * *",
+        pattern=r"^\S+( \S+){5}$",
+        description="NCRONTAB (with seconds) of the return to Spot's look at Regular fallbacks (docs/operators.md).",
+    )
     max_body_bytes: int = Field(1_048_576, gt=0)
     max_body_depth: int = Field(32, ge=4, le=512, description="JSON nesting allowed in /api/alerts bodies.")
     sweep_schedule: str = Field(

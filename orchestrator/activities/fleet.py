@@ -3,14 +3,17 @@ replacement. Dict in, a few short calls, a dict out; nothing waits for an operat
 
 Trust: the profile is the one in the settings' fleets file whose membership tag the member carried (never a name
 from the input); a create is refused unless the evicted VM is really gone, the fleet has fewer live members than
-its ``desired`` count, its offering is one the profile allows (by the region's resource SKUs), the name is the
-attempt's deterministic replacement name, and the resource group is in scope. A create first reads that name: a VM already there (a retried or replayed create) is reported, never
-PUT a second time. The max price comes from the profile (its cap, or its ceiling after a price eviction).
+its ``desired`` count (the recovery's own earlier, failed attempts still being deleted do not count), its offering
+is one the profile allows (by the region's resource SKUs), the name is the attempt's deterministic replacement
+name, and the resource group is in scope. A create first reads that name: a VM already there (a retried or
+replayed create) is reported, never PUT a second time. The max price comes from the profile (its cap, or its
+ceiling after a price eviction).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,17 +67,20 @@ def gather_market(payload: Any, market: MarketData, compute: Compute, fleets: Fl
             placement=scores,
             placement_stale=stale,
             quota={r: market.quota(vm.subscription, r) for r in regions},
-            members=_members(compute, vm.subscription, profile, scope),
+            members=live_members(compute, vm.subscription, profile, scope),
         )
         return StepResult(Step.OK, value=json.dumps(market_to_dict(gathered)))
 
     return answer(body)
 
 
-def _members(compute: Compute, subscription: str, profile: Profile, scope: Scope) -> dict[str, int]:
+def live_members(
+    compute: Compute, subscription: str, profile: Profile, scope: Scope, *, besides: frozenset[str] = frozenset()
+) -> dict[str, int]:
+    """The fleet's VMs by priority, but for those named in ``besides`` (lower case)."""
     counts: dict[str, int] = {}
     for ref, facts in compute.list_vms(subscription):
-        if scope.allows(ref) and profile.recognises(facts.tags):
+        if scope.allows(ref) and profile.recognises(facts.tags) and ref.name.lower() not in besides:
             priority = "Spot" if facts.is_spot else "Regular"
             counts[priority] = counts.get(priority, 0) + 1
     return counts
@@ -87,7 +93,7 @@ def create_vm(
 
     def body() -> StepResult:
         profile = _profile(payload, fleets)
-        evicted, target, offering, member = _create_request(payload, scope)
+        evicted, target, offering, member = create_request(payload, scope)
         spot, raised = payload.get("spot") is not False, payload.get("raised") is True
         facts = compute.facts(target)
         if facts.exists:  # this attempt's VM is already there: report it, never PUT again
@@ -95,24 +101,52 @@ def create_vm(
         before = compute.facts(evicted)
         if before.exists:  # still being deleted (ask again shortly), or back: nothing to replace
             return StepResult(Step.SKIPPED, facts=before, reason="evicted_vm_exists")
-        live = sum(_members(compute, target.subscription, profile, scope).values())
+        live = sum(live_members(compute, target.subscription, profile, scope, besides=_earlier(payload)).values())
         if live >= profile.desired:  # never more members than the profile wants, however the input came
             return StepResult(Step.SKIPPED, reason="fleet_full", value=str(live))
-        offering = _allowed(profile, offering, market.skus(target.subscription, offering.region), spot)
-        request = vm_body(
-            profile,
-            member,
-            offering,
-            name=target.name,
-            ssh_public_key=_ssh_key(profile, secrets),
-            spot=spot,
-            recovery_id=str(payload["recovery"]),
-            max_price=profile.price_ceiling if raised and profile.price_ceiling else None,
-        )
-        operation = compute.begin_create(target, request)
-        return StepResult(Step.ACCEPTED if operation else Step.DONE, operation=operation)
+        max_price = profile.price_ceiling if raised and profile.price_ceiling else None
+        order = Order(profile, member, offering, target, str(payload["recovery"]), spot, max_price)
+        return put_replacement(order, compute, market, secrets)
 
     return answer(body)
+
+
+@dataclass(frozen=True)
+class Order:
+    """What a create PUTs: the profile's template with the member's tags and disks, on one offering."""
+
+    profile: Profile
+    member: Member
+    offering: Offering
+    target: VmRef
+    recovery: str
+    spot: bool = True
+    max_price: float | None = None
+
+
+def put_replacement(order: Order, compute: Compute, market: MarketData, secrets: Secrets) -> StepResult:
+    """The offering checked against the profile (by the region's SKUs), then the PUT (raises :class:`Refused`)."""
+    profile, target = order.profile, order.target
+    offering = _allowed(profile, order.offering, market.skus(target.subscription, order.offering.region), order.spot)
+    request = vm_body(
+        profile,
+        order.member,
+        offering,
+        name=target.name,
+        ssh_public_key=_ssh_key(profile, secrets),
+        spot=order.spot,
+        recovery_id=order.recovery,
+        max_price=order.max_price,
+    )
+    operation = compute.begin_create(target, request)
+    return StepResult(Step.ACCEPTED if operation else Step.DONE, operation=operation)
+
+
+def _earlier(payload: dict[str, Any]) -> frozenset[str]:
+    """This recovery's earlier attempts: each failed (a success ends the recovery), and its VM may still be on its
+    way out (the discard is issued, not waited for): never a live member."""
+    member, recovery = str(payload["member"]["name"]), str(payload["recovery"])
+    return frozenset(replacement_name(member, recovery, n).lower() for n in range(1, int(payload["attempt"])))
 
 
 def _ssh_key(profile: Profile, secrets: Secrets) -> str:
@@ -125,7 +159,7 @@ def _ssh_key(profile: Profile, secrets: Secrets) -> str:
     return secrets.ssh_key(ref.vault_url, ref.secret_name)
 
 
-def _create_request(payload: Any, scope: Scope) -> tuple[VmRef, VmRef, Offering, Member]:
+def create_request(payload: Any, scope: Scope) -> tuple[VmRef, VmRef, Offering, Member]:
     evicted, member = vm_in_scope(payload, scope), _member(payload)
     try:
         offering = Offering.from_key(str(payload["offering"]))

@@ -239,7 +239,12 @@ def _model_facts(got: Any, view: Any) -> VmFacts:
         zone=(got.zones or [""])[0],
         data_disks=_data_disks(props.storage_profile if props else None),
         scale_set_name=_last(props.virtual_machine_scale_set.id) if props and props.virtual_machine_scale_set else "",
+        created_at=_when(getattr(props, "time_created", None)),
     )
+
+
+def _when(value: Any) -> str:
+    return iso(value) if isinstance(value, datetime) else ""
 
 
 def _last(resource_id: Any) -> str:

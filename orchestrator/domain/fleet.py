@@ -160,6 +160,17 @@ class Fallback(Strict):
     keep: int = Field(0, ge=0)
 
 
+class Revert(Strict):
+    """The return to Spot: a Regular fallback is replaced by a Spot VM (created and warmed up first, then the
+    fallback deleted) once a Spot candidate has ranked well enough for long enough."""
+
+    enabled: bool = False
+    after_minutes: float = Field(30, gt=0, le=1440)  # how long a good Spot candidate must keep ranking well
+    min_placement: Literal["High", "Medium", "Low"] = "High"  # the placement score a good candidate has at least
+    dwell_minutes: float = Field(60, ge=0, le=10080)  # after a swap that did not hold: no new try before this
+    better_by: float | None = Field(None, gt=0, le=20)  # Spot members this many ranking points worse are moved too
+
+
 class Profile(Strict):
     name: str
     desired: int = Field(ge=0, le=1000)
@@ -172,6 +183,7 @@ class Profile(Strict):
     price_policy: Literal["same_cap", "raise"] = "same_cap"  # after a price eviction: the cap elsewhere, or raise it
     price_ceiling: float | None = Field(None, gt=0)  # the highest cap "raise" may set (USD/h)
     fallback: Fallback = Fallback()
+    revert: Revert = Revert()
     healthy_seconds: float = Field(60, ge=0, le=3600)
     strategy: Literal["ranked", "cheapest_first", "same_region_first"] = "ranked"
 

@@ -117,6 +117,7 @@ class VmFacts:
     scale_set_name: str = ""  # the Flexible scale set a VM belongs to
     data_disks: list[dict[str, Any]] = field(default_factory=list)  # {lun, size_gb, type}: what a replacement needs
     changed_at: str | None = None  # the ProvisioningState status's time: when the VM's last operation ended
+    created_at: str = ""  # the VM's timeCreated (ISO 8601), "" when ARM did not say
 
     @property
     def is_spot(self) -> bool:
@@ -318,6 +319,8 @@ class Outcome(StrEnum):
     GAVE_UP = "gave_up"  # the retry deadline passed
     STOPPED = "stopped"  # something changed while respot waited (a person, a resize, a deletion)
     REJECTED = "rejected"  # the orchestration's input is not a recovery respot started
+    RETURNED = "returned"  # a Regular fallback was replaced by a Spot VM (orchestrator.workflows.revert)
+    KEPT = "kept"  # a return to Spot left the Regular fallback in place: the reason says why
 
 
 class Reason(StrEnum):
@@ -352,6 +355,13 @@ class Reason(StrEnum):
     AUTOSCALED = "autoscaled"  # an autoscale setting owns the scale set's capacity
     CAPACITY_RESTORED = "capacity_restored"  # the scale set's sku.capacity is back to what it was
     WAVE_JOINED = "wave_joined"  # another recovery of this eviction wave restores the scale set's capacity
+    RETURNED = "returned_to_spot"  # the Spot VM held for healthy_seconds, then the Regular fallback was deleted
+    NO_GOOD_CANDIDATE = "no_good_candidate"  # no Spot candidate ranks well enough (yet), or not for long enough
+    LOST_IN_WARM_UP = "lost_in_warm_up"  # the Spot VM was evicted or failed before it held: nothing Regular deleted
+    CREATE_FAILED = "create_failed"  # the Spot VM could not be created (capacity, price, quota): the fallback stays
+    FALLBACK_KEPT = "fallback_kept"  # deleting the fallback would leave the fleet below desired or keep_regular
+    MOVED = "moved"  # a Spot member on a worse offering was replaced by one on a better offering (revert.better_by)
+    NOT_WORSE = "not_worse"  # the Spot member's own offering ranks within revert.better_by of the best good one
 
 
 # --- time ---------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ RESTART_VM = "restart_vm"  # strategy: start the deallocated VM again until capa
 RESTORE_CAPACITY = "restore_capacity"  # strategy: raise a Delete-policy scale set's capacity back, once per wave
 SWEEP_RECORD = "sweep_record"  # one reconciliation sweep's findings and actions, as its output (app/sweep.py)
 REDEPLOY_VM = "redeploy_vm"  # strategy: create a replacement of a deleted fleet member on the best candidate
+RETURN_TO_SPOT = "return_to_spot"  # a Regular fallback replaced by Spot: create and warm up, then delete the fallback
 
 RECOVERY_POLICY = "recovery_policy"
 READ_VM = "read_vm"
@@ -20,6 +21,8 @@ CREATE_VM = "create_vm"
 DELETE_VM = "delete_vm"
 READ_SCALE_SET = "read_scale_set"
 SET_CAPACITY = "set_capacity"
+CREATE_RETURN = "create_return"
+DELETE_FALLBACK = "delete_fallback"
 
 OFFERINGS_ENTITY = "offerings"  # cool-downs shared by every recovery (orchestrator.domain.memory)
 MEMBER_ENTITY = "member"  # what respot knew of a fleet member, by VM hash

@@ -29,9 +29,10 @@ restricted sizes) ends the recovery at once with the table of reasons: never a l
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from orchestrator.domain.errors import Failure
 from orchestrator.domain.fleet import FallbackMode, Profile
@@ -74,6 +75,7 @@ from orchestrator.workflows.strategy import Conclusion, Waits, load_progress
 SHOWN = 10  # candidates listed in the custom status (the output has up to MAX_LISTED)
 MAX_LISTED = 40
 MAX_WALK = 60  # tries kept in the output (the story counts them all)
+P = TypeVar("P")
 PERSISTENT = ("not offered", "restricted", "cannot run as spot", "below the profile", "architecture", "family", "quota")
 
 
@@ -128,13 +130,26 @@ def _attempt_of(data: Any) -> Attempt:
         raise InvalidInput(f"progress.current: {exc}") from None
 
 
-def redeploy_vm(context: Context, entity_id: EntityIds) -> Steps:
+@dataclass(frozen=True)
+class Start(Generic[P]):
+    """What a fleet orchestration begins with: its VM and member, the operator's policy, the member's profile."""
+
+    flow: Flow
+    vm: VmRef
+    member: Member
+    profile: Profile
+    policy: Policy
+    progress: P
+
+
+def begin(context: Context, entity_id: EntityIds, progress: Callable[[dict[str, Any], datetime], P]) -> Steps:
+    """A :class:`Start`, or the output that ends the orchestration at once (a bad input, no profile)."""
     data = context.get_input()
     try:
         if not isinstance(data, dict):
             raise InvalidInput("the input must be an object")
         vm, member = VmRef.from_dict(data.get("vm")), Member.from_dict(data.get("member"))
-        progress = _progress(data, context.current_utc_datetime)
+        carried = progress(data, context.current_utc_datetime)
     except (InvalidInput, TypeError, ValueError, KeyError) as exc:
         return {"outcome": Outcome.REJECTED.value, "reason": Reason.BAD_INPUT.value, "detail": str(exc)}
     flow = Flow(context, entity_id=entity_id)
@@ -142,14 +157,18 @@ def redeploy_vm(context: Context, entity_id: EntityIds) -> Steps:
     found = yield from flow.call(names.FLEET_PROFILE, {"member": member.to_dict()})
     if found.step != Step.OK or not isinstance(found.value, str):
         return _not_protected(found, member)
-    run = Redeploy(flow, vm, member, Profile.model_validate_json(found.value), policy, progress)
+    return Start(flow, vm, member, Profile.model_validate_json(found.value), policy, carried)
+
+
+def redeploy_vm(context: Context, entity_id: EntityIds) -> Steps:
+    start = yield from begin(context, entity_id, _progress)
+    if not isinstance(start, Start):
+        return start
+    flow, vm, member, progress = start.flow, start.vm, start.member, start.progress
+    run = Redeploy(flow, vm, member, start.profile, start.policy, progress)
     conclusion = yield from run.until_budget()
     if conclusion is None:
-        progress.story, progress.executions = run.story.to_dict(), progress.executions + 1
-        run.status("continuing")
-        payload = {"vm": vm.to_dict(), "member": member.to_dict(), "progress": asdict(progress)}
-        context.continue_as_new(payload)
-        return None
+        return run.carry_on()
     return run.output(conclusion)
 
 
@@ -168,6 +187,8 @@ def _not_protected(found: StepResult, member: Member) -> dict[str, Any]:
 
 
 class Redeploy(Waits):
+    CREATE = names.CREATE_VM  # the activity that PUTs an attempt's VM (orchestrator.workflows.revert has its own)
+
     def __init__(
         self, flow: Flow, vm: VmRef, member: Member, profile: Profile, policy: Policy, progress: Progress
     ) -> None:
@@ -178,6 +199,13 @@ class Redeploy(Waits):
         self.replacement: dict[str, Any] | None = None
         self.members: dict[str, int] = {}  # the fleet's live members by priority, as the last market read counted
         self.memory: dict[str, dict[str, Any]] = {}  # the offerings entity as last read, with this recovery's cools
+
+    def carry_on(self) -> None:
+        """Continue as new with the progress so far: the next execution's history starts short."""
+        self.p.story, self.p.executions = self.story.to_dict(), self.p.executions + 1
+        self.status("continuing")
+        payload = {"vm": self.vm.to_dict(), "member": self.member.to_dict(), "progress": asdict(self.p)}
+        self.flow.context.continue_as_new(payload)
 
     # --- rounds: rank, walk the list, wait ------------------------------------------------------------------
 
@@ -340,7 +368,7 @@ class Redeploy(Waits):
                 **attempt.to_dict(),
             }
             created = yield from self.flow.ask(
-                names.CREATE_VM,
+                self.CREATE,
                 payload,
                 self.story,
                 deadline=self.deadline,

@@ -197,3 +197,13 @@ def test_a_uniform_sets_instances_come_with_their_instance_views_from_one_list(a
     assert statuses == {"0": VmStatus.RUNNING, "1": VmStatus.DEALLOCATED}
     assert all(f.changed_at and f.size for f in listed.values())
     assert control(arm, "/requests")["counts"] == {"VirtualMachineScaleSetVMs_List 200": 1}
+
+
+def test_the_vm_list_says_when_each_vm_was_created(arm: ArmEmulator, evicted: VmRef) -> None:
+    from datetime import datetime
+
+    listed = dict(ArmCompute(settings(arm)).list_vms(arm.subscription))
+    created = listed[evicted].created_at  # timeCreated: a move waits until a member is dwell_minutes old
+    assert created.endswith("Z") and datetime.fromisoformat(created) <= datetime.fromisoformat(
+        control(arm, "/clock")["now"]
+    )

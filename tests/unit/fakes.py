@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orchestrator import readings
-from orchestrator.activities import capacity, fleet, logs, policy
+from orchestrator.activities import capacity, fleet, logs, policy, returns
 from orchestrator.activities import compute as compute_activities
 from orchestrator.domain.capacity import ScaleSetFacts
 from orchestrator.domain.classify import UserAction
@@ -57,6 +57,7 @@ class FakeVm:
     location: str = "eastus"
     zone: str = ""
     body: dict[str, Any] = field(default_factory=dict)  # the create's request body, for VMs respot created
+    created_at: str = ""  # timeCreated, ISO 8601
 
 
 @dataclass
@@ -159,6 +160,7 @@ class FakeCompute:
             codes=codes,
             zone=got.zone,
             changed_at=got.changed_at,
+            created_at=got.created_at,
         )
 
     def list_instances(self, subscription: str, resource_group: str, scale_set: str) -> list[tuple[VmRef, VmFacts]]:
@@ -410,6 +412,10 @@ class World:
                 payload, self.compute, self.market, self.secrets, self.fleets, scope
             ),
             names.DELETE_VM: lambda: fleet.delete_vm(payload, self.compute, scope),
+            names.CREATE_RETURN: lambda: returns.create_return(
+                payload, self.compute, self.market, self.secrets, self.fleets, scope
+            ),
+            names.DELETE_FALLBACK: lambda: returns.delete_fallback(payload, self.compute, self.fleets, scope),
             names.READ_SCALE_SET: lambda: capacity.read_scale_set(payload, self.scale_sets, scope),
             names.SET_CAPACITY: lambda: capacity.set_capacity(payload, self.scale_sets, scope),
         }

@@ -83,6 +83,10 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "roster": "entityTrigger",
         "sweep": "timerTrigger",
         "sweep_record": "orchestrationTrigger",
+        "returns_timer": "timerTrigger",
+        "return_to_spot": "orchestrationTrigger",
+        "create_return": "activityTrigger",
+        "delete_fallback": "activityTrigger",
     }
     assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"
     assert set(app.orchestrators) == {
@@ -92,8 +96,11 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "redeploy_vm",
         "restore_capacity",
         "sweep_record",
+        "return_to_spot",
     }
     assert app.functions["sweep"].client_param == "client"
+    assert app.functions["returns_timer"].client_param == "client"
+    assert app.functions["returns_timer"].trigger["schedule"] == "0 */5 * * * *"
 
 
 def test_an_unsupported_trigger_fails_at_start_naming_the_function(tmp_path: Path) -> None:

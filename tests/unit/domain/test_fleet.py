@@ -31,6 +31,8 @@ def test_a_minimal_profile_gets_sensible_defaults() -> None:
     assert web.member_tag == {"respot-fleet": "web"} and web.max_price == -1 and web.strategy == "ranked"
     assert web.fallback.mode == FallbackMode.NEVER and web.template.security_type == "TrustedLaunch"
     assert web.recognises({"Respot-Fleet": "web", "other": "x"}) and not web.recognises({"respot-fleet": "db"})
+    assert not web.revert.enabled  # a fallback stays Regular unless the profile asks for the return to Spot
+    assert (web.revert.after_minutes, web.revert.min_placement, web.revert.dwell_minutes) == (30, "High", 60)
 
 
 @pytest.mark.parametrize(
@@ -67,6 +69,10 @@ def test_a_minimal_profile_gets_sensible_defaults() -> None:
             "template.admin",
         ),
         ({"fallback": {"mode": "sometimes"}}, "fallback.mode"),
+        ({"revert": {"enabled": True, "after_minutes": 0}}, "fleet 'web': revert.after_minutes"),
+        ({"revert": {"min_placement": "Best"}}, "fleet 'web': revert.min_placement"),
+        ({"revert": {"dwell_minutes": -5}}, "fleet 'web': revert.dwell_minutes"),
+        ({"revert": {"enabled": True, "when": "soon"}}, "fleet 'web': revert.when"),
     ],
 )
 def test_every_error_names_the_profile_and_the_field(change: dict[str, Any], problem: str) -> None:

@@ -410,3 +410,19 @@ def test_a_vm_still_being_deleted_is_waited_for_then_replaced() -> None:
     out, _ = drive(w)
     assert (out["outcome"], out["reason"]) == ("recovered", "replaced")
     assert len(w.compute.created()) == 1
+
+
+def test_an_earlier_failed_attempt_still_being_deleted_is_not_a_live_member() -> None:
+    from orchestrator.activities import fleet
+
+    w = world(desired=1)
+    failed = VmRef(SUB, "rg", replacement_name(VM.name, RECOVERY, 1))
+    w.compute.add(failed, status=VmStatus.FAILED, tags={"respot-fleet": "web"})  # its discard not done yet
+    payload = {"vm": VM.to_dict(), "member": member().to_dict(), "recovery": RECOVERY}
+    second = {**payload, "offering": "standard_d2s_v5/eastus/2", "attempt": 2, "spot": True}
+    out = fleet.create_vm(second, w.compute, w.market, w.secrets, w.fleets, w.config.scope)
+    assert out["step"] == "accepted", out
+    w.compute.add(vm_ref("web-9"), status=VmStatus.RUNNING, tags={"respot-fleet": "web"})  # a real member
+    third = {**payload, "offering": "standard_d2s_v5/westus2/1", "attempt": 3, "spot": True}
+    out = fleet.create_vm(third, w.compute, w.market, w.secrets, w.fleets, w.config.scope)
+    assert (out["step"], out["reason"]) == ("skipped", "fleet_full"), out
