@@ -30,6 +30,7 @@ from orchestrator.domain.models import InvalidInput, iso, parse_iso
 LIMITER = "limiter"  # entity name; key: the subscription id
 MAX_COST = 20  # tokens one step may take from one bucket
 MAX_RETRY_AFTER = 3600.0
+ARM_THROTTLED = "SubscriptionRequestsThrottled"  # ARM's own 429 (request-limits-and-throttling.md)
 LATE = timedelta(seconds=60)  # a turn taken this much after the limiter's time is asked for again
 
 
@@ -57,29 +58,33 @@ DEFAULT_BUDGETS: dict[str, Bucket] = {
 def limiter_op(
     state: Any, operation: str, payload: Any, budgets: dict[str, Bucket] = DEFAULT_BUDGETS
 ) -> tuple[Any, Any]:
-    """``take {cost: {bucket: n}, at, seen?: {bucket: remaining}, seen_at?}`` -> ``{"at": when to go}``;
-    ``throttled {bucket?, retry_after, at}``; ``get``. State: ``{bucket: [tokens, epoch seconds]}``."""
+    """``take {cost: {bucket: n}, at, seen?: {bucket: remaining}, seen_at?, refund?: {bucket: n}}`` -> ``{"at":
+    when to go}``; ``throttled {bucket?, retry_after, at}``; ``get``. State: ``{bucket: [tokens, epoch seconds]}``."""
     s: dict[str, list[float]] = _state(state)
     data = payload if isinstance(payload, dict) else {}
     if operation == "get":
         return s, s
     at = _epoch(parse_iso(data.get("at"), "at"))
     if operation == "take":
+        cost = _cost(data.get("cost"), budgets)
         _apply_seen(s, budgets, data.get("seen"), data.get("seen_at"), at)
+        _refund(s, budgets, data.get("refund"), at)
         go = at
-        for name, n in _cost(data.get("cost"), budgets).items():
-            tokens = _level(s, budgets, name, at) - n
-            s[name] = [tokens, at]
+        for name, n in cost.items():
+            t = _now(s, name, at)
+            tokens = _level(s, budgets, name, t) - n
+            s[name] = [tokens, t]
             if tokens < 0:
-                go = max(go, at - tokens / budgets[name].per_second)
+                go = max(go, t - tokens / budgets[name].per_second)
         return s, {"at": iso(_when(at if go <= at else math.ceil(go)))}
     if operation == "throttled":
         wait = data.get("retry_after")
         if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= MAX_RETRY_AFTER:
             raise InvalidInput("retry_after must be seconds from 0 to 3600")
         for name in _names(data.get("bucket"), budgets):
-            debt = wait * budgets[name].per_second  # empty until Retry-After has passed
-            s[name] = [min(_level(s, budgets, name, at), -debt), at]
+            t = _now(s, name, at)
+            debt = (wait - (t - at)) * budgets[name].per_second  # empty until Retry-After has passed
+            s[name] = [min(_level(s, budgets, name, t), -debt), t]
         return s, None
     raise InvalidInput(f"limiter: no operation {operation!r} (take, throttled, get)")
 
@@ -88,6 +93,22 @@ def wait_until(answer: Any, now: datetime) -> datetime | None:
     """The moment a ``take`` answer says to go, or None to go now."""
     when = parse_iso((answer or {}).get("at"), "at") if isinstance(answer, dict) else None
     return when if when is not None and when > now else None
+
+
+def _now(s: dict[str, list[float]], name: str, at: float) -> float:
+    """The bucket's time for a request stamped ``at``: never before its last change. Callers stamp requests with
+    their own clocks, so a request may arrive after a later one: counting from its older time would refill the
+    bucket twice over the same seconds."""
+    return max(at, s[name][1]) if name in s else at
+
+
+def _refund(s: dict[str, list[float]], budgets: dict[str, Bucket], raw: Any, at: float) -> None:
+    """Tokens of a reservation that was not used (its turn came too late and is asked for again)."""
+    if raw is None:
+        return
+    for name, n in _cost(raw, budgets).items():
+        t = _now(s, name, at)
+        s[name] = [min(budgets[name].size, _level(s, budgets, name, t) + n), t]
 
 
 def _level(s: dict[str, list[float]], budgets: dict[str, Bucket], name: str, at: float) -> float:

@@ -34,7 +34,7 @@ MAX_COOLED = 2000  # offerings on record at once (a fleet of 100 sizes x 20 regi
 PLACEMENTS = "placements"
 PLACED_WINDOW = timedelta(minutes=30)
 MAX_PLACED = 2000
-MAX_SHARE = 0.5  # of a wave's recent placements, once it has a few, while another good offering is below it
+MAX_SHARE = 2 / 3  # of a wave's recent placements, once it has a few, while another good offering is below it
 
 State = Any
 Result = Any

@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.domain.limiter import LATE, LIMITER, wait_until
+from orchestrator.domain.limiter import ARM_THROTTLED, LATE, LIMITER, wait_until
 from orchestrator.domain.models import Step, StepResult, iso
 from orchestrator.domain.schedule import throttle_delay, transient_delay
 from orchestrator.domain.story import AttemptRun, Story
@@ -69,22 +69,31 @@ class Flow:
         """Reserve ``cost`` in the subscription's budgets; wait until the limiter says go. A turn missed by more
         than LATE (the host was down when it came: timers fire late, together) is asked for again, once, so that
         the steps of an outage do not all go at once beside the turns the limiter gave out since."""
+        refund: dict[str, int] | None = None
         for _ in range(2):
             ask: dict[str, Any] = {"cost": cost, "at": iso(self.now), **(self._seen or {})}
+            if refund is not None:
+                ask["refund"] = refund  # the late turn's tokens were never spent
             self._seen = None
-            answer = yield from self.call_entity(LIMITER, subscription, "take", ask)
+            try:
+                answer = yield from self.call_entity(LIMITER, subscription, "take", ask)
+            except Exception:  # noqa: BLE001 - the SDK raises what the entity raised; unpaced beats a failed recovery
+                return  # ARM's own 429s still pace this step
             when = wait_until(answer, self.now)
             if when is None:
                 return
             yield from self.sleep_until(when)
             if self.now - when <= LATE:
                 return
+            refund = cost
 
     def learn(self, subscription: str, cost: dict[str, int], result: StepResult, remaining: Any) -> None:
-        """What ARM said of its budgets: readings go with the next take; a 429 empties the bucket for everyone."""
+        """What ARM said of its budgets: readings go with the next take; ARM's subscription 429 empties the bucket
+        for everyone. A 429 of Compute's own (OperationNotAllowed / TooManyRequests, per operation group and often
+        per VM) is waited out by this step alone: it says nothing of the subscription's buckets."""
         if isinstance(remaining, dict) and remaining:
             self._seen = {"seen": remaining, "seen_at": iso(self.now)}
-        if result.step == Step.THROTTLED:
+        if result.step == Step.THROTTLED and result.failure is not None and result.failure.code == ARM_THROTTLED:
             bucket = next((b for b in ("writes", "deletes") if b in cost), "reads")
             wait = min(float(result.retry_after or 0), 3600.0)
             self.signal_entity(

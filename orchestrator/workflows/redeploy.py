@@ -275,7 +275,7 @@ class Redeploy(Waits):
 
     def ranked(self, market: Market, spot: bool) -> Steps:
         """(the walk, every candidate). Among the good candidates (within a point of the best) the shared
-        ``placements`` entity deals a wave out by score, at most half to one offering, so a wave of members spreads
+        ``placements`` entity deals a wave out by score, at most two thirds to one offering, so a wave of members spreads
         instead of piling into one place that may be reclaimed next."""
         found = candidates(self.profile, market, now=self.flow.now, spot=spot, cap=self.cap(market))
         ordered = rank(

@@ -45,6 +45,7 @@ from orchestrator.workflows.redeploy import Attempt, Progress, Redeploy, Start, 
 from orchestrator.workflows.strategy import Conclusion
 
 LOOK = timedelta(minutes=5)  # how often a good candidate is looked at again while it must keep ranking well
+LOOK_TASKS = 8  # durable tasks one look may take (paced market read, cool-downs, placement, timer)
 KEEP_ASKING = timedelta(minutes=15)  # how long a delete refused for the desired count is asked again ...
 ASK_EVERY = timedelta(minutes=1)  # ... and how often (another member's recovery may be creating meanwhile)
 
@@ -99,6 +100,8 @@ class Return(Redeploy):
             detail = f"fleet {self.profile.name} has revert.enabled false: its fallbacks stay Regular"
             return Conclusion(Outcome.IGNORED, Reason.OUT_OF_SCOPE, detail)
         while self.flow.now < self.deadline:
+            if self.flow.tasks + LOOK_TASKS > TASKS_PER_EXECUTION:
+                return None  # a long after_minutes: continue as new before a look would pass the budget
             market = yield from self.market()
             if isinstance(market, Conclusion):
                 return market
@@ -114,8 +117,6 @@ class Return(Redeploy):
             if self.flow.now >= due:
                 return (yield from self.swap(good))
             yield from self.wait(min(due, self.flow.now + LOOK), "waiting")
-            if self.flow.tasks >= TASKS_PER_EXECUTION:
-                return None  # a long after_minutes: continue as new, goodSince carried on
         return self.give_up()
 
     @property

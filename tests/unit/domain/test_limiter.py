@@ -128,3 +128,22 @@ def test_each_step_costs_what_its_activity_sends() -> None:
     url = "https://management.azure.com/subscriptions/sub-2/providers/Microsoft.Compute/locations/eastus/operations/x"
     assert subscription_of({"operation": {"url": url}}) == "sub-2"
     assert subscription_of({"operation": {"url": "https://elsewhere/x"}}) is None
+
+
+def test_a_request_stamped_before_the_last_one_gets_no_refill_twice() -> None:
+    state: Any = {"writes": [0.0, (T0 + timedelta(seconds=10)).timestamp()]}  # drained at t=10
+    state, _ = take(state, T0)  # an older stamp arrives late: counted at t=10, not at t=0
+    assert state["writes"] == [-1.0, (T0 + timedelta(seconds=10)).timestamp()]
+    _, go = take(state, T0 + timedelta(seconds=10), {"writes": 10})
+    assert go == T0 + timedelta(seconds=12)  # 11 tokens short at t=10: 1.1 s, rounded up to the second
+
+
+def test_a_late_turn_asked_again_gives_its_first_tokens_back() -> None:
+    state = None
+    for _ in range(200):
+        state, _ = take(state, T0)
+    state, first = take(state, T0)  # the 201st: at T0 + 1 s
+    assert first == T0 + timedelta(seconds=1)
+    late = T0 + timedelta(minutes=5)  # the host was down; its turn passed
+    state, again = take(state, late, refund={"writes": 1})
+    assert again == late and state["writes"][0] == pytest.approx(199)  # full again, less this one step

@@ -73,7 +73,7 @@ def test_placements_spread_a_wave_over_equally_good_offerings() -> None:
     assert later == keys[1]  # the window passed: nothing recent
 
 
-def test_a_wave_is_dealt_out_by_score_and_no_offering_takes_more_than_half() -> None:
+def test_a_wave_is_dealt_out_by_score_and_no_offering_takes_more_than_two_thirds() -> None:
     from collections import Counter
 
     from orchestrator.domain.memory import placements_op
@@ -89,11 +89,11 @@ def test_a_wave_is_dealt_out_by_score_and_no_offering_takes_more_than_half() -> 
     assert abs(got[keys[0]] / 100 - 1 / 2.2071) < 0.03 and got[keys[1]] >= 20  # ~45 %, 23 %, 32 %
 
     state, lopsided = None, Counter()
-    for n in range(40):  # one offering far better than the other: capped at half the wave
+    for n in range(60):  # one offering far better than the other: capped at two thirds of the wave
         payload = {"keys": keys[:2], "weights": [1.0, 0.05], "by": f"r{n}", "at": "2026-01-01T10:00:00Z"}
         state, key = placements_op(state, "place", payload)
         lopsided[key] += 1
-    assert lopsided[keys[0]] <= 21 and lopsided[keys[1]] >= 19
+    assert lopsided[keys[0]] <= 41 and lopsided[keys[1]] >= 19
 
 
 @pytest.mark.parametrize("weights", [[1.0], [1.0, 0.0], [1.0, 2.0], [1.0, "x"], "heavy"])

@@ -11,7 +11,7 @@ from typing import Any
 from azure.durable_functions import EntityId
 
 from orchestrator.domain.errors import ArmFailure, Failure
-from orchestrator.domain.limiter import LIMITER
+from orchestrator.domain.limiter import ARM_THROTTLED, LIMITER
 from orchestrator.domain.models import VmStatus, iso
 from orchestrator.workflows import names
 from orchestrator.workflows.pacing import COSTS
@@ -247,9 +247,9 @@ def test_with_the_budget_spent_the_start_waits_on_a_durable_timer_for_the_limite
     assert any((fire - created).total_seconds() >= 55 for created, fire in driver.timers)  # on a durable timer
 
 
-def test_a_429_empties_the_bucket_for_every_recovery_and_readings_travel_with_the_next_take() -> None:
+def test_arms_429_empties_the_bucket_for_every_recovery_and_readings_travel_with_the_next_take() -> None:
     world, shared = evicted_world(), Entities()
-    world.compute.fail_next("start", throttled(40))
+    world.compute.fail_next("start", ArmFailure(Failure.THROTTLED, ARM_THROTTLED, "throttled", 429, 40))
     world.compute.remaining = {"writes": 7}
     out, _ = drive_paced(world, shared)
     assert out["outcome"] == "recovered"
@@ -257,3 +257,21 @@ def test_a_429_empties_the_bucket_for_every_recovery_and_readings_travel_with_th
     throttled_ops = [p for op, p in ops if op == "throttled"]
     assert throttled_ops and throttled_ops[0]["bucket"] == "writes" and throttled_ops[0]["retry_after"] == 40
     assert any(p.get("seen") == {"writes": 7} for op, p in ops if op == "take")
+
+
+def test_a_compute_429_is_waited_out_by_its_step_alone() -> None:
+    world, shared = evicted_world(), Entities()
+    world.compute.fail_next("start", throttled(40))  # OperationNotAllowed / TooManyRequests: one operation group
+    out, _ = drive_paced(world, shared)
+    assert out["outcome"] == "recovered"
+    assert not [op for name, _, op, _ in shared.log if name == LIMITER and op == "throttled"]
+
+
+def test_a_limiter_that_cannot_answer_never_fails_the_recovery() -> None:
+    world = evicted_world()
+
+    def broken(state: Any, operation: str, payload: Any) -> Any:
+        raise ValueError("take: the entity is broken")
+
+    out, _ = drive_paced(world, Entities(ops={LIMITER: broken}))
+    assert out["outcome"] == "recovered" and world.compute.count("start") == 1
