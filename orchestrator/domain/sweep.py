@@ -111,8 +111,14 @@ Roster = dict[str, dict[str, str]]  # VM id -> {fleet, seen}
 
 def settled(vms: list[tuple[VmRef, VmFacts]]) -> set[str]:
     """The VMs that go on the roster when they are members: not still being created, and not a create that failed
-    (a replacement respot deletes after a failed create was never a member, and is not missed)."""
-    return {ref.id for ref, facts in vms if facts.status not in (VmStatus.CREATING, VmStatus.FAILED)}
+    (a replacement respot deletes after a failed create was never a member, and is not missed). A member that runs
+    with a failed provisioning state (a failed extension: ``VMExtensionProvisioningError``) is a member."""
+    return {ref.id for ref, facts in vms if facts.status != VmStatus.CREATING and not _failed_create(facts)}
+
+
+def _failed_create(facts: VmFacts) -> bool:
+    """Failed, with no running power state beside the failed provisioning."""
+    return facts.status == VmStatus.FAILED and "powerstate/running" not in {c.lower() for c in facts.codes}
 
 
 def missing(roster: Roster, present: set[str], scope: Scope, swept: frozenset[str]) -> list[Candidate]:

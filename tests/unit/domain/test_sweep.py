@@ -32,6 +32,7 @@ from orchestrator.domain.sweep import (
     unswept,
     watched,
 )
+from orchestrator.domain.vmstate import status_of
 
 SUB = "11111111-2222-3333-4444-555555555555"
 VM = VmRef(SUB, "rg", "vm1")
@@ -141,6 +142,17 @@ def test_a_vm_still_being_created_or_whose_create_failed_is_not_put_on_the_roste
     vms = {status: (VmRef(SUB, "rg", status.value), facts(status)) for status in VmStatus}
     on_roster = settled(list(vms.values()))
     assert {s for s, (ref, _) in vms.items() if ref.id not in on_roster} == {VmStatus.CREATING, VmStatus.FAILED}
+
+
+def test_a_running_member_whose_extension_failed_stays_on_the_roster_and_a_failed_create_does_not() -> None:
+    codes = {
+        "extension": ["ProvisioningState/failed/VMExtensionProvisioningError", "PowerState/running"],
+        "create": ["ProvisioningState/failed/AllocationFailed"],
+        "timed-out": ["ProvisioningState/failed/OSProvisioningTimedOut", "PowerState/starting"],
+    }
+    vms = [(VmRef(SUB, "rg", name), facts(status_of(c), codes=c)) for name, c in codes.items()]
+    assert all(f.status == VmStatus.FAILED for _, f in vms)
+    assert {ref.name for ref, _ in vms if ref.id in settled(vms)} == {"extension"}
 
 
 def test_an_instance_is_missed_only_when_its_set_was_swept_and_kept_while_its_set_was_not() -> None:
