@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -93,8 +93,11 @@ async def run(
     members = fleet_members(surveys, fleets, settings.scope, now)
     await _remember(client, surveys, members, settings.scope, now)
     record = Record(record_id, now)
+    activity_log = bool(settings.log_workspace_id)
+    delay = timedelta(minutes=settings.activity_log_delay_minutes) if activity_log else timedelta(0)
+    clock = rules.Clock(now, delay)
     for listed in surveys:
-        await _sweep_subscription(client, record, listed, members, settings.scope, bool(settings.log_workspace_id))
+        await _sweep_subscription(client, record, listed, members, settings.scope, activity_log, clock)
     record.fleets = _fleets(fleets, members, record)
     out = record.to_dict()
     await client.start_new(names.SWEEP_RECORD, record_id, out)
@@ -133,12 +136,13 @@ async def _sweep_subscription(
     members: list[tuple[VmRef, Member]],
     scope: Scope,
     activity_log: bool,
+    clock: rules.Clock,
 ) -> None:
     record.errors += list(listed.errors)
     if listed.vms is None:
         return  # nothing concluded from what was not seen; the roster stays as it was
     everything = listed.vms + listed.instances
-    candidates = record.look(everything, scope, activity_log)
+    candidates = record.look(everything, scope, activity_log, clock)
     entity = df.EntityId(rules.ROSTER, listed.subscription)
     before = await _roster(client, entity)
     if before is None:  # unreadable: admit what the listing shows, and leave the roster for the next sweep
@@ -146,9 +150,11 @@ async def _sweep_subscription(
         for candidate in candidates:
             await record.admit(client, candidate)
         return
-    gone = rules.missing(before, {ref.id for ref, _ in everything}, scope, listed.swept_sets)
+    missed = rules.missing(before, {ref.id for ref, _ in everything}, scope, listed.swept_sets)
+    gone, waiting, held = rules.due(before, missed, clock)  # waiting: kept on the roster until the log has them
+    record.passed += held
     sets = frozenset(f.id.lower() for _, _, f, _ in listed.sets) if listed.sets is not None else None
-    kept: rules.Roster = rules.unswept(before, listed.swept_sets, sets)
+    kept: rules.Roster = rules.unswept(before, listed.swept_sets, sets) | waiting
     for candidate in candidates + gone:
         if not await record.admit(client, candidate) and candidate.finding == rules.Finding.MISSING:
             kept[candidate.vm.id] = before[candidate.vm.id]  # not handed over: the next sweep tries again
@@ -181,14 +187,16 @@ class Record:
         self.found: list[dict[str, Any]] = []
         self.fleets: dict[str, dict[str, int]] = {}
 
-    def look(self, listed: list[tuple[VmRef, VmFacts]], scope: Scope, activity_log: bool) -> list[rules.Candidate]:
+    def look(
+        self, listed: list[tuple[VmRef, VmFacts]], scope: Scope, activity_log: bool, clock: rules.Clock
+    ) -> list[rules.Candidate]:
         """The candidates among the listed VMs; what is left alone is noted with its reason."""
         candidates = []
         for ref, facts in listed:
             if not rules.watched(ref, facts, scope):
                 continue
             self.looked_at += 1
-            seen = rules.look(ref, facts, activity_log=activity_log)
+            seen = rules.look(ref, facts, activity_log=activity_log, clock=clock)
             if isinstance(seen, rules.Passed):
                 self.passed.append(seen)
             elif seen is not None:
