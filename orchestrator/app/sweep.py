@@ -246,10 +246,16 @@ def _fleets(fleets: Fleets, members: list[tuple[VmRef, Member]], record: Record)
 
 
 def fired_at(timer: func.TimerRequest) -> datetime:
-    """When this run was due: the schedule monitor's LastUpdated (the host's clock, simulated in local runs, so the
-    sweep's times agree with the orchestrations'), else the wall clock."""
+    """When this run was due. The host hands the function the schedule status from *before* the run (WebJobs'
+    TimerListener.InvokeJobFunction): ``Next`` is the occurrence now due, ``Last`` and ``LastUpdated`` the previous
+    run's time (one period stale). So: ``Next`` (the host's clock, simulated in local runs, so the sweep's times agree
+    with the orchestrations'), unless the run is past due (``Next`` is then the occurrence the host missed while
+    down) or there is no status (schedule monitoring off): then the wall clock. The sweep and the return timer do not
+    run on startup, whose ``Next`` is the coming occurrence."""
     status = getattr(timer, "schedule_status", None) or {}  # azure.functions.timer.TimerRequest has it; the abc not
-    try:
-        return parse_iso(status.get("LastUpdated"), "LastUpdated")
-    except InvalidInput:
-        return datetime.now(UTC)
+    if not getattr(timer, "past_due", False) and isinstance(status, dict):
+        try:
+            return parse_iso(status.get("Next"), "Next")
+        except InvalidInput:
+            pass
+    return datetime.now(UTC)

@@ -135,3 +135,16 @@ def test_with_no_log_delay_a_fresh_state_is_acted_on_at_once() -> None:
     compute.add(VM, changed_at=iso(NOW - MINUTE))
     out = sweep(client, compute, log_workspace_id="w", activity_log_delay_minutes=0)
     assert out is not None and {e["vm"] for e in out["found"]} == {VM.id, GONE.id}
+
+
+def test_the_sweeps_time_is_the_occurrence_due_now_not_the_previous_run() -> None:
+    from azure.functions.timer import TimerRequest
+
+    from orchestrator.app.sweep import fired_at
+
+    previous, due = "2026-03-01T12:00:00.0000123+00:00", "2026-03-01T12:05:00+00:00"
+    status = {"Last": previous, "Next": due, "LastUpdated": previous}  # as Azure hands it: from before this run
+    assert fired_at(TimerRequest(schedule_status=status)) == NOW
+    missed = fired_at(TimerRequest(past_due=True, schedule_status=status))  # Next is the occurrence missed
+    assert abs(missed - datetime.now(UTC)) < timedelta(minutes=1)
+    assert abs(fired_at(TimerRequest()) - datetime.now(UTC)) < timedelta(minutes=1)  # no schedule monitoring
