@@ -42,11 +42,14 @@ from orchestrator.domain.models import InvalidInput, VmFacts, VmRef, iso, parse_
 from orchestrator.domain.scope import Scope, vm_hash
 from orchestrator.domain.template import Member
 from orchestrator.ports import Compute, ScaleSets
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, get_settings
 from orchestrator.workflows import names
 from orchestrator.workflows import sweep as record_workflow
 
-SCHEDULE_SETTING = "RESPOT_SWEEP_SCHEDULE"  # the host resolves %RESPOT_SWEEP_SCHEDULE% from the app settings
+# The schedule is the validated setting's value, read by the worker when it indexes the app (as the return timer's),
+# not ``%RESPOT_SWEEP_SCHEDULE%`` for the host to resolve: an app without the setting gets the default schedule
+# instead of a host that will not index the sweep, and the value is the one settings checked (at most once a minute).
+# Azure restarts the app when an app setting changes, so the worker reads a changed schedule as the host would.
 RECOVERING = "recovering"  # the signal belongs to a recovery still at work: nothing to start, nothing to raise
 MAX_LISTED = 500  # entries per list in the record; the counts stay exact
 
@@ -54,7 +57,7 @@ bp = df.Blueprint()
 log = logging.getLogger("respot.sweep")
 
 
-@bp.timer_trigger(schedule=f"%{SCHEDULE_SETTING}%", arg_name="timer", run_on_startup=False)
+@bp.timer_trigger(schedule=get_settings().sweep_schedule, arg_name="timer", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     await run(client, fired_at(timer))
