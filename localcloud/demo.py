@@ -68,7 +68,6 @@ class Demo:
             RESPOT_ARM_ENDPOINT=self.arm.url,
             RESPOT_PRICES_ENDPOINT=self.arm.url,
             RESPOT_LOGS_ENDPOINT=self.arm.url,
-            RESPOT_SWEEP_SCHEDULE="0 */5 * * * *",  # the sweep's timer names it (%RESPOT_SWEEP_SCHEDULE%)
             RESPOT_LOG_WORKSPACE_ID="respot-demo",  # the Activity Log: evidence that a vanished VM was evicted
             RESPOT_FLEETS_FILE=str(_fleets_file(self.arm, workdir)),
         )

@@ -74,8 +74,16 @@ class Settings(BaseSettings):
     max_body_depth: int = Field(32, ge=4, le=512, description="JSON nesting allowed in /api/alerts bodies.")
     sweep_schedule: str = Field(
         "0 */5 * * * *",
-        description="When the reconciliation sweep runs: NCRONTAB with seconds, or hh:mm:ss. The timer's binding "
-        "names this app setting (%RESPOT_SWEEP_SCHEDULE%), so it must be set in the app settings.",
+        description="When the reconciliation sweep runs: NCRONTAB with seconds, or hh:mm:ss; at most once a minute "
+        "(a sweep's record is named by its minute).",
+    )
+    activity_log_delay_minutes: float = Field(
+        20,
+        ge=0,
+        le=240,
+        description="How long Activity Log records may take to reach the Log Analytics workspace: the sweep acts "
+        "on a state only once it is this old, so what a person or the platform did is in the log when the recovery "
+        "asks.",
     )
     sdk_http_logging: bool = Field(False, description="azure-core's per-request HTTP log lines (very verbose).")
     vault_endpoint: str = Field(
@@ -100,8 +108,16 @@ class Settings(BaseSettings):
     @classmethod
     def _schedule(cls, value: str) -> str:
         text = value.strip()
-        if not (re.fullmatch(r"(\d+\.)?\d{1,2}:\d{2}:\d{2}", text) or len(text.split()) == 6):
+        interval = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})", text)
+        if not (interval or len(text.split()) == 6):
             raise ValueError(f"'{value}' is neither NCRONTAB with six fields (seconds first) nor hh:mm:ss")
+        if interval:
+            days, hours, minutes, seconds = (int(g or 0) for g in interval.groups())
+            often = ((days * 24 + hours) * 60 + minutes) * 60 + seconds < 60
+        else:
+            often = not re.fullmatch(r"\d{1,2}", text.split()[0])  # more than one second of each minute
+        if often:
+            raise ValueError(f"'{value}' runs more than once a minute: sweeps are recorded per minute")
         return text
 
     @field_validator("required_tags")

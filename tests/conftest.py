@@ -19,7 +19,6 @@ from localcloud.httpserver import LocalHTTPServer, Request, Response
 # The product validates its settings when function_app is imported: give tests a valid, local configuration.
 os.environ.setdefault("RESPOT_SUBSCRIPTIONS", DEFAULT_SUBSCRIPTION)
 os.environ.setdefault("RESPOT_CREDENTIAL", "localcloud")
-os.environ.setdefault("RESPOT_SWEEP_SCHEDULE", "0 */5 * * * *")  # the sweep's timer names this app setting
 
 # `make test` (and CI) draws the same examples every run, so a property found failing fails every time; set
 # HYPOTHESIS_PROFILE=explore (`make fuzz`) to search new examples.

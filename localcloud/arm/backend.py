@@ -95,6 +95,7 @@ class Backend:
         self.world = World()
         self.durations = Durations()
         self.lro_factor = 1.0  # > 1 when a "slow LRO" fault is injected
+        self.log_delay = 0.0  # seconds before an Activity Log record reaches Log Analytics (AzureActivity)
         self._queue: list[tuple[datetime, int, str, Callable[[], None]]] = []
         self._seq = itertools.count()
         # The due time of the callback this thread is running (see ``tick``); per thread, so a request logged on

@@ -17,6 +17,7 @@ POST /_localcloud/clock               {advance?: seconds, speed?}
 GET|POST /_localcloud/action-groups   list or add {name, url, kind, delay_seconds, operations?, annotations?}
 GET  /_localcloud/deliveries          webhook deliveries and their outcomes
 GET  /_localcloud/activity-log        Activity Log records
+POST /_localcloud/log-analytics       {ingestionDelaySeconds}: how long a record takes to reach AzureActivity (0)
 GET  /_localcloud/operations          async operations: start, expected and actual end, when a poller saw the end
 GET|DELETE /_localcloud/requests      request log with per-operation counts
 POST /_localcloud/resource-groups     {subscription, name}
@@ -72,6 +73,7 @@ class Services:
             self.backend.world = World()
             self.backend.allocation_faults.clear()
             self.backend.lro_factor = 1.0
+            self.backend.log_delay = 0.0
             self.notifier.groups.clear()
             self.notifier.deliveries.clear()
             self.throttler.reset()
@@ -167,6 +169,7 @@ def routes(svc: Services) -> list[Route]:
             "GET", "/operations", lambda s, c: {"value": [_operation(o) for o in s.backend.world.operations.values()]}
         ),
         route("GET", "/activity-log", lambda s, c: {"value": [_record(r) for r in s.backend.world.activity]}),
+        route("POST", "/log-analytics", _log_analytics),
         route("GET", "/requests", lambda s, c: s.requests.snapshot()),
         route("DELETE", "/requests", _clear_requests),
         route("POST", "/resource-groups", _resource_group),
@@ -243,6 +246,14 @@ def _health(svc: Services, ctx: Ctx) -> Json:
         raise _bad("needs the id of an existing VM and a state of healthy, unhealthy, unknown or null")
     vm.health = state
     return {"id": vm.id, "health": state}
+
+
+def _log_analytics(svc: Services, ctx: Ctx) -> Json:
+    delay = _body(ctx).get("ingestionDelaySeconds", 0)
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 86400:
+        raise _bad("ingestionDelaySeconds must be a number of seconds from 0 to 86400")
+    svc.backend.log_delay = float(delay)
+    return {"ingestionDelaySeconds": svc.backend.log_delay}
 
 
 def _throttling(svc: Services, ctx: Ctx) -> Json:

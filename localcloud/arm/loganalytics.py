@@ -2,7 +2,9 @@
 
 The Activity Log becomes AzureActivity rows (column names: azure-facts.md section 8; the ``*Value`` columns are
 NOT CONFIRMED from the table reference), the ``timespan`` of the body bounds them, and the query runs through
-the KQL subset in ``kql``. The answer is ``{"tables": [{name, columns, rows}]}``, as LogsQueryClient parses it;
+the KQL subset in ``kql``. A record reaches the table ``log_delay`` seconds after it was made (Activity Log
+ingestion takes minutes in Azure; 0 unless ``POST /_localcloud/log-analytics {ingestionDelaySeconds}`` sets it),
+and keeps its own ``TimeGenerated``. The answer is ``{"tables": [{name, columns, rows}]}``, as LogsQueryClient parses it;
 a query the subset cannot run is Log Analytics' 400 ``BadArgumentError``.
 """
 
@@ -67,10 +69,13 @@ def logs_query(ctx: Ctx) -> Response:
         if not isinstance(query, str) or not query.strip():
             raise errors.missing_property("query")
         start, end = _timespan(body.get("timespan"), ctx.backend.now())
+        ingested = ctx.backend.now() - timedelta(seconds=ctx.backend.log_delay)
         rows = [
             activity_row(r)
             for r in ctx.backend.world.activity
-            if (start is None or r.timestamp >= start) and (end is None or r.timestamp <= end)
+            if (start is None or r.timestamp >= start)
+            and (end is None or r.timestamp <= end)
+            and r.timestamp <= ingested
         ]
         result = kql.run(query, {"AzureActivity": rows}, now=ctx.backend.now())
     except (kql.KqlError, ArmError) as exc:

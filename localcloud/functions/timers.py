@@ -2,7 +2,10 @@
 
 Like the Functions host's schedule monitor, the last and next run of each timer are kept (in the task hub's
 SQLite file); when the host starts after a scheduled time went by unseen, the function runs once at start with
-``past_due`` set. A schedule may name an app setting, ``%NAME%``, resolved from the environment when the host
+``past_due`` set. The function is handed the schedule status as Azure's TimerListener hands it (azure-webjobs-sdk-
+extensions, Timers/Listener/TimerListener.cs, ``InvokeJobFunction``): the status from *before* this run, so
+``Next`` is the occurrence now due (for a past-due run, the one missed; at a run on startup, the coming one), and
+``Last`` and ``LastUpdated`` are the previous run's time (``0001-01-01T00:00:00`` before the first). A schedule may name an app setting, ``%NAME%``, resolved from the environment when the host
 starts (Azure Functions' app setting binding expressions: https://learn.microsoft.com/azure/azure-functions/
 functions-bindings-expressions-patterns#binding-expressions---app-settings); a setting that is not there stops the
 host naming it, as Azure's host refuses to index the function ("'%NAME%' does not resolve to a value").
@@ -29,6 +32,7 @@ from localcloud.functions.store import Store
 
 log = logging.getLogger("localcloud.functions")
 SETTING = re.compile(r"%([^%]+)%")
+NEVER = "0001-01-01T00:00:00"  # ScheduleMonitor.DefaultDateTime, as Azure serializes it before the first run
 
 
 def resolve(text: str, environ: Mapping[str, str]) -> str:
@@ -82,7 +86,7 @@ class TimerHost:
             past_due = stored_next is not None and stored_next < stamp(now)
             self.next_due[name] = self.schedules[name].next_after(now)
             if past_due or spec.trigger.get("runOnStartup"):
-                self.fire(name, past_due=past_due, last=last)
+                self.fire(name, past_due=past_due, last=last, scheduled=stored_next if past_due else None)
         self._thread.start()
 
     def stop(self) -> None:
@@ -98,23 +102,27 @@ class TimerHost:
             last, _ = self.store.schedule_status(name)
             self.fire(name, past_due=False, last=last)
 
-    def fire(self, name: str, *, past_due: bool, last: str | None) -> None:
+    def fire(self, name: str, *, past_due: bool, last: str | None, scheduled: str | None = None) -> None:
+        """``scheduled``: the occurrence this run stands for, when it is not the one ``next_due`` holds (a past-due
+        run at start: the occurrence missed)."""
         with self._firing_lock:
             self._firing += 1
         try:
-            self._fire(name, past_due=past_due, last=last)
+            self._fire(name, past_due=past_due, last=last, scheduled=scheduled)
         finally:
             with self._firing_lock:
                 self._firing -= 1
 
-    def _fire(self, name: str, *, past_due: bool, last: str | None) -> None:
+    def _fire(self, name: str, *, past_due: bool, last: str | None, scheduled: str | None) -> None:
         spec, now = self.specs[name], self.clock.now()
+        current = scheduled or stamp(self.next_due[name])  # before this run: the occurrence due now
         due = self.schedules[name].next_after(now)
         self.next_due[name] = due
         self.store.set_schedule_status(name, stamp(now), stamp(due))
+        previous = last or NEVER
         request = TimerRequest(
             past_due=past_due,
-            schedule_status={"Last": last, "Next": stamp(due), "LastUpdated": stamp(now)},
+            schedule_status={"Last": previous, "Next": current, "LastUpdated": previous},
             schedule={"AdjustForDST": True},
         )
         kwargs: dict[str, object] = {spec.trigger["name"]: request}

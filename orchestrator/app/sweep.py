@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -42,11 +42,14 @@ from orchestrator.domain.models import InvalidInput, VmFacts, VmRef, iso, parse_
 from orchestrator.domain.scope import Scope, vm_hash
 from orchestrator.domain.template import Member
 from orchestrator.ports import Compute, ScaleSets
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, get_settings
 from orchestrator.workflows import names
 from orchestrator.workflows import sweep as record_workflow
 
-SCHEDULE_SETTING = "RESPOT_SWEEP_SCHEDULE"  # the host resolves %RESPOT_SWEEP_SCHEDULE% from the app settings
+# The schedule is the validated setting's value, read by the worker when it indexes the app (as the return timer's),
+# not ``%RESPOT_SWEEP_SCHEDULE%`` for the host to resolve: an app without the setting gets the default schedule
+# instead of a host that will not index the sweep, and the value is the one settings checked (at most once a minute).
+# Azure restarts the app when an app setting changes, so the worker reads a changed schedule as the host would.
 RECOVERING = "recovering"  # the signal belongs to a recovery still at work: nothing to start, nothing to raise
 MAX_LISTED = 500  # entries per list in the record; the counts stay exact
 
@@ -54,7 +57,7 @@ bp = df.Blueprint()
 log = logging.getLogger("respot.sweep")
 
 
-@bp.timer_trigger(schedule=f"%{SCHEDULE_SETTING}%", arg_name="timer", run_on_startup=False)
+@bp.timer_trigger(schedule=get_settings().sweep_schedule, arg_name="timer", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def sweep(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     await run(client, fired_at(timer))
@@ -93,8 +96,11 @@ async def run(
     members = fleet_members(surveys, fleets, settings.scope, now)
     await _remember(client, surveys, members, settings.scope, now)
     record = Record(record_id, now)
+    activity_log = bool(settings.log_workspace_id)
+    delay = timedelta(minutes=settings.activity_log_delay_minutes) if activity_log else timedelta(0)
+    clock = rules.Clock(now, delay)
     for listed in surveys:
-        await _sweep_subscription(client, record, listed, members, settings.scope, bool(settings.log_workspace_id))
+        await _sweep_subscription(client, record, listed, members, settings.scope, activity_log, clock)
     record.fleets = _fleets(fleets, members, record)
     out = record.to_dict()
     await client.start_new(names.SWEEP_RECORD, record_id, out)
@@ -133,12 +139,13 @@ async def _sweep_subscription(
     members: list[tuple[VmRef, Member]],
     scope: Scope,
     activity_log: bool,
+    clock: rules.Clock,
 ) -> None:
     record.errors += list(listed.errors)
     if listed.vms is None:
         return  # nothing concluded from what was not seen; the roster stays as it was
     everything = listed.vms + listed.instances
-    candidates = record.look(everything, scope, activity_log)
+    candidates = record.look(everything, scope, activity_log, clock)
     entity = df.EntityId(rules.ROSTER, listed.subscription)
     before = await _roster(client, entity)
     if before is None:  # unreadable: admit what the listing shows, and leave the roster for the next sweep
@@ -146,9 +153,11 @@ async def _sweep_subscription(
         for candidate in candidates:
             await record.admit(client, candidate)
         return
-    gone = rules.missing(before, {ref.id for ref, _ in everything}, scope, listed.swept_sets)
+    missed = rules.missing(before, {ref.id for ref, _ in everything}, scope, listed.swept_sets)
+    gone, waiting, held = rules.due(before, missed, clock)  # waiting: kept on the roster until the log has them
+    record.passed += held
     sets = frozenset(f.id.lower() for _, _, f, _ in listed.sets) if listed.sets is not None else None
-    kept: rules.Roster = rules.unswept(before, listed.swept_sets, sets)
+    kept: rules.Roster = rules.unswept(before, listed.swept_sets, sets) | waiting
     for candidate in candidates + gone:
         if not await record.admit(client, candidate) and candidate.finding == rules.Finding.MISSING:
             kept[candidate.vm.id] = before[candidate.vm.id]  # not handed over: the next sweep tries again
@@ -181,14 +190,16 @@ class Record:
         self.found: list[dict[str, Any]] = []
         self.fleets: dict[str, dict[str, int]] = {}
 
-    def look(self, listed: list[tuple[VmRef, VmFacts]], scope: Scope, activity_log: bool) -> list[rules.Candidate]:
+    def look(
+        self, listed: list[tuple[VmRef, VmFacts]], scope: Scope, activity_log: bool, clock: rules.Clock
+    ) -> list[rules.Candidate]:
         """The candidates among the listed VMs; what is left alone is noted with its reason."""
         candidates = []
         for ref, facts in listed:
             if not rules.watched(ref, facts, scope):
                 continue
             self.looked_at += 1
-            seen = rules.look(ref, facts, activity_log=activity_log)
+            seen = rules.look(ref, facts, activity_log=activity_log, clock=clock)
             if isinstance(seen, rules.Passed):
                 self.passed.append(seen)
             elif seen is not None:
@@ -238,10 +249,16 @@ def _fleets(fleets: Fleets, members: list[tuple[VmRef, Member]], record: Record)
 
 
 def fired_at(timer: func.TimerRequest) -> datetime:
-    """When this run was due: the schedule monitor's LastUpdated (the host's clock, simulated in local runs, so the
-    sweep's times agree with the orchestrations'), else the wall clock."""
+    """When this run was due. The host hands the function the schedule status from *before* the run (WebJobs'
+    TimerListener.InvokeJobFunction): ``Next`` is the occurrence now due, ``Last`` and ``LastUpdated`` the previous
+    run's time (one period stale). So: ``Next`` (the host's clock, simulated in local runs, so the sweep's times agree
+    with the orchestrations'), unless the run is past due (``Next`` is then the occurrence the host missed while
+    down) or there is no status (schedule monitoring off): then the wall clock. The sweep and the return timer do not
+    run on startup, whose ``Next`` is the coming occurrence."""
     status = getattr(timer, "schedule_status", None) or {}  # azure.functions.timer.TimerRequest has it; the abc not
-    try:
-        return parse_iso(status.get("LastUpdated"), "LastUpdated")
-    except InvalidInput:
-        return datetime.now(UTC)
+    if not getattr(timer, "past_due", False) and isinstance(status, dict):
+        try:
+            return parse_iso(status.get("Next"), "Next")
+        except InvalidInput:
+            pass
+    return datetime.now(UTC)

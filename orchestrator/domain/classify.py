@@ -11,6 +11,7 @@
 | running / starting                                 | ignore    | already_running        |
 | stopped (powered off, still allocated)             | ignore    | user_stopped           |
 | deallocated, a person deallocated it since         | ignore    | user_deallocated       |
+| deallocated, found by a sweep, no evictSpotVM record (or a person powered it off after it) | ignore | no_eviction_record (user_stopped) |
 | deallocated / deallocating, Delete policy          | redeploy  | deleted_by_eviction    |
 | deallocated / deallocating (also after a failed start) | restart | evicted             |
 | creating, updating, deleting, failed, unknown      | defer     | in_transition          |
@@ -18,6 +19,10 @@
 "Deleted by eviction" needs evidence: a 404 alone is also what a made-up id, a typo or a person's deletion gives.
 Evidence is a Delete-policy Spot VM that respot itself read before it vanished, or the platform's eviction record
 (Activity Log ``evictSpotVM``) for it.
+
+A VM the sweep found deallocated (``eviction_required``) needs evidence too: the ``evictSpotVM`` record, with no
+person's deallocation or power-off after it. A deallocated VM looks the same whoever deallocated it, and a later
+operation on it (a tag change) gives the sweep a new time: without the record respot would undo a person's choice.
 """
 
 from __future__ import annotations
@@ -60,15 +65,35 @@ _MISSING = {
 }
 
 
-def classify(facts: VmFacts, *, user_action: UserAction | None = None, evidence: str | None = None) -> Decision:
-    """``evidence``: why respot believes a missing VM was deleted by an eviction (None: no such evidence)."""
+def classify(
+    facts: VmFacts,
+    *,
+    user_action: UserAction | None = None,
+    evidence: str | None = None,
+    eviction_required: bool = False,
+) -> Decision:
+    """``evidence``: why respot believes the VM was evicted (None: no such evidence). ``eviction_required``: a
+    deallocated VM is restarted only with evidence (a sweep's finding), and ``user_action`` is then what a person did
+    after the eviction record."""
     if facts.exists and facts.ignored_by_tag:
         return Decision(Action.IGNORE, Reason.TAGGED_IGNORE, f"the VM is tagged {IGNORE_TAG}")
     if not facts.exists:
         return _missing(facts, user_action, evidence)
     if not facts.is_spot:
         return Decision(Action.IGNORE, Reason.NOT_SPOT, f"priority {facts.priority}")
-    return _by_status(facts, user_action)
+    decision = _by_status(facts, user_action)
+    if eviction_required and decision.action == Action.RESTART:
+        return _proven(decision, user_action, evidence)
+    return decision
+
+
+def _proven(restart: Decision, user_action: UserAction | None, evidence: str | None) -> Decision:
+    if user_action == UserAction.POWER_OFF:
+        return Decision(Action.IGNORE, Reason.USER_STOPPED, "a person powered the VM off after the eviction")
+    if not evidence:
+        detail = "deallocated, and the Activity Log has no evictSpotVM record for it: a person's choice is not undone"
+        return Decision(Action.IGNORE, Reason.NO_EVICTION_RECORD, detail)
+    return Decision(restart.action, restart.reason, evidence)
 
 
 def _missing(facts: VmFacts, user_action: UserAction | None, evidence: str | None) -> Decision:

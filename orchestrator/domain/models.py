@@ -163,6 +163,10 @@ class Source(StrEnum):
 
 MAX_EVENT_ID = 200
 SWEEP_LOOKBACK = timedelta(minutes=15)  # a deallocation takes minutes; ARM ends an operation's wait long before this
+# The oldest state a sweep acts on, and how far back a sweep's recovery looks for the platform's evictSpotVM record:
+# a VM deallocated longer ago than this is not restarted by a sweep (first deployment, a VM newly in scope).
+SWEEP_MAX_AGE = timedelta(days=7)
+SWEEP_DEALLOCATED = "deallocated"  # the sweep's finding whose recovery needs the platform's eviction record
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,13 @@ class Signal:
     def key(self) -> str:
         """What makes two deliveries the same signal (alerts and events are delivered at least once)."""
         return f"{self.source.value}:{self.event_id}"
+
+    @property
+    def wants_eviction_record(self) -> bool:
+        """A sweep found the VM deallocated: nothing says who deallocated it, and any later operation on it (a tag
+        change, a resize) moves the time the sweep sees, so its recovery restarts it only on the platform's
+        ``evictSpotVM`` record, newer than a person's last deallocation or power-off."""
+        return self.source == Source.SWEEP and self.event_id.startswith(SWEEP_DEALLOCATED + "@")
 
     @property
     def is_notice(self) -> bool:
@@ -325,6 +336,7 @@ class Outcome(StrEnum):
 
 class Reason(StrEnum):
     EVICTED = "evicted"
+    NO_EVICTION_RECORD = "no_eviction_record"  # a sweep found it deallocated; the platform's eviction is not on record
     ALREADY_RUNNING = "already_running"
     USER_STOPPED = "user_stopped"
     USER_DEALLOCATED = "user_deallocated"

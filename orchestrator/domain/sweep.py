@@ -18,6 +18,12 @@ started), the next nine are duplicates of it. A recovery that concluded (a perso
 ignored, ``user_deallocated``) concluded after that time, so the same state is late for it, never a new recovery;
 only a new state change (an eviction after the VM ran again) has a later time and opens the next one.
 
+Not only an eviction moves a deallocated VM's time (a tag change, a resize do too), so a ``deallocated`` finding's
+recovery restarts the VM only on the platform's ``evictSpotVM`` record (``Signal.wants_eviction_record``). And the
+Activity Log takes minutes to reach the workspace: with one configured, a state is acted on only once it is
+``Clock.log_delay`` old, and a missing member stays on the roster (``gone``: when it was first missed) until then
+(``held_for_activity_log``). A state older than SWEEP_MAX_AGE is left alone (``stale``).
+
 The sweep never decides that a VM was evicted: the recovery does, as for an alert (the Activity Log's caller,
 ``respot:ignore``, eviction evidence for a VM that is gone). Without an Activity Log workspace a deallocated VM is
 left alone (recorded as ``no_activity_log``): nothing could tell an eviction from a person's deallocation.
@@ -26,10 +32,11 @@ left alone (recorded as ``no_activity_log``): nothing could tell an eviction fro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from orchestrator.domain import models
 from orchestrator.domain.errors import CAPACITY_CODES
 from orchestrator.domain.models import InvalidInput, Signal, Source, VmFacts, VmRef, VmStatus, iso, parse_iso
 from orchestrator.domain.scope import InvalidResourceId, Scope, parse_vm_id
@@ -46,7 +53,7 @@ def sweep_id(fired_at: datetime) -> str:
 
 
 class Finding(StrEnum):
-    DEALLOCATED = "deallocated"
+    DEALLOCATED = models.SWEEP_DEALLOCATED
     FAILED_START = "failed_start"
     MISSING = "missing"
 
@@ -57,6 +64,17 @@ class Left(StrEnum):
     NO_ACTIVITY_LOG = "no_activity_log"
     NO_STATE_TIME = "no_state_time"
     NOT_CAPACITY = "failed_not_capacity"
+    HELD = "held_for_activity_log"  # younger than RESPOT_ACTIVITY_LOG_DELAY_MINUTES: a later sweep acts on it
+    STALE = "stale"  # older than SWEEP_MAX_AGE
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A sweep's time, and how old a state must be before the Activity Log surely holds what led to it (0 without
+    an Activity Log workspace: nothing is asked of it)."""
+
+    now: datetime
+    log_delay: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -87,7 +105,7 @@ def watched(ref: VmRef, facts: VmFacts, scope: Scope) -> bool:
     return facts.is_spot and scope.allows(ref) and scope.tags_match(facts) and not facts.ignored_by_tag
 
 
-def look(ref: VmRef, facts: VmFacts, *, activity_log: bool) -> Candidate | Passed | None:
+def look(ref: VmRef, facts: VmFacts, *, activity_log: bool, clock: Clock) -> Candidate | Passed | None:
     """A watched VM: a candidate for a recovery, left alone with a reason, or nothing to see (None)."""
     if facts.delete_policy or facts.status != VmStatus.DEALLOCATED:
         return None  # running, in flux (the next sweep sees where it lands), or a Delete-policy VM on its way out
@@ -96,23 +114,40 @@ def look(ref: VmRef, facts: VmFacts, *, activity_log: bool) -> Candidate | Passe
         return Passed(ref.id, Left.NOT_CAPACITY, f"a start failed with {failed}: waiting for capacity cannot help")
     if when is None:
         return Passed(ref.id, Left.NO_STATE_TIME, "the instance view gives no time of the last change")
-    if failed is not None:
-        return Candidate(ref, Finding.FAILED_START, when, f"ProvisioningState/failed/{failed} since {iso(when)}")
-    if not activity_log:
+    if failed is None and not activity_log:
         detail = "deallocated; without an Activity Log workspace an eviction and a person's deallocation look alike"
         return Passed(ref.id, Left.NO_ACTIVITY_LOG, detail)
+    if clock.now - when > models.SWEEP_MAX_AGE:
+        return Passed(
+            ref.id, Left.STALE, f"unchanged since {iso(when)}, more than {models.SWEEP_MAX_AGE.days} days ago"
+        )
+    if clock.log_delay and clock.now - when < clock.log_delay:
+        return Passed(ref.id, Left.HELD, _held(when, clock))
+    if failed is not None:
+        return Candidate(ref, Finding.FAILED_START, when, f"ProvisioningState/failed/{failed} since {iso(when)}")
     return Candidate(ref, Finding.DEALLOCATED, when, f"deallocated since {iso(when)}")
+
+
+def _held(since: datetime, clock: Clock) -> str:
+    due = iso(since + clock.log_delay)
+    return f"changed at {iso(since)}: acted on from {due}, once the Activity Log surely holds what led to it"
 
 
 # --- the roster: which fleet members a subscription had at the last sweep --------------------------------------
 
-Roster = dict[str, dict[str, str]]  # VM id -> {fleet, seen}
+Roster = dict[str, dict[str, str]]  # VM id -> {fleet, seen, [gone]: the first sweep that did not list it}
 
 
 def settled(vms: list[tuple[VmRef, VmFacts]]) -> set[str]:
     """The VMs that go on the roster when they are members: not still being created, and not a create that failed
-    (a replacement respot deletes after a failed create was never a member, and is not missed)."""
-    return {ref.id for ref, facts in vms if facts.status not in (VmStatus.CREATING, VmStatus.FAILED)}
+    (a replacement respot deletes after a failed create was never a member, and is not missed). A member that runs
+    with a failed provisioning state (a failed extension: ``VMExtensionProvisioningError``) is a member."""
+    return {ref.id for ref, facts in vms if facts.status != VmStatus.CREATING and not _failed_create(facts)}
+
+
+def _failed_create(facts: VmFacts) -> bool:
+    """Failed, with no running power state beside the failed provisioning."""
+    return facts.status == VmStatus.FAILED and "powerstate/running" not in {c.lower() for c in facts.codes}
 
 
 def missing(roster: Roster, present: set[str], scope: Scope, swept: frozenset[str]) -> list[Candidate]:
@@ -130,6 +165,21 @@ def missing(roster: Roster, present: set[str], scope: Scope, swept: frozenset[st
             fleet = str(entry.get("fleet") or "")
             out.append(Candidate(ref, Finding.MISSING, seen, _gone(ref, fleet, seen), fleet))
     return out
+
+
+def due(roster: Roster, gone: list[Candidate], clock: Clock) -> tuple[list[Candidate], Roster, list[Passed]]:
+    """The missing members whose absence is older than the log delay (their eviction record is in the Activity Log
+    by now); the others stay on the roster, marked with the first sweep that missed them, and are noted as held."""
+    ready, kept, held = [], Roster(), []
+    for candidate in gone:
+        entry = roster[candidate.vm.id]
+        first = _time(entry.get("gone")) or clock.now
+        if clock.now - first >= clock.log_delay:
+            ready.append(candidate)
+            continue
+        kept[candidate.vm.id] = {**entry, "gone": iso(first)}
+        held.append(Passed(candidate.vm.id, Left.HELD, f"not listed since {iso(first)}: {_held(first, clock)}"))
+    return ready, kept, held
 
 
 def unswept(roster: Roster, swept: frozenset[str], sets: frozenset[str] | None) -> Roster:
@@ -167,8 +217,10 @@ def roster_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
 
 def _entry(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise InvalidInput("roster: each member is {fleet, seen}")
-    return {"fleet": str(value.get("fleet") or "")[:100], "seen": iso(parse_iso(value.get("seen"), "seen"))}
+        raise InvalidInput("roster: each member is {fleet, seen, gone?}")
+    entry = {"fleet": str(value.get("fleet") or "")[:100], "seen": iso(parse_iso(value.get("seen"), "seen"))}
+    gone = value.get("gone")
+    return entry | ({"gone": iso(parse_iso(gone, "gone"))} if gone is not None else {})
 
 
 def _time(value: str | None) -> datetime | None:

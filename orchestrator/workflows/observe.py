@@ -8,6 +8,7 @@ Event sequence::
     read_vm -> throttled (Retry-After 30): timer +30 s, read_vm -> ok
     [user_action]            with a Log Analytics workspace
     [eviction_record]        with a workspace, for a VM that is gone
+    (with ``evidence``, a sweep's deallocated VM: eviction_record since ``evidence``, then user_action since it)
     ... after TASKS_PER_EXECUTION durable tasks still throttled: continue_as_new with what it has noted
 
 Only reads: whatever its input says, it cannot change anything (and each activity checks the scope itself).
@@ -15,7 +16,7 @@ Only reads: whatever its input says, it cannot change anything (and each activit
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.domain.models import InvalidInput, Missing, Step, StepResult, VmRef, iso, parse_iso
@@ -45,6 +46,12 @@ def observe_vm(context: Context, entity_id: EntityIds | None = None) -> Steps:
         return None
     out: dict[str, Any] = {"read": read.to_dict(), "user": None, "record": None}
     facts = read.facts if read.step == Step.OK else None
+    window = _time(data.get("evidence"))
+    if facts is not None and facts.exists and window is not None and policy.eviction_records:
+        # A sweep's deallocated VM: the latest eviction in the window, then what a person did after it.
+        payload = {"vm": vm_dict, "since": iso(window)}
+        out["record"] = yield from _answer(flow, names.EVICTION_RECORD, payload, story, "eviction_record", ask)
+        since = _time(out["record"]) or window
     if facts is not None and policy.user_checks:
         payload = {"vm": vm_dict, "since": iso(since)}
         out["user"] = yield from _answer(flow, names.USER_ACTION, payload, story, "user_check", ask)
@@ -52,6 +59,13 @@ def observe_vm(context: Context, entity_id: EntityIds | None = None) -> Steps:
         payload = {"vm": vm_dict, "since": iso(since - timedelta(hours=1))}
         out["record"] = yield from _answer(flow, names.EVICTION_RECORD, payload, story, "eviction_record", ask)
     return {**out, "story": story.to_dict()}
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return parse_iso(value, "time") if value else None
+    except InvalidInput:
+        return None
 
 
 def _answer(flow: Flow, name: str, payload: Any, story: Story, action: str, ask: dict[str, Any]) -> Steps:

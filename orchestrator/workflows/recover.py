@@ -29,10 +29,12 @@ from typing import Any
 from orchestrator.domain.classify import Action, Decision, UserAction, classify
 from orchestrator.domain.identity import recovery_id
 from orchestrator.domain.models import (
+    SWEEP_MAX_AGE,
     InvalidInput,
     Outcome,
     Reason,
     Signal,
+    Source,
     Step,
     StepResult,
     VmFacts,
@@ -98,6 +100,9 @@ class Recovery:
         self.since = min(start.signal.since, self.began)  # when the eviction happened (a notice, a sweep: before)
         opened = _time((start.previous or {}).get("concludedAt"))
         self.opened_after = min(opened, self.began) if opened else None  # never past its own start
+        # A sweep's deallocated VM: the eviction must be on record, after the previous recovery (whose eviction
+        # that one was) and within SWEEP_MAX_AGE; ``since`` becomes the record's time once it is found.
+        self.window = max(self.began - SWEEP_MAX_AGE, self.opened_after or self.began - SWEEP_MAX_AGE)
         self.last_signal_at = start.signal.occurred_at
         self.seen_before: VmFacts | None = None
         self.decision: Decision | None = None
@@ -174,7 +179,11 @@ class Recovery:
             self.conclude_on(read)
             return None, None
         user = UserAction(observed["user"]) if observed.get("user") in set(UserAction) else None
-        decision = classify(read.facts, user_action=user, evidence=self.evidence(read.facts, observed.get("record")))
+        record, required = observed.get("record"), self.eviction_required
+        evidence = self.evidence(read.facts, record, required)
+        decision = classify(read.facts, user_action=user, evidence=evidence, eviction_required=required)
+        if required and decision.action == Action.RESTART:
+            self.since = _time(record) or self.since  # a person's action after the eviction stops the restart
         self.decision = self.decision or decision
         self.publish("classified", decision=decision.to_dict())
         return decision, read.facts
@@ -183,6 +192,8 @@ class Recovery:
         """The observe_vm sub-orchestration's answer, or None (and a conclusion) if it failed: a bug."""
         self.looks += 1
         payload = {"vm": self.vm, "since": iso(self.since)}
+        if self.eviction_required:
+            payload["evidence"] = iso(self.window)
         child = self.flow.context.call_sub_orchestrator(
             names.OBSERVE_VM, payload, f"{self.flow.key}:observe-{self.looks}"
         )
@@ -204,10 +215,17 @@ class Recovery:
         else:
             self.conclude(Outcome.GAVE_UP, Reason.DEADLINE, f"ARM answered {read.step.value} until the deadline")
 
-    def evidence(self, facts: VmFacts, record: Any) -> str | None:
-        """Why a missing VM was deleted by an eviction, or None (a 404 alone proves nothing)."""
+    @property
+    def eviction_required(self) -> bool:
+        """Only a sweep's deallocated findings so far: no alert, event or notice says the platform evicted it."""
+        return self.start.signal.wants_eviction_record and all(s.source == Source.SWEEP for s in self.story.signals)
+
+    def evidence(self, facts: VmFacts, record: Any, required: bool = False) -> str | None:
+        """Why a missing VM was deleted by an eviction, or (``required``) why a deallocated one was evicted; None
+        without evidence (a 404 alone proves nothing, nor does a deallocated VM)."""
         if facts.exists:
-            return None
+            proven = required and isinstance(record, str) and record
+            return f"the Activity Log records evictSpotVM at {record[:40]}" if proven else None
         seen = self.seen_before
         if seen is not None and seen.exists and seen.is_spot and seen.delete_policy:
             return "respot read a Delete-policy Spot VM before the eviction and it is gone"

@@ -20,6 +20,7 @@ from tests.integration.helpers import control, vmss_body
 
 pytestmark = pytest.mark.e2e
 PERIOD = timedelta(minutes=5)
+LOG_DELAY = timedelta(minutes=20)  # RESPOT_ACTIVITY_LOG_DELAY_MINUTES' default
 WORKSPACE = {"RESPOT_LOG_WORKSPACE_ID": "respot-workspace"}
 
 
@@ -56,7 +57,9 @@ def test_an_eviction_whose_alert_was_lost_is_recovered_by_the_next_sweep(stack_f
     assert (out["outcome"], out["reason"]) == ("recovered", "evicted")
     [signal] = out["signals"]
     assert signal["source"] == "sweep" and parse_iso(signal["occurredAt"], "t") == evicted_at
-    assert parse_iso(out["startedAt"], "t") - evicted_at <= PERIOD  # within one period of the eviction
+    # Within one period of the moment the Activity Log surely has the eviction (RESPOT_ACTIVITY_LOG_DELAY_MINUTES).
+    assert LOG_DELAY <= parse_iso(out["startedAt"], "t") - evicted_at <= LOG_DELAY + PERIOD
+    assert "evictSpotVM" in out["decision"]["detail"]  # a sweep restarts only on the platform's eviction record
     assert stack.power("lost") == "PowerState/running" and stack.successful_starts() == 1
     [entry] = found(stack, vm_id)[:1]
     assert (entry["finding"], entry["route"], entry["instanceId"]) == ("deallocated", "start", stack.recovery(vm_id))
@@ -93,8 +96,52 @@ def test_a_vm_its_owner_deallocated_stays_deallocated_through_ten_sweeps_with_on
     out = stack.finished(vm_id)
     assert (out["outcome"], out["reason"]) == ("ignored", "user_deallocated")
     routes = [e["route"] for e in found(stack, vm_id)]
-    assert len(routes) >= 10 and routes[0] == "start" and set(routes[1:]) == {"duplicate"}
+    # The first sweeps hold the state until the Activity Log surely has the deallocation; then one start.
+    assert len(routes) >= 10 - LOG_DELAY / PERIOD and routes[0] == "start" and set(routes[1:]) == {"duplicate"}
     assert recovery["instanceId"] == stack.recovery(vm_id)
+
+
+def test_a_vm_its_owner_deallocated_then_tagged_an_hour_later_stays_deallocated_through_ten_sweeps(
+    stack_factory: Any,
+) -> None:
+    stack: Stack = stack_factory(**WORKSPACE)
+    [vm_id] = stack.fleet(["mine"])
+    rg = stack.arm.resource_group
+    owner = stack.arm.compute_client(principal="owner@contoso.com", retry_total=0)
+    owner.virtual_machines.begin_deallocate(rg, "mine", polling=False)
+    stack.wait(lambda: stack.power("mine") == "PowerState/deallocated", what="the owner's deallocation")
+    out = stack.finished(vm_id)
+    assert (out["outcome"], out["reason"]) == ("ignored", "user_deallocated")
+    stack.later(3600)
+    before = changed_at(stack, "mine")
+    owner.virtual_machines.begin_update(rg, "mine", {"tags": {"owner": "me"}}, polling=False)
+    stack.wait(lambda: changed_at(stack, "mine") > before, what="the tag change to move the state's time")
+    swept = len(records(stack))
+    stack.wait(lambda: len(records(stack)) >= swept + 10, what="ten sweeps", within=11 * PERIOD.total_seconds())
+    assert stack.power("mine") == "PowerState/deallocated" and stack.successful_starts() == 0
+    second = stack.finished(vm_id, seq=2)  # the new state is a new signal: its recovery finds no eviction
+    assert (second["outcome"], second["reason"]) == ("ignored", "no_eviction_record")
+    assert len(stack.recoveries(vm_id)) == 2
+
+
+def test_with_a_slow_activity_log_the_sweep_waits_for_it_a_person_is_seen_and_a_lost_member_is_rebuilt(
+    fleet_stack: Any,
+) -> None:
+    stack: Stack = fleet_stack()
+    control(stack.arm, "/log-analytics", {"ingestionDelaySeconds": 15 * 60})  # within the 20-minute margin
+    [member] = members(stack, ["web-1"])
+    [mine] = stack.fleet(["mine"])
+    stack.later(PERIOD.total_seconds())  # a sweep puts the member on the roster
+    owner = stack.arm.compute_client(principal="owner@contoso.com", retry_total=0)
+    owner.virtual_machines.begin_deallocate(stack.arm.resource_group, "mine", polling=False)
+    evict(stack, member)  # a Delete-policy eviction whose alert is lost
+    out = stack.finished(mine, timeout=120)
+    assert (out["outcome"], out["reason"]) == ("ignored", "user_deallocated")  # the deallocate was in the log
+    assert stack.power("mine") == "PowerState/deallocated" and stack.successful_starts() == 0
+    rebuilt = stack.finished(member, timeout=120)
+    assert (rebuilt["outcome"], rebuilt["reason"]) == ("recovered", "replaced"), rebuilt
+    held = [p for r in records(stack) for p in (r.get("output") or {}).get("passed", []) if p["vm"] == member.lower()]
+    assert held and {p["reason"] for p in held} == {"held_for_activity_log"}  # kept on the roster meanwhile
 
 
 def test_a_vm_whose_start_failed_for_capacity_is_started_by_the_sweep_without_an_activity_log(

@@ -117,6 +117,20 @@ def test_logs_query_client_reads_evictions_from_azure_activity(arm: ArmEmulator,
     assert counts["Microsoft.Compute/virtualMachines/write"] == 2
 
 
+def test_activity_log_records_reach_azure_activity_after_the_ingestion_delay(arm: ArmEmulator, compute: Any) -> None:
+    compute.virtual_machines.begin_create_or_update(arm.resource_group, "vm1", vm_body(arm)).result()
+    assert control(arm, "/log-analytics", {"ingestionDelaySeconds": 3600}) == {"ingestionDelaySeconds": 3600}
+    control(arm, "/evict", {"id": compute.virtual_machines.get(arm.resource_group, "vm1").id})
+    query = 'AzureActivity | where OperationNameValue endswith "/evictSpotVM/action" | project TimeGenerated'
+    assert arm.logs_client().query_workspace("w", query, timespan=None).tables[0].rows == []  # not ingested yet
+    [record] = [
+        r for r in control(arm, "/activity-log")["value"] if r["operation_name"].endswith("/evictSpotVM/action")
+    ]
+    control(arm, "/clock", {"advance": 3601})
+    [row] = arm.logs_client().query_workspace("w", query, timespan=None).tables[0].rows
+    assert row["TimeGenerated"].isoformat().replace("+00:00", "Z").startswith(record["timestamp"][:19])
+
+
 def test_logs_query_errors_are_400_with_the_log_analytics_envelope(arm: ArmEmulator) -> None:
     status, _, body = raw(arm, "POST", "/v1/workspaces/w/query", {"query": "AzureActivity | where ("})
     assert status == 400 and body["error"]["code"] == "BadArgumentError"

@@ -37,11 +37,11 @@ def test_health_answers_with_the_version() -> None:
     }
 
 
-def test_the_sweep_timer_takes_its_schedule_from_an_app_setting_and_its_record_is_an_orchestration() -> None:
-    from orchestrator.app.sweep import SCHEDULE_SETTING
+def test_the_sweep_timer_takes_its_schedule_from_the_settings_and_its_record_is_an_orchestration() -> None:
+    from orchestrator.settings import get_settings
 
     trigger = functions()["sweep"].get_trigger()
-    assert trigger.type == "timerTrigger" and trigger.schedule == f"%{SCHEDULE_SETTING}%"
+    assert trigger.type == "timerTrigger" and trigger.schedule == get_settings().sweep_schedule
     assert functions()["sweep_record"].get_trigger().type == "orchestrationTrigger"
     assert functions()["roster"].get_trigger().type == "entityTrigger"
 
@@ -58,3 +58,20 @@ def test_a_sweep_record_not_started_by_a_sweep_is_rejected() -> None:
     assert sweep_record(context("respot-sweep-20261201T1205Z", record)) == record
     for iid, given in (("respot-sweep-20261201T1210Z", record), ("respot-abc-0001", {"sweep": "respot-abc-0001"})):
         assert sweep_record(context(iid, given))["outcome"] == "rejected"
+
+
+def test_without_the_schedule_setting_the_sweep_runs_on_the_default_schedule() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if k != "RESPOT_SWEEP_SCHEDULE"}
+    code = (
+        "import function_app; from localcloud.functions.appmodel import indexed_functions; "
+        "print([f.get_trigger().schedule for f in indexed_functions(function_app.app) "
+        "if f.get_function_name() == 'sweep'])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['0 */5 * * * *']"

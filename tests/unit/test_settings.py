@@ -52,6 +52,24 @@ def test_a_vault_endpoint_needs_the_ca_file(env: pytest.MonkeyPatch, tmp_path: P
         get_settings()
 
 
+def test_the_activity_log_delay_is_twenty_minutes_unless_set_and_never_negative(env: pytest.MonkeyPatch) -> None:
+    assert get_settings().activity_log_delay_minutes == 20
+    env.setenv("RESPOT_ACTIVITY_LOG_DELAY_MINUTES", "0")
+    get_settings.cache_clear()
+    assert get_settings().activity_log_delay_minutes == 0
+    env.setenv("RESPOT_ACTIVITY_LOG_DELAY_MINUTES", "-1")
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError, match="RESPOT_ACTIVITY_LOG_DELAY_MINUTES"):
+        get_settings()
+
+
+def test_a_sweep_schedule_of_once_a_minute_is_allowed(env: pytest.MonkeyPatch) -> None:
+    for schedule in ("0 * * * * *", "00:01:00", "1.00:00:00"):
+        env.setenv("RESPOT_SWEEP_SCHEDULE", schedule)
+        get_settings.cache_clear()
+        assert get_settings().sweep_schedule == schedule
+
+
 def test_the_sweep_schedule_is_ncrontab_with_seconds_or_an_interval(env: pytest.MonkeyPatch) -> None:
     assert get_settings().sweep_schedule == "0 */5 * * * *"
     env.setenv("RESPOT_SWEEP_SCHEDULE", "00:02:00")
@@ -59,7 +77,9 @@ def test_the_sweep_schedule_is_ncrontab_with_seconds_or_an_interval(env: pytest.
     assert get_settings().sweep_schedule == "00:02:00"
 
 
-@pytest.mark.parametrize("schedule", ["*/5 * * * *", "every 5 minutes", ""])
+@pytest.mark.parametrize(
+    "schedule", ["*/5 * * * *", "every 5 minutes", "", "*/30 * * * * *", "0,30 * * * * *", "* */5 * * * *", "00:00:30"]
+)
 def test_a_sweep_schedule_that_is_neither_stops_the_app_naming_it(env: pytest.MonkeyPatch, schedule: str) -> None:
     env.setenv("RESPOT_SWEEP_SCHEDULE", schedule)
     with pytest.raises(SettingsError, match="RESPOT_SWEEP_SCHEDULE"):

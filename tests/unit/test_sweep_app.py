@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orchestrator.app.sweep import Ports, run
@@ -19,6 +19,7 @@ from tests.unit.test_intake import DurableError, FakeDurableClient, Runtime, Sta
 NOW = datetime(2026, 3, 1, 12, 5, tzinfo=UTC)
 VM = VmRef(SUB, "rg", "vm1")
 GONE = VmRef(SUB, "rg", "web-9")
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass
@@ -66,8 +67,9 @@ def sweep(client: SweepClient, compute: FakeCompute, **values: Any) -> dict[str,
 
 def world() -> tuple[SweepClient, FakeCompute]:
     compute = FakeCompute(now=NOW)
-    compute.add(VM, changed_at="2026-03-01T12:01:00Z")  # deallocated by an eviction whose alert was lost
-    client = SweepClient(states={f"roster/{SUB}": {GONE.id: {"fleet": "web", "seen": iso(NOW)}}})
+    compute.add(VM, changed_at="2026-03-01T11:41:00Z")  # deallocated by an eviction whose alert was lost
+    gone = {"fleet": "web", "seen": iso(NOW - 5 * MINUTE), "gone": iso(NOW - 20 * MINUTE)}  # missed 20 minutes ago
+    client = SweepClient(states={f"roster/{SUB}": {GONE.id: gone}})
     return client, compute
 
 
@@ -111,3 +113,38 @@ def test_a_second_run_of_the_same_occurrence_does_nothing() -> None:
     assert sweep(client, compute, log_workspace_id="w") is not None
     starts = client.starts
     assert sweep(client, compute, log_workspace_id="w") is None and client.starts == starts
+
+
+def test_what_changed_less_than_the_log_delay_ago_is_held_and_a_member_missed_stays_on_the_roster_until_then() -> None:
+    client, compute = world()
+    compute.add(VM, changed_at=iso(NOW - 19 * MINUTE))  # the Activity Log may not have what led here yet
+    just_seen = {"fleet": "web", "seen": iso(NOW - 5 * MINUTE)}
+    client.states[f"roster/{SUB}"] = {GONE.id: just_seen}
+    out = sweep(client, compute, log_workspace_id="w")
+    assert out is not None and out["found"] == [] and client.starts == 0
+    assert {(p["vm"], p["reason"]) for p in out["passed"]} == {
+        (VM.id, "held_for_activity_log"),
+        (GONE.id, "held_for_activity_log"),
+    }
+    [(_, _, roster)] = [s for s in client.signals if s[0] == f"roster/{SUB}"]
+    assert roster == {"members": {GONE.id: {**just_seen, "gone": iso(NOW)}}}  # kept, with when it was first missed
+
+
+def test_with_no_log_delay_a_fresh_state_is_acted_on_at_once() -> None:
+    client, compute = world()
+    compute.add(VM, changed_at=iso(NOW - MINUTE))
+    out = sweep(client, compute, log_workspace_id="w", activity_log_delay_minutes=0)
+    assert out is not None and {e["vm"] for e in out["found"]} == {VM.id, GONE.id}
+
+
+def test_the_sweeps_time_is_the_occurrence_due_now_not_the_previous_run() -> None:
+    from azure.functions.timer import TimerRequest
+
+    from orchestrator.app.sweep import fired_at
+
+    previous, due = "2026-03-01T12:00:00.0000123+00:00", "2026-03-01T12:05:00+00:00"
+    status = {"Last": previous, "Next": due, "LastUpdated": previous}  # as Azure hands it: from before this run
+    assert fired_at(TimerRequest(schedule_status=status)) == NOW
+    missed = fired_at(TimerRequest(past_due=True, schedule_status=status))  # Next is the occurrence missed
+    assert abs(missed - datetime.now(UTC)) < timedelta(minutes=1)
+    assert abs(fired_at(TimerRequest()) - datetime.now(UTC)) < timedelta(minutes=1)  # no schedule monitoring

@@ -189,3 +189,14 @@ def test_the_health_gate() -> None:
     assert not is_recovered(up, health=None, require_health=True)
     assert not is_recovered(up, health="unhealthy", require_health=True)
     assert is_recovered(up, health="healthy", require_health=True)
+
+
+def test_a_deallocated_vm_a_sweep_found_is_restarted_only_with_the_eviction_record_and_no_later_power_off() -> None:
+    vm = facts(status=VmStatus.DEALLOCATED)
+    assert classify(vm, eviction_required=True).reason == Reason.NO_EVICTION_RECORD
+    assert classify(vm, evidence=EVIDENCE, eviction_required=True).action == Action.RESTART
+    power_off = classify(vm, user_action=UserAction.POWER_OFF, evidence=EVIDENCE, eviction_required=True)
+    assert (power_off.action, power_off.reason) == (Action.IGNORE, Reason.USER_STOPPED)
+    owner = classify(vm, user_action=UserAction.DEALLOCATE, evidence=EVIDENCE, eviction_required=True)
+    assert owner.reason == Reason.USER_DEALLOCATED
+    assert classify(vm).action == Action.RESTART  # an alert's recovery: unchanged

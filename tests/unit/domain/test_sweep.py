@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from orchestrator.domain import models
 from orchestrator.domain.identity import RecoveryRecord, Route, recovery_id, route
 from orchestrator.domain.models import (
     SWEEP_LOOKBACK,
@@ -21,9 +22,11 @@ from orchestrator.domain.models import (
 from orchestrator.domain.scope import Scope
 from orchestrator.domain.sweep import (
     Candidate,
+    Clock,
     Finding,
     Left,
     Passed,
+    due,
     look,
     missing,
     roster_op,
@@ -32,11 +35,13 @@ from orchestrator.domain.sweep import (
     unswept,
     watched,
 )
+from orchestrator.domain.vmstate import status_of
 
 SUB = "11111111-2222-3333-4444-555555555555"
 VM = VmRef(SUB, "rg", "vm1")
 T0 = datetime(2026, 3, 1, 12, 3, 20, tzinfo=UTC)
 SCOPE = Scope(frozenset({SUB}))
+LATER = Clock(T0 + timedelta(days=1))  # a sweep a day after the state changed, without a log delay
 
 
 def facts(status: VmStatus = VmStatus.DEALLOCATED, **extra: object) -> VmFacts:
@@ -45,13 +50,13 @@ def facts(status: VmStatus = VmStatus.DEALLOCATED, **extra: object) -> VmFacts:
 
 
 def test_a_deallocated_spot_vm_is_a_candidate_whose_time_is_its_last_change() -> None:
-    seen = look(VM, facts(), activity_log=True)
+    seen = look(VM, facts(), activity_log=True, clock=LATER)
     assert isinstance(seen, Candidate) and (seen.finding, seen.occurred_at) == (Finding.DEALLOCATED, T0)
     assert seen.signal == Signal(VM, Source.SWEEP, f"deallocated@{iso(T0)}", T0)
 
 
 def test_a_failed_start_for_capacity_is_a_candidate_even_without_an_activity_log() -> None:
-    seen = look(VM, facts(provisioning_failed="ZonalAllocationFailed"), activity_log=False)
+    seen = look(VM, facts(provisioning_failed="ZonalAllocationFailed"), activity_log=False, clock=LATER)
     assert isinstance(seen, Candidate) and seen.finding == Finding.FAILED_START
     assert "ZonalAllocationFailed" in seen.detail
 
@@ -65,7 +70,7 @@ def test_a_failed_start_for_capacity_is_a_candidate_even_without_an_activity_log
     ],
 )
 def test_a_vm_the_sweep_cannot_act_on_safely_is_left_with_the_reason(vm: VmFacts, log: bool, reason: Left) -> None:
-    seen = look(VM, vm, activity_log=log)
+    seen = look(VM, vm, activity_log=log, clock=LATER)
     assert isinstance(seen, Passed) and seen.reason == reason and seen.vm == VM.id
 
 
@@ -79,7 +84,7 @@ def test_a_vm_the_sweep_cannot_act_on_safely_is_left_with_the_reason(vm: VmFacts
     ],
 )
 def test_nothing_else_is_a_candidate(vm: VmFacts) -> None:
-    assert look(VM, vm, activity_log=True) is None
+    assert look(VM, vm, activity_log=True, clock=LATER) is None
 
 
 def test_only_spot_vms_in_scope_without_the_ignore_tag_are_watched() -> None:
@@ -91,25 +96,25 @@ def test_only_spot_vms_in_scope_without_the_ignore_tag_are_watched() -> None:
 
 
 def test_ten_sweeps_of_an_unchanged_vm_start_one_recovery() -> None:
-    signal = look(VM, facts(), activity_log=True).signal  # type: ignore[union-attr]
+    signal = look(VM, facts(), activity_log=True, clock=LATER).signal  # type: ignore[union-attr]
     assert route(signal, []).route == Route.START
     # It concluded (a person deallocated the VM) after the state change: the same state is its own signal again.
     done = RecoveryRecord(recovery_id(VM, 1), 1, False, None, T0 + timedelta(minutes=2), frozenset({signal.key}))
     for _ in range(9):
-        again = look(VM, facts(), activity_log=True).signal  # type: ignore[union-attr]
+        again = look(VM, facts(), activity_log=True, clock=LATER).signal  # type: ignore[union-attr]
         assert route(again, [done]).route == Route.DUPLICATE
 
 
 def test_the_same_state_is_late_for_a_recovery_an_alert_started_and_a_new_change_opens_the_next() -> None:
     alerted = RecoveryRecord(recovery_id(VM, 1), 1, False, None, T0 + timedelta(minutes=20), frozenset({"eg:1"}))
-    same = look(VM, facts(), activity_log=True).signal  # type: ignore[union-attr]
+    same = look(VM, facts(), activity_log=True, clock=LATER).signal  # type: ignore[union-attr]
     assert route(same, [alerted]).route == Route.LATE
-    evicted_again = look(VM, facts(changed_at=iso(T0 + timedelta(hours=3))), activity_log=True).signal  # type: ignore[union-attr]
+    evicted_again = look(VM, facts(changed_at=iso(T0 + timedelta(hours=3))), activity_log=True, clock=LATER).signal  # type: ignore[union-attr]
     assert (route(evicted_again, [alerted]).route, route(evicted_again, [alerted]).seq) == (Route.START, 2)
 
 
 def test_a_recovery_looks_for_what_a_person_did_from_before_the_sweeps_time() -> None:
-    signal = look(VM, facts(), activity_log=True).signal  # type: ignore[union-attr]
+    signal = look(VM, facts(), activity_log=True, clock=LATER).signal  # type: ignore[union-attr]
     assert signal.since == T0 - SWEEP_LOOKBACK  # the deallocation began before the time its end was recorded
     assert Signal(VM, Source.EVENT_GRID, "e", T0).since == T0
 
@@ -143,6 +148,17 @@ def test_a_vm_still_being_created_or_whose_create_failed_is_not_put_on_the_roste
     assert {s for s, (ref, _) in vms.items() if ref.id not in on_roster} == {VmStatus.CREATING, VmStatus.FAILED}
 
 
+def test_a_running_member_whose_extension_failed_stays_on_the_roster_and_a_failed_create_does_not() -> None:
+    codes = {
+        "extension": ["ProvisioningState/failed/VMExtensionProvisioningError", "PowerState/running"],
+        "create": ["ProvisioningState/failed/AllocationFailed"],
+        "timed-out": ["ProvisioningState/failed/OSProvisioningTimedOut", "PowerState/starting"],
+    }
+    vms = [(VmRef(SUB, "rg", name), facts(status_of(c), codes=c)) for name, c in codes.items()]
+    assert all(f.status == VmStatus.FAILED for _, f in vms)
+    assert {ref.name for ref, _ in vms if ref.id in settled(vms)} == {"extension"}
+
+
 def test_an_instance_is_missed_only_when_its_set_was_swept_and_kept_while_its_set_was_not() -> None:
     pool = VmRef(SUB, "rg", "pool_0", "pool", "0")
     gone_set = VmRef(SUB, "rg", "gone_0", "gone", "0")
@@ -153,3 +169,24 @@ def test_an_instance_is_missed_only_when_its_set_was_swept_and_kept_while_its_se
     # pool's instances were not listed (the read failed), gone was not listed at all (deleted): pool's are kept.
     assert set(unswept(roster, frozenset(), frozenset({str(pool.scale_set_id)}))) == {pool.id}
     assert set(unswept(roster, frozenset(), None)) == {pool.id, gone_set.id}  # the set list itself failed
+
+
+def test_a_state_older_than_the_maximum_age_is_stale_and_one_younger_than_the_log_delay_is_held() -> None:
+    old = look(VM, facts(), activity_log=True, clock=Clock(T0 + models.SWEEP_MAX_AGE + timedelta(seconds=1)))
+    assert isinstance(old, Passed) and old.reason == Left.STALE
+    delay = timedelta(minutes=20)
+    young = look(VM, facts(), activity_log=True, clock=Clock(T0 + timedelta(minutes=19), delay))
+    assert isinstance(young, Passed) and young.reason == Left.HELD and iso(T0 + delay) in young.detail
+    assert isinstance(look(VM, facts(), activity_log=True, clock=Clock(T0 + delay, delay)), Candidate)
+
+
+def test_a_missing_member_is_due_once_it_has_been_missed_for_the_log_delay() -> None:
+    delay = timedelta(minutes=20)
+    roster = {VM.id: {"fleet": "web", "seen": iso(T0)}}
+    [gone] = missing(roster, set(), SCOPE, frozenset())
+    ready, kept, held = due(roster, [gone], Clock(T0 + timedelta(minutes=5), delay))
+    assert ready == [] and kept == {VM.id: {"fleet": "web", "seen": iso(T0), "gone": iso(T0 + timedelta(minutes=5))}}
+    assert [p.reason for p in held] == [Left.HELD]
+    assert roster_op({}, "set", {"members": kept})[0] == kept  # the roster entity keeps when it was first missed
+    ready, kept, _ = due(kept, [gone], Clock(T0 + timedelta(minutes=25), delay))
+    assert ready == [gone] and kept == {}

@@ -217,6 +217,27 @@ def test_a_user_deallocation_after_the_eviction_is_left_alone() -> None:
     assert world.compute.count("start") == 0
 
 
+def test_a_sweeps_deallocated_vm_is_restarted_only_on_the_platforms_eviction_record() -> None:
+    world = World().with_settings(log_workspace_id="ws")
+    world.compute.add(VM)
+    found = signal(Source.SWEEP, f"deallocated@{iso(T0)}")
+    out = driver(world, found).run()
+    assert (out["outcome"], out["reason"]) == ("ignored", "no_eviction_record") and world.compute.count("start") == 0
+    world = World().with_settings(log_workspace_id="ws")
+    world.compute.add(VM)
+    world.activity_log.evictions[VM.id] = T0 - timedelta(minutes=2)
+    out = driver(world, found).run()
+    assert (out["outcome"], out["reason"]) == ("recovered", "evicted") and "evictSpotVM" in out["decision"]["detail"]
+
+
+def test_an_alert_needs_no_eviction_record_and_a_sweeps_failed_start_neither() -> None:
+    for first in (signal(), signal(Source.SWEEP, f"failed_start@{iso(T0)}")):
+        world = World().with_settings(log_workspace_id="ws")
+        world.compute.add(VM)
+        out = driver(world, first).run()
+        assert (out["outcome"], out["reason"]) == ("recovered", "evicted")
+
+
 def test_a_vm_in_transition_is_looked_at_again_before_deciding() -> None:
     world = World()
     vm = world.compute.add(VM, status=VmStatus.UPDATING)
