@@ -170,6 +170,9 @@ def _run_counters(orchestrations: int, calls: int, key: Callable[[int], str]) ->
 def entity_signals(count: int = 2000) -> list[str]:
     """Operations per second on one entity key: ``count`` one-way ``add`` signals to one counter, sent at once
     (a shared limiter takes one operation per ARM write), until its state shows them all."""
+    logger = logging.getLogger("localcloud.functions")
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # one JSON line per batch: not here
     with (
         tempfile.TemporaryDirectory() as tmp,
         FunctionsHost(ENTITIES, port=0, clock=Clock(), db_path=Path(tmp) / "hub.sqlite", host_json=DEFAULTS) as host,
@@ -183,6 +186,7 @@ def entity_signals(count: int = 2000) -> list[str]:
             time.sleep(0.005)  # polling the task hub for the end of the run, not a stand-in for a wait on state
             final = host.store.entity("@tally@hot")
         wall = time.perf_counter() - start
+    logger.setLevel(level)
     return [f"entity operations, one key: {count / wall:6.0f} /s ({count} signals sent at once, {wall:.2f} s)"]
 
 

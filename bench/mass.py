@@ -50,7 +50,7 @@ from localcloud.arm.scenario import default_subnet
 from localcloud.arm.throttling import ARM_BUCKETS
 from localcloud.clock import Clock
 from localcloud.functions.host import FunctionsHost
-from localcloud.stepper import Stepper
+from localcloud.stepper import Stepper, StepperError
 
 REGIONS = ("eastus", "westus2", "centralus")
 RESTART_SIZE = "Standard_D2s_v5"  # the Deallocate VMs, zone 1 of each region
@@ -464,10 +464,13 @@ def all_recovered(stack: Stack) -> Callable[[], bool]:
     return check
 
 
-def run(vms: int = 1000, speed: float = DEFAULT_SPEED, within: float = 3600) -> dict[str, Any]:
+def run(vms: int = 1000, speed: float = DEFAULT_SPEED, within: float = 1800) -> dict[str, Any]:
+    """The wave, and its figures once every VM runs again and every recovery concluded, or once ``within``
+    simulated seconds have passed (then ``seconds`` is None and ``recovered`` says how many made it)."""
     for name in ("localcloud", "localcloud.functions", "respot", "azure"):
         logging.getLogger(name).setLevel(logging.WARNING)
     plan = Plan.of(vms)
+    real_timeout = within / speed + 600 if speed > 0 else 4 * within
     with tempfile.TemporaryDirectory(prefix="respot-mass-") as tmp:
         began = time.monotonic()
         stack = build(Path(tmp), plan)
@@ -478,22 +481,25 @@ def run(vms: int = 1000, speed: float = DEFAULT_SPEED, within: float = 3600) -> 
                 stack.clock.set_speed(speed)
             cpu0, wall0 = _cpu(), time.monotonic()
             start_wave(stack)
-            stack.wait(
-                all_recovered(stack),
-                "every VM running again",
-                within=within,
-                real_timeout=within / max(speed, 0.05) + 600,
-            )
+            finished = _reached(stack, all_recovered(stack), "every VM running again", within, real_timeout)
             cpu, wall = _cpu() - cpu0, time.monotonic() - wall0
             assert stack.wave_start is not None
             out = outcome(stack.arm, plan, stack.wave_start)
             requests = request_figures(stack.arm)
-            # The outcomes once every recovery has concluded (the replacements' warm-up, the restarts' checks).
-            stack.wait(lambda: concluded(stack.host), "every recovery concluded", within=3600)
+            if finished:  # the outcomes once every recovery concluded (the replacements' warm-up, the checks)
+                _reached(stack, lambda: concluded(stack.host), "every recovery concluded", within, real_timeout)
             outcomes = recoveries(stack.host)
         finally:
             stop(stack)
     return _figures(plan, out, requests, outcomes, speed=speed, cpu=cpu, wall=wall, setup=setup_wall)
+
+
+def _reached(stack: Stack, predicate: Callable[[], bool], what: str, within: float, real_timeout: float) -> bool:
+    try:
+        stack.wait(predicate, what, within=within, real_timeout=real_timeout)
+    except (TimeoutError, StepperError):
+        return False
+    return True
 
 
 def _cpu() -> float:
@@ -593,10 +599,13 @@ def main(argv: Iterable[str] = ()) -> int:
         default=DEFAULT_SPEED,
         help=f"simulated seconds per real second (default {DEFAULT_SPEED:g}; 0: stepped)",
     )
+    parser.add_argument(
+        "--max-seconds", type=float, default=1800, help="simulated seconds before giving up (default 1800)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(list(argv))
     logging.getLogger().setLevel(logging.ERROR)
-    fig = run(args.vms, args.speed)
+    fig = run(args.vms, args.speed, args.max_seconds)
     if args.json:
         print(json.dumps(fig))
     else:
