@@ -41,7 +41,6 @@ CREATE TABLE IF NOT EXISTS activities (
     id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, execution_id TEXT NOT NULL,
     task_id INTEGER NOT NULL, name TEXT NOT NULL, input TEXT, leased INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS activities_by_instance ON activities(instance_id);
 CREATE TABLE IF NOT EXISTS retries (
     instance_id TEXT NOT NULL, execution_id TEXT NOT NULL, task_id INTEGER NOT NULL, timer_id INTEGER,
     action TEXT NOT NULL, attempts INTEGER NOT NULL, PRIMARY KEY (instance_id, task_id)
