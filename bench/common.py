@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+UBUNTU = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
 
 
 def machine() -> str:
@@ -74,3 +75,55 @@ def emulator_process(*args: str, scenario: dict[str, Any] | None = None) -> Iter
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def product_env(arm: Any, **extra: str) -> dict[str, str]:
+    """respot's settings for an emulator ``arm`` (a localcloud.arm.ArmEmulator), plus ``extra``."""
+    return {
+        "RESPOT_SUBSCRIPTIONS": arm.subscription,
+        "RESPOT_RESOURCE_GROUPS": arm.resource_group,
+        "RESPOT_CREDENTIAL": "localcloud",
+        "RESPOT_ARM_ENDPOINT": arm.url,
+        "RESPOT_LOGS_ENDPOINT": arm.url,
+        "RESPOT_PRICES_ENDPOINT": arm.url,
+        **extra,
+    }
+
+
+def spot_vm_body(
+    subnet: str,
+    region: str,
+    size: str,
+    *,
+    zones: list[str] | None = None,
+    policy: str = "Deallocate",
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A Spot VM (Ubuntu, one NIC on ``subnet``, pay up to the regular price) as a create body."""
+    nic = {
+        "name": "nic",
+        "properties": {
+            "primary": True,
+            "ipConfigurations": [{"name": "ip", "properties": {"subnet": {"id": subnet}}}],
+        },
+    }
+    body: dict[str, Any] = {
+        "location": region,
+        "properties": {
+            "hardwareProfile": {"vmSize": size},
+            "storageProfile": {
+                "imageReference": dict(UBUNTU),
+                "osDisk": {"createOption": "FromImage"},
+            },
+            "osProfile": {"computerName": "vm", "adminUsername": "azureuser", "adminPassword": "Sup3r-secret!"},
+            "networkProfile": {"networkApiVersion": "2020-11-01", "networkInterfaceConfigurations": [nic]},
+            "priority": "Spot",
+            "evictionPolicy": policy,
+            "billingProfile": {"maxPrice": -1},
+        },
+    }
+    if zones:
+        body["zones"] = zones
+    if tags:
+        body["tags"] = tags
+    return body

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, machine, median, pct
+from bench.common import REPO, machine, median, pct, product_env, spot_vm_body
 from localcloud.arm import ArmEmulator
 from localcloud.arm.scenario import default_subnet
 from localcloud.clock import Clock
@@ -54,38 +54,7 @@ def _fleet(arm: ArmEmulator, count: int) -> list[str]:
 
 
 def _vm_body(arm: ArmEmulator) -> dict[str, Any]:
-    nic = {
-        "name": "nic",
-        "properties": {
-            "primary": True,
-            "ipConfigurations": [
-                {
-                    "name": "ip",
-                    "properties": {"subnet": {"id": default_subnet(arm.subscription, arm.resource_group, "eastus")}},
-                }
-            ],
-        },
-    }
-    return {
-        "location": "eastus",
-        "properties": {
-            "hardwareProfile": {"vmSize": SIZE},
-            "storageProfile": {
-                "imageReference": {
-                    "publisher": "Canonical",
-                    "offer": "ubuntu-24_04-lts",
-                    "sku": "server",
-                    "version": "latest",
-                },
-                "osDisk": {"createOption": "FromImage"},
-            },
-            "osProfile": {"computerName": "vm", "adminUsername": "azureuser", "adminPassword": "Sup3r-secret!"},
-            "networkProfile": {"networkApiVersion": "2020-11-01", "networkInterfaceConfigurations": [nic]},
-            "priority": "Spot",
-            "evictionPolicy": "Deallocate",
-            "billingProfile": {"maxPrice": -1},
-        },
-    }
+    return spot_vm_body(default_subnet(arm.subscription, arm.resource_group, "eastus"), "eastus", SIZE)
 
 
 def _latencies(arm: ArmEmulator, ids: list[str]) -> list[float]:
@@ -112,15 +81,7 @@ def run(count: int = 60, spacing: float = 0.4) -> list[str]:
         "quotas": [{"region": "eastus", "name": "lowPriorityCores", "limit": 4 * count}],
     }
     with tempfile.TemporaryDirectory() as tmp, ArmEmulator(clock=clock, seed=11, scenario=scenario) as arm:
-        os.environ.update(
-            RESPOT_SUBSCRIPTIONS=arm.subscription,
-            RESPOT_RESOURCE_GROUPS=arm.resource_group,
-            RESPOT_CREDENTIAL="localcloud",
-            RESPOT_ARM_ENDPOINT=arm.url,
-            RESPOT_LOGS_ENDPOINT=arm.url,
-            RESPOT_PRICES_ENDPOINT=arm.url,
-            RESPOT_SWEEP_SCHEDULE="0 */5 * * * *",  # the sweep's timer names this app setting
-        )
+        os.environ.update(product_env(arm))
         ids = _fleet(arm, count)
         with FunctionsHost(REPO / "function_app.py", port=0, clock=clock, db_path=Path(tmp) / "hub.sqlite") as host:
             url = f"{host.url}/api/alerts?code={host.keys.function}"

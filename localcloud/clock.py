@@ -84,9 +84,12 @@ class Clock:
                     return False
                 if interruptible and self._generation != generation:
                     return False
-                remaining = target - self._elapsed_locked()
-                if remaining <= 0:
+                elapsed = self._elapsed_locked()
+                # Reached as now() sees it (to the microsecond): a float a hair short of a due time that now()
+                # already shows would make a stopped clock's waiter nap for ever while others see the time due.
+                if elapsed >= target or self._origin + timedelta(seconds=elapsed) >= when:
                     return True
+                remaining = target - elapsed
                 nap = remaining / self._speed if self._speed > 0 else _MAX_NAP
                 self._cond.wait(min(nap, _MAX_NAP))
 

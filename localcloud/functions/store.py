@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, event TEXT NOT NULL, visible_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS inbox_by_time ON inbox(visible_at);
+CREATE INDEX IF NOT EXISTS inbox_by_instance ON inbox(instance_id, id);
 CREATE TABLE IF NOT EXISTS activities (
     id INTEGER PRIMARY KEY AUTOINCREMENT, instance_id TEXT NOT NULL, execution_id TEXT NOT NULL,
     task_id INTEGER NOT NULL, name TEXT NOT NULL, input TEXT, leased INTEGER NOT NULL DEFAULT 0
@@ -54,9 +55,8 @@ CREATE TABLE IF NOT EXISTS schedule_monitor (function TEXT PRIMARY KEY, last TEX
 READY = """
 SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= :now AND substr(instance_id, 1, 1) != '@'
 UNION
-SELECT instance_id FROM inbox WHERE visible_at <= :now AND id IN (
-    SELECT MIN(id) FROM inbox WHERE substr(instance_id, 1, 1) = '@' GROUP BY instance_id
-)
+SELECT instance_id FROM inbox AS m WHERE visible_at <= :now AND substr(instance_id, 1, 1) = '@'
+    AND id = (SELECT MIN(id) FROM inbox WHERE instance_id = m.instance_id)
 """
 
 

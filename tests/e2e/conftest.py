@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bench.common import product_env
 from localcloud.arm import ArmEmulator
 from localcloud.clock import Clock
 from localcloud.functions.host import FunctionsHost
@@ -29,18 +30,6 @@ SPEED = 0.0  # stepped: the stepper moves the clock from one due moment to the n
 START = datetime(2026, 12, 1, 12, 2, 10, tzinfo=UTC)
 FAST = 1200.0  # a simulated hour in three real seconds, for the tests that want time to flow
 SIZE = "Standard_D2s_v5"
-
-
-def product_env(arm: ArmEmulator, **extra: str) -> dict[str, str]:
-    return {
-        "RESPOT_SUBSCRIPTIONS": arm.subscription,
-        "RESPOT_RESOURCE_GROUPS": arm.resource_group,
-        "RESPOT_CREDENTIAL": "localcloud",
-        "RESPOT_ARM_ENDPOINT": arm.url,
-        "RESPOT_LOGS_ENDPOINT": arm.url,
-        "RESPOT_PRICES_ENDPOINT": arm.url,
-        **extra,
-    }
 
 
 def reset_product_caches() -> None:

@@ -61,3 +61,18 @@ def test_interruptible_waits_end_on_wake_and_stop_ends_any_wait() -> None:
     stop = threading.Event()
     stop.set()
     assert clock.wait_until(START + timedelta(days=1), stop) is False
+
+
+def test_a_time_that_now_shows_is_reached_whatever_the_float_says() -> None:
+    # A stepper advances by (due - now).total_seconds(); the float sum can fall a hair short of the due time's
+    # seconds while now() (to the microsecond) already shows it. The waiter must see it too, or a stopped clock
+    # leaves it napping for ever while the parts that compare datetimes see the time due (a mass-eviction hang).
+    clock = Clock(speed=0, start=START)
+    clock.advance(54.80445464496049)
+    when = START + timedelta(seconds=54.804455)
+    assert clock.now() == when and clock.elapsed() < (when - START).total_seconds()
+    result: list[bool] = []
+    thread = threading.Thread(target=lambda: result.append(clock.wait_until(when)), daemon=True)
+    thread.start()
+    thread.join(2)
+    assert result == [True]
