@@ -5,7 +5,7 @@ from 429s. Pure.
 ARM meters each subscription (per principal, per region) with token buckets: writes 200 deep refilled at 10/s,
 deletes 200 at 10/s, reads 250 at 25/s (request-limits-and-throttling.md, azure-facts.md "Throttling"); Compute
 adds its own per operation group (PutVM, UpdateVM which includes start, DeleteVM: 1,500 deep at 500/min at the
-subscription level, compute-throttling-limits.md).
+subscription level; High Cost Get, the VM lists: 900 at 300/min; compute-throttling-limits.md).
 
 A recovery asks before an ARM step: ``take {cost, at}`` reserves the step's tokens in every bucket it draws on and
 answers when it may go (``at`` or later). Reservations may overdraw a bucket: the debt is the queue, each later
@@ -52,6 +52,7 @@ DEFAULT_BUDGETS: dict[str, Bucket] = {
     "compute.put": Bucket(1500, 500 / 60),
     "compute.update": Bucket(1500, 500 / 60),
     "compute.delete": Bucket(1500, 500 / 60),
+    "compute.list": Bucket(900, 300 / 60),  # High Cost Get VM: List, ListAll (a fleet's live members)
 }
 
 

@@ -19,13 +19,23 @@ COSTS: dict[str, dict[str, int]] = {
     names.TRY_START: {"reads": 1, "writes": 1, "compute.update": 1},
     names.RAISE_MAX_PRICE: {"reads": 1, "writes": 1, "compute.update": 1},
     names.CHECK_OPERATION: {"reads": 1},
-    names.CREATE_VM: {"reads": 3, "writes": 1, "compute.put": 1},
+    names.CREATE_VM: {"reads": 3, "writes": 1, "compute.put": 1, "compute.list": 1},  # + the fleet's members
     names.DELETE_VM: {"reads": 1, "deletes": 1, "compute.delete": 1},
-    names.GATHER_MARKET: {"reads": 7},  # usages and SKUs of three regions, and the members' list
+    names.GATHER_MARKET: {"reads": 7, "compute.list": 1},  # usages and SKUs of three regions, the members' list
     names.READ_SCALE_SET: {"reads": 2},  # the set, and the autoscale settings that may target it
     names.SET_CAPACITY: {"reads": 2, "writes": 1},
-    names.CREATE_RETURN: {"reads": 4, "writes": 1, "compute.put": 1},  # + the fallback and the fleet's list
-    names.DELETE_FALLBACK: {"reads": 3, "deletes": 1, "compute.delete": 1},  # both VMs and the fleet's list
+    names.CREATE_RETURN: {
+        "reads": 4,
+        "writes": 1,
+        "compute.put": 1,
+        "compute.list": 1,
+    },  # + the fallback and the fleet's list
+    names.DELETE_FALLBACK: {
+        "reads": 3,
+        "deletes": 1,
+        "compute.delete": 1,
+        "compute.list": 1,
+    },  # both VMs and the fleet's list
 }
 UNIFORM_EXTRA_READS = {names.READ_VM, names.TRY_START}  # a Uniform instance's facts: the set, then its instance view
 
