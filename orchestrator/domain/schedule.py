@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-POLL_FLOOR = (10.0, 10.0, 15.0, 20.0, 30.0)  # seconds between LRO polls: first, second, ..., then the last forever
+POLL_FLOOR = (
+    30.0,
+    15.0,
+    15.0,
+    20.0,
+    30.0,
+)  # seconds between LRO polls: a start or create rarely ends in under 30 s; then closer
 MAX_POLLS = 60  # about half an hour of a single operation: then read the VM instead
 THROTTLE_FLOOR = 5.0  # a 429 without a usable Retry-After
 TRANSIENT_FIRST, TRANSIENT_CAP = 5.0, 300.0

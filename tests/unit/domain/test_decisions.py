@@ -174,7 +174,8 @@ def test_backoff_deadline() -> None:
 
 
 def test_arm_asked_waits_are_lower_bounds() -> None:
-    assert poll_delay(0, None).total_seconds() == 10 and poll_delay(0, 40).total_seconds() == 40
+    assert poll_delay(0, None).total_seconds() == 30 and poll_delay(0, 40).total_seconds() == 40
+    assert poll_delay(1, None).total_seconds() == 15  # then closer: an operation that ran long is near its end
     assert poll_delay(99, None).total_seconds() == 30
     for times in range(1, 6):
         wait = throttle_delay(1200, "k", times).total_seconds()

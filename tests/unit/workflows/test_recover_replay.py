@@ -306,6 +306,7 @@ def test_giving_up_is_final_even_when_a_signal_joined_meanwhile() -> None:
 
 def test_evicted_again_before_the_record_closed_is_restarted_again() -> None:
     world = World()
+    world.compute.start_seconds = 40  # still starting at the first look (30 s): the second signal joins meanwhile
     vm = world.compute.add(VM)
     follow, state = world.compute.tick, {"running_since": None, "again": False}
 
