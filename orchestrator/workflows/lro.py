@@ -4,7 +4,7 @@ The activity that issued the write returned the operation's status URL; here the
 timer (at least the operation's Retry-After, at least the poll floor) and takes one short look with
 ``check_operation``, until the operation ends. No worker slot is held while Azure works. Sequence::
 
-    timer +10 s, check_operation -> running (Retry-After 15)
+    timer +30 s, check_operation -> running (Retry-After 15)
     timer +15 s, check_operation -> done            (or failed, with the code from the status body)
 
 A 429 on a look waits its Retry-After; a 5xx or a dropped connection backs off; after MAX_POLLS looks, or if the
