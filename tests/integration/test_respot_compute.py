@@ -207,3 +207,13 @@ def test_the_vm_list_says_when_each_vm_was_created(arm: ArmEmulator, evicted: Vm
     assert created.endswith("Z") and datetime.fromisoformat(created) <= datetime.fromisoformat(
         control(arm, "/clock")["now"]
     )
+
+
+def test_a_throttled_vm_list_keeps_arms_error_code(arm: ArmEmulator, evicted: VmRef) -> None:
+    control(
+        arm, "/faults", {"error429": 1.0, "retryAfter": 30, "path": "/virtualMachines$", "method": "GET", "count": 3}
+    )
+    with pytest.raises(ArmFailure) as err:
+        ArmCompute(settings(arm)).list_vms(arm.subscription)
+    # The raw JSON list reads ARM's error body as the SDK does: the code says who throttled (the limiter needs it).
+    assert (err.value.kind, err.value.code, err.value.retry_after) == (Failure.THROTTLED, "TooManyRequests", 30)
