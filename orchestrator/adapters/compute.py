@@ -33,7 +33,7 @@ from orchestrator.domain.vmstate import failed_provisioning, status_of
 from orchestrator.ports import OperationState
 from orchestrator.settings import Settings
 
-LIST_API = "2026-04-01"  # the api-version azure-mgmt-compute sends for VirtualMachines_ListAll
+LIST_API = "2026-04-01"  # the api-version azure-mgmt-compute sends for VirtualMachines_Get and _ListAll
 
 
 class Accepted(PollingMethod[None]):
@@ -145,9 +145,13 @@ class ArmCompute:
         return out
 
     def _vm_facts(self, vm: VmRef) -> VmFacts:
-        got = self.client(vm.subscription).virtual_machines.get(vm.resource_group, vm.name, expand="instanceView")
-        props = got.properties
-        return _model_facts(got, props.instance_view if props else None)
+        """VirtualMachines_Get with ``$expand=instanceView``, read as JSON like the lists (one facts builder)."""
+        url = (
+            f"{self.settings.arm_endpoint}/subscriptions/{vm.subscription}/resourceGroups/{vm.resource_group}"
+            f"/providers/Microsoft.Compute/virtualMachines/{vm.name}?$expand=instanceView&api-version={LIST_API}"
+        )
+        raw = self._get(vm.subscription, url).json() or {}
+        return _json_facts(raw, (raw.get("properties") or {}).get("instanceView"))
 
     def _instance_facts(self, vm: VmRef) -> VmFacts:
         client = self.client(vm.subscription)
@@ -249,25 +253,6 @@ def _facts(view: Any, *, mode: ScaleSetMode | None, **fields: Any) -> VmFacts:
     )
 
 
-def _model_facts(got: Any, view: Any) -> VmFacts:
-    props = got.properties
-    billing = props.billing_profile if props else None
-    return _facts(
-        view,
-        priority=_text(props.priority) if props else None,
-        eviction_policy=_text(props.eviction_policy) if props else None,
-        max_price=billing.max_price if billing else None,
-        size=_text(props.hardware_profile.vm_size) if props and props.hardware_profile else None,
-        location=got.location,
-        tags=dict(got.tags or {}),
-        mode=ScaleSetMode.FLEXIBLE if props and props.virtual_machine_scale_set else None,
-        zone=(got.zones or [""])[0],
-        data_disks=_data_disks(props.storage_profile if props else None),
-        scale_set_name=_last(props.virtual_machine_scale_set.id) if props and props.virtual_machine_scale_set else "",
-        created_at=_when(getattr(props, "time_created", None)),
-    )
-
-
 def _ref_of(raw: dict[str, Any]) -> VmRef | None:
     try:
         return parse_vm_id(str(raw.get("id")))
@@ -276,7 +261,7 @@ def _ref_of(raw: dict[str, Any]) -> VmRef | None:
 
 
 def _json_facts(raw: dict[str, Any], view: dict[str, Any] | None) -> VmFacts:
-    """:func:`_model_facts` from a VM's JSON (a list entry) and its instance view's JSON."""
+    """A VM's facts from its JSON (a Get or a list entry) and its instance view's JSON."""
     props = raw.get("properties") or {}
     storage = props.get("storageProfile") or {}
     member_of = (props.get("virtualMachineScaleSet") or {}).get("id")
@@ -323,19 +308,6 @@ def _when(value: Any) -> str:
 
 def _last(resource_id: Any) -> str:
     return str(resource_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
-
-
-def _data_disks(storage: Any) -> list[dict[str, Any]]:
-    disks = getattr(storage, "data_disks", None) or []
-    return [
-        {
-            "lun": int(d.lun),
-            "size_gb": int(d.disk_size_gb or 0),
-            "type": _text(getattr(d.managed_disk, "storage_account_type", None)) or "Premium_LRS",
-        }
-        for d in disks
-        if d.lun is not None and d.disk_size_gb
-    ]
 
 
 def _changed_at(statuses: list[Any]) -> str | None:
