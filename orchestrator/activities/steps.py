@@ -40,16 +40,17 @@ def tags_in_scope(facts: VmFacts, scope: Scope) -> None:
 
 
 def answer(call: Callable[[], StepResult]) -> dict[str, Any]:
-    """Run the activity body; ARM's failures and refusals become results. ``remaining`` carries the lowest
-    ``x-ms-ratelimit-remaining-subscription-*`` readings its requests saw, for the limiter."""
-    with readings.collect() as seen:
+    """Run the activity body; ARM's failures and refusals become results. For the limiter: ``remaining`` carries
+    the lowest ``x-ms-ratelimit-remaining-subscription-*`` readings its requests saw, ``spent`` the tokens they
+    took per bucket (reads, writes, deletes)."""
+    with readings.collect() as (seen, spent):
         try:
             result = call()
         except Refused as refused:
             result = refused.result
         except ArmFailure as failure:
             result = from_failure(failure)
-    return {**result.to_dict(), "remaining": dict(seen) or None}
+    return {**result.to_dict(), "remaining": dict(seen) or None, "spent": dict(spent)}
 
 
 def from_failure(failure: ArmFailure) -> StepResult:

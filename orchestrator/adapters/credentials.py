@@ -44,11 +44,12 @@ class LoopbackHttpPolicy(SansIOHTTPPolicy[Any, Any]):
 
 
 class RateReadingsPolicy(SansIOHTTPPolicy[Any, Any]):
-    """Hands each response's ``x-ms-ratelimit-remaining-*`` headers to orchestrator.readings (the limiter's view
-    of ARM's own count)."""
+    """Hands each response to orchestrator.readings: its ``x-ms-ratelimit-remaining-*`` headers (the limiter's view
+    of ARM's own count) and the token its request spent."""
 
     def on_response(self, request: PipelineRequest[Any], response: PipelineResponse[Any, Any]) -> None:
-        readings.record(response.http_response.headers)
+        http = response.http_response
+        readings.record(http.headers, request.http_request.method, http.status_code)
 
 
 def credential(settings: Settings) -> TokenCredential:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.domain.limiter import ARM_THROTTLED, LATE, LIMITER, wait_until
+from orchestrator.domain.limiter import ARM_THROTTLED, LATE, LIMITER, MAX_COST, wait_until
 from orchestrator.domain.models import Step, StepResult, iso
 from orchestrator.domain.schedule import throttle_delay, transient_delay
 from orchestrator.domain.story import AttemptRun, Story
@@ -43,6 +43,7 @@ class Flow:
         self._signal: Any = None  # the one pending wait for a signal event (the SDK hands events LIFO to waiters)
         self._troubles = 0  # consecutive throttled / transient answers, for jitter keys and backoff
         self._seen: dict[str, Any] | None = None  # the last step's budget readings, for the next take
+        self._unspent: dict[str, int] = {}  # tokens reserved by earlier steps and not spent, for the next take
 
     @property
     def now(self) -> datetime:
@@ -63,18 +64,19 @@ class Flow:
         result = StepResult.from_dict(raw)
         if cost is not None and subscription is not None:
             self.learn(subscription, cost, result, raw.get("remaining"))
+            self.unspent(cost, raw.get("spent"))
         return result
 
     def pace(self, subscription: str, cost: dict[str, int]) -> Steps:
         """Reserve ``cost`` in the subscription's budgets; wait until the limiter says go. A turn missed by more
         than LATE (the host was down when it came: timers fire late, together) is asked for again, once, so that
         the steps of an outage do not all go at once beside the turns the limiter gave out since."""
-        refund: dict[str, int] | None = None
+        refund: dict[str, int] | None = self._unspent or None
         for _ in range(2):
             ask: dict[str, Any] = {"cost": cost, "at": iso(self.now), **(self._seen or {})}
             if refund is not None:
-                ask["refund"] = refund  # the late turn's tokens were never spent
-            self._seen = None
+                ask["refund"] = refund  # tokens reserved and never spent: a cache's reads, a late turn
+            self._seen, self._unspent = None, {}
             try:
                 answer = yield from self.call_entity(LIMITER, subscription, "take", ask)
             except Exception:  # noqa: BLE001 - the SDK raises what the entity raised; unpaced beats a failed recovery
@@ -86,6 +88,17 @@ class Flow:
             if self.now - when <= LATE:
                 return
             refund = cost
+
+    def unspent(self, cost: dict[str, int], spent: Any) -> None:
+        """What a step reserved of ARM's buckets and did not spend (its answer says what its requests took): handed
+        back with the next take. Compute's own policies are not reported per request, so they are never refunded."""
+        if not isinstance(spent, dict):
+            return
+        for bucket in ("reads", "writes", "deletes"):
+            took = spent.get(bucket, 0)
+            left = cost.get(bucket, 0) - (took if isinstance(took, int) and not isinstance(took, bool) else 0)
+            if left > 0:
+                self._unspent[bucket] = min(MAX_COST, self._unspent.get(bucket, 0) + left)
 
     def learn(self, subscription: str, cost: dict[str, int], result: StepResult, remaining: Any) -> None:
         """What ARM said of its budgets: readings go with the next take; ARM's subscription 429 empties the bucket

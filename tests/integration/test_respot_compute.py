@@ -164,6 +164,17 @@ def test_an_activity_hands_on_the_lowest_budget_readings_its_requests_saw(arm: A
     remaining = answer["remaining"]
     # The guard GET drew on the reads bucket, the POST on the writes bucket: ARM's own counts, for the limiter.
     assert set(remaining) >= {"reads", "writes"} and 0 <= remaining["writes"] < 200 and remaining["reads"] < 250
+    assert answer["spent"] == {"reads": 1, "writes": 1}  # what it took of each bucket, for the limiter's refunds
+
+
+def test_a_list_younger_than_max_age_answers_without_a_request(arm: ArmEmulator, evicted: VmRef) -> None:
+    adapter = ArmCompute(settings(arm))
+    first = adapter.list_vms(arm.subscription, max_age=30)
+    control(arm, "/requests", method="DELETE")
+    assert adapter.list_vms(arm.subscription, max_age=30) == first
+    assert control(arm, "/requests")["counts"] == {}
+    adapter.list_vms(arm.subscription)  # without max_age: always read
+    assert control(arm, "/requests")["counts"] == {"VirtualMachines_ListAll 200": 1}
 
 
 def test_listing_with_status_gives_each_vm_its_status_and_last_change_in_two_reads(

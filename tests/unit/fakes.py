@@ -138,6 +138,7 @@ class FakeCompute:
 
     def facts(self, vm: VmRef) -> VmFacts:
         self.log.append(("facts", vm.id))
+        readings.record({}, "GET")  # what the request spends of ARM's buckets
         fault = self._fault("facts")
         if isinstance(fault, ArmFailure):
             raise fault
@@ -167,8 +168,9 @@ class FakeCompute:
         self.log.append(("list_instances", scale_set))
         return []
 
-    def list_vms(self, subscription: str, *, status: bool = False) -> list[tuple[VmRef, VmFacts]]:
+    def list_vms(self, subscription: str, *, status: bool = False, max_age: float = 0.0) -> list[tuple[VmRef, VmFacts]]:
         self.log.append(("list", subscription))
+        readings.record({}, "GET")  # what the request spends of ARM's buckets
         return [
             (self.refs[i], self.facts(self.refs[i]))
             for i in list(self.vms)
@@ -177,6 +179,7 @@ class FakeCompute:
 
     def begin_create(self, vm: VmRef, body: dict[str, Any]) -> Operation | None:
         self.log.append(("create", vm.id))
+        readings.record({}, "PUT")  # what the request spends of ARM's buckets
         fault = self._fault("create")
         if isinstance(fault, ArmFailure):
             raise fault
@@ -199,6 +202,7 @@ class FakeCompute:
 
     def begin_delete(self, vm: VmRef) -> Operation | None:
         self.log.append(("delete", vm.id))
+        readings.record({}, "DELETE")  # what the request spends of ARM's buckets
         self.vms.pop(vm.id, None)
         return None
 
@@ -213,6 +217,7 @@ class FakeCompute:
 
     def begin_start(self, vm: VmRef) -> Operation | None:
         self.log.append(("start", vm.id))
+        readings.record({}, "POST")  # what the request spends of ARM's buckets
         self.started_at.append(self.now)
         readings.record({f"{readings.PREFIX}{k}": str(v) for k, v in self.remaining.items()})
         fault = self._fault("start")
@@ -237,6 +242,7 @@ class FakeCompute:
 
     def operation(self, operation: Operation) -> OperationState:
         self.log.append(("operation", operation.url))
+        readings.record({}, "GET")  # what the request spends of ARM's buckets
         fault = self._fault("poll")
         if isinstance(fault, ArmFailure):
             raise fault
@@ -251,6 +257,7 @@ class FakeCompute:
 
     def begin_set_max_price(self, vm: VmRef, price: float) -> Operation | None:
         self.log.append(("price", vm.id))
+        readings.record({}, "PATCH")  # what the request spends of ARM's buckets
         self.vms[vm.id].max_price = price
         return None
 

@@ -275,3 +275,29 @@ def test_a_limiter_that_cannot_answer_never_fails_the_recovery() -> None:
 
     out, _ = drive_paced(world, Entities(ops={LIMITER: broken}))
     assert out["outcome"] == "recovered" and world.compute.count("start") == 1
+
+
+def test_steps_that_spend_what_they_reserved_hand_nothing_back() -> None:
+    world, shared = evicted_world(), Entities()
+    out, _ = drive_paced(world, shared)
+    assert out["outcome"] == "recovered"
+    takes = [p for name, _, op, p in shared.log if name == LIMITER and op == "take"]
+    assert len(takes) >= 2 and not [p for p in takes if "refund" in p]  # the fake's requests match the costs
+
+
+def test_a_start_that_found_nothing_to_start_hands_its_write_back_with_the_next_take() -> None:
+    world, shared = evicted_world(), Entities()
+    world.compute.vms[VM.id].status = VmStatus.DEALLOCATING  # the eviction is still under way: no POST yet
+    follow = world.compute.tick
+
+    def tick(now: Any) -> None:
+        follow(now)
+        if now >= T0 + timedelta(seconds=5) and world.compute.vms[VM.id].status == VmStatus.DEALLOCATING:
+            world.compute.vms[VM.id].status = VmStatus.DEALLOCATED
+
+    data = {"vm": VM.to_dict(), "since": iso(T0), "size": "Standard_D2s_v5"}
+    out = Driver(paced, data, "respot-x-0001:restart", T0, world.activity, on_tick=tick, entities=shared).run()
+    assert out["outcome"] == "recovered" and world.compute.count("start") == 1
+    takes = [p for name, _, op, p in shared.log if name == LIMITER and op == "take"]
+    assert takes[0]["cost"] == COSTS[names.TRY_START] and "refund" not in takes[0]
+    assert takes[1]["refund"] == {"writes": 1}  # the guard read found it deallocating: the POST was never sent
