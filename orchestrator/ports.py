@@ -32,9 +32,10 @@ class Compute(Protocol):
         """The VM (or scale-set instance) with its instance view; ``exists=False`` and ``missing`` when it is gone."""
         ...
 
-    def list_vms(self, subscription: str, *, status: bool = False) -> list[tuple[VmRef, VmFacts]]:
+    def list_vms(self, subscription: str, *, status: bool = False, max_age: float = 0.0) -> list[tuple[VmRef, VmFacts]]:
         """Every standalone VM of the subscription, from its model; with ``status`` its instance view too (status,
-        ``changed_at``), from one more list: never a read per VM."""
+        ``changed_at``), from one more list: never a read per VM. With ``max_age``, a list of the models read at
+        most that many seconds ago may answer instead."""
         ...
 
     def list_instances(self, subscription: str, resource_group: str, scale_set: str) -> list[tuple[VmRef, VmFacts]]:
@@ -78,11 +79,13 @@ class ActivityLog(Protocol):
 
 class MarketData(Protocol):
     def skus(self, subscription: str, region: str) -> dict[str, Sku]:
-        """The region's VM sizes (resource SKUs), lower-case name -> Sku, with restrictions and zones."""
+        """The region's VM sizes (resource SKUs), lower-case name -> Sku, with restrictions and zones (may be kept
+        for a while: they change on the scale of days)."""
         ...
 
     def quota(self, subscription: str, region: str) -> dict[str, int]:
-        """Free units per usage name (family cores, ``cores``, ``lowPriorityCores``) in a region."""
+        """Free units per usage name (family cores, ``cores``, ``lowPriorityCores``) in a region (may be seconds
+        old: a wave's rankings share one reading)."""
         ...
 
     def spot_prices(self, region: str) -> dict[str, float]:

@@ -42,7 +42,15 @@ class Settings(BaseSettings):
     logs_endpoint: str = Field("https://api.loganalytics.io", description="Log Analytics query endpoint.")
     prices_endpoint: str = Field("https://prices.azure.com", description="The Retail Prices API (anonymous).")
     fleets_file: str = Field("", description="YAML fleet profiles; empty: no fleets (Delete-policy VMs not protected).")
-    market_ttl_seconds: float = Field(3600, ge=0, le=86400, description="How long prices and eviction rates are kept.")
+    market_ttl_seconds: float = Field(
+        3600, ge=0, le=86400, description="How long prices, eviction rates and resource SKUs are kept."
+    )
+    quota_ttl_seconds: float = Field(
+        30,
+        ge=0,
+        le=3600,
+        description="How long a region's quota and a fleet's member count, read for one ranking, serve the next ones.",
+    )
     log_workspace_id: str = Field(
         "", description="Workspace with the AzureActivity table; empty turns Activity Log checks off."
     )

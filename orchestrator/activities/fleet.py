@@ -5,8 +5,9 @@ Trust: the profile is the one in the settings' fleets file whose membership tag 
 from the input); a create is refused unless the evicted VM is really gone, the fleet has fewer live members than
 its ``desired`` count (the recovery's own earlier, failed attempts still being deleted do not count), its offering
 is one the profile allows (by the region's resource SKUs), the name is the attempt's deterministic replacement
-name, and the resource group is in scope. A create first reads that name: a VM already there (a retried or
-replayed create) is reported, never PUT a second time. The max price comes from the profile (its cap, or its
+name, and the resource group is in scope. A create first lists the subscription's VMs (one read however many
+VMs a wave replaces, where a GET of the target and one of the evicted VM would be two per replacement): the
+attempt's VM already there (a retried or replayed create) is read and reported, never PUT a second time. The max price comes from the profile (its cap, or its
 ceiling after a price eviction).
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 
 from orchestrator.activities.steps import Refused, answer, vm_in_scope
 from orchestrator.domain.fleet import Fleets, Profile
-from orchestrator.domain.models import InvalidInput, Step, StepResult, VmRef
+from orchestrator.domain.models import InvalidInput, Step, StepResult, VmFacts, VmRef
 from orchestrator.domain.placement import Market, Offering, Sku, candidates, market_to_dict, offerings
 from orchestrator.domain.scope import Scope
 from orchestrator.domain.template import RECOVERY_TAG, Member, replacement_name, vm_body
@@ -50,9 +51,12 @@ def fleet_profile(payload: Any, fleets: Fleets) -> dict[str, Any]:
     return answer(body)
 
 
-def gather_market(payload: Any, market: MarketData, compute: Compute, fleets: Fleets, scope: Scope) -> dict[str, Any]:
+def gather_market(
+    payload: Any, market: MarketData, compute: Compute, fleets: Fleets, scope: Scope, *, members_age: float = 0.0
+) -> dict[str, Any]:
     """SKUs and quota of every region the fleet may use, spot prices, eviction rates, placement scores, and the
-    fleet's live members by priority (a ``keep_regular`` fallback counts them)."""
+    fleet's live members by priority (a ``keep_regular`` fallback counts them; from a list at most ``members_age``
+    seconds old: the create checks the count again, on a fresh list)."""
 
     def body() -> StepResult:
         vm, profile = vm_in_scope(payload, scope), _profile(payload, fleets)
@@ -67,7 +71,7 @@ def gather_market(payload: Any, market: MarketData, compute: Compute, fleets: Fl
             placement=scores,
             placement_stale=stale,
             quota={r: market.quota(vm.subscription, r) for r in regions},
-            members=live_members(compute, vm.subscription, profile, scope),
+            members=live_members(compute, vm.subscription, profile, scope, max_age=members_age),
         )
         return StepResult(Step.OK, value=json.dumps(market_to_dict(gathered)))
 
@@ -75,11 +79,24 @@ def gather_market(payload: Any, market: MarketData, compute: Compute, fleets: Fl
 
 
 def live_members(
-    compute: Compute, subscription: str, profile: Profile, scope: Scope, *, besides: frozenset[str] = frozenset()
+    compute: Compute,
+    subscription: str,
+    profile: Profile,
+    scope: Scope,
+    *,
+    besides: frozenset[str] = frozenset(),
+    max_age: float = 0.0,
 ) -> dict[str, int]:
     """The fleet's VMs by priority, but for those named in ``besides`` (lower case)."""
+    return members_of(compute.list_vms(subscription, max_age=max_age), profile, scope, besides=besides)
+
+
+def members_of(
+    vms: list[tuple[VmRef, VmFacts]], profile: Profile, scope: Scope, *, besides: frozenset[str] = frozenset()
+) -> dict[str, int]:
+    """Of listed VMs, the fleet's by priority, but for those named in ``besides`` (lower case)."""
     counts: dict[str, int] = {}
-    for ref, facts in compute.list_vms(subscription):
+    for ref, facts in vms:
         if scope.allows(ref) and profile.recognises(facts.tags) and ref.name.lower() not in besides:
             priority = "Spot" if facts.is_spot else "Regular"
             counts[priority] = counts.get(priority, 0) + 1
@@ -95,13 +112,15 @@ def create_vm(
         profile = _profile(payload, fleets)
         evicted, target, offering, member = create_request(payload, scope)
         spot, raised = payload.get("spot") is not False, payload.get("raised") is True
-        facts = compute.facts(target)
-        if facts.exists:  # this attempt's VM is already there: report it, never PUT again
+        vms = compute.list_vms(target.subscription)  # one read for all three checks, not a GET each
+        listed = {ref.id.lower() for ref, _ in vms}
+        facts = compute.facts(target) if target.id.lower() in listed else None
+        if facts is not None and facts.exists:  # this attempt's VM is already there: report it, never PUT again
             return StepResult(Step.SKIPPED, facts=facts, reason="exists")
-        before = compute.facts(evicted)
-        if before.exists:  # still being deleted (ask again shortly), or back: nothing to replace
+        before = compute.facts(evicted) if evicted.id.lower() in listed else None
+        if before is not None and before.exists:  # still being deleted (ask again shortly), or back: nothing to replace
             return StepResult(Step.SKIPPED, facts=before, reason="evicted_vm_exists")
-        live = sum(live_members(compute, target.subscription, profile, scope, besides=_earlier(payload)).values())
+        live = sum(members_of(vms, profile, scope, besides=_earlier(payload)).values())
         if live >= profile.desired:  # never more members than the profile wants, however the input came
             return StepResult(Step.SKIPPED, reason="fleet_full", value=str(live))
         max_price = profile.price_ceiling if raised and profile.price_ceiling else None

@@ -12,6 +12,7 @@ whole set, so respot never changes it for one instance; a Flexible member is an 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
@@ -69,6 +70,7 @@ class ArmCompute:
         self.settings = settings
         self._cred = cred or credential(settings)
         self._clients: dict[str, ComputeManagementClient] = {}
+        self._listed: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # subscription -> (monotonic, models)
 
     @property
     def credential(self) -> TokenCredential:
@@ -96,11 +98,12 @@ class ArmCompute:
                 return VmFacts(exists=False, missing=missing_of(failure.code))
             raise
 
-    def list_vms(self, subscription: str, *, status: bool = False) -> list[tuple[VmRef, VmFacts]]:
+    def list_vms(self, subscription: str, *, status: bool = False, max_age: float = 0.0) -> list[tuple[VmRef, VmFacts]]:
         """Every standalone VM of the subscription, from its model; with ``status``, also each one's instance view
         from a second list, ``statusOnly=true`` (its entries carry no model: no tags, no priority, so both lists are
-        needed; Azure/azure-sdk-for-go#18565). Two reads per subscription, whatever the number of VMs."""
-        found = self._list_all(subscription, "")
+        needed; Azure/azure-sdk-for-go#18565). Two reads per subscription, whatever the number of VMs. With
+        ``max_age``, the models listed that recently on this instance answer (the instance views never do)."""
+        found = self._models(subscription, max_age)
         views = self._views(subscription) if status else {}
         out = []
         for raw in found:
@@ -108,6 +111,14 @@ class ArmCompute:
             if ref is not None:
                 out.append((ref, _json_facts(raw, views.get(ref.id))))
         return out
+
+    def _models(self, subscription: str, max_age: float) -> list[dict[str, Any]]:
+        hit = self._listed.get(subscription)
+        if max_age > 0 and hit is not None and time.monotonic() - hit[0] < max_age:
+            return hit[1]
+        found = self._list_all(subscription, "")
+        self._listed[subscription] = (time.monotonic(), found)
+        return found
 
     def _views(self, subscription: str) -> dict[str, Any]:
         listed = self._list_all(subscription, "&statusOnly=true")

@@ -5,8 +5,12 @@ compute client's pipeline). Sources: ../shared/reference/azure-facts.md section 
 
 Signal lifetimes (per Function instance, in memory): prices and eviction rates ``market_ttl_seconds`` (an hour:
 Azure refreshes them about that often); placement scores cached per (sizes, regions) set, asked at most 8 regions x 5
-sizes per call; a 429 keeps the last scores and marks them stale (it never blocks a recovery). Quota and SKUs are
-read for every decision.
+sizes per call; a 429 keeps the last scores and marks them stale (it never blocks a recovery). Resource SKUs (sizes,
+zones, restrictions: they change on the scale of days) are kept ``market_ttl_seconds`` too; quota
+``quota_ttl_seconds`` (30 s): a mass eviction ranks hundreds of replacements within a minute, and one region's
+usages read for each of them would spend the subscription's read budget (250 deep, 25/s) that the VMs' own reads
+need. A stale SKU or quota costs at most one failed create, which the walk reads as SkuNotAvailable or quota and
+skips.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ def graph_rows(graph: ResourceGraphClient, subscription: str, query: str) -> lis
 class ArmMarket:
     def __init__(self, settings: Settings, compute: ArmCompute) -> None:
         self.settings, self.compute = settings, compute
-        self.ttl = settings.market_ttl_seconds
+        self.ttl, self.quota_ttl = settings.market_ttl_seconds, settings.quota_ttl_seconds
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._graph = graph_client(settings, compute)
         self._prices: PipelineClient[Any, Any] = PipelineClient(
@@ -66,15 +70,24 @@ class ArmMarket:
         self._cache[key] = (time.monotonic(), value)
         return value
 
-    # --- read for every decision ---------------------------------------------------------------------------------
+    # --- ARM reads, shared by the rankings of a wave ----------------------------------------------------------
 
     def skus(self, subscription: str, region: str) -> dict[str, Sku]:
+        return dict(
+            self._cached(("skus", subscription, region), lambda: self._fetch_skus(subscription, region), self.ttl)
+        )
+
+    def _fetch_skus(self, subscription: str, region: str) -> dict[str, Sku]:
         client = self.compute.client(subscription)
         found = arm.read(lambda: list(client.resource_skus.list(filter=f"location eq '{region}'")))
         return {sku.name.lower(): sku for s in found if (sku := _sku(s, region)) is not None}
 
     def quota(self, subscription: str, region: str) -> dict[str, int]:
         """Free units per usage name (limit - current): family cores, ``cores``, ``lowPriorityCores``."""
+        key = ("quota", subscription, region)
+        return dict(self._cached(key, lambda: self._fetch_quota(subscription, region), self.quota_ttl))
+
+    def _fetch_quota(self, subscription: str, region: str) -> dict[str, int]:
         client = self.compute.client(subscription)
         usages = arm.read(lambda: list(client.usage.list(region)))
         return {str(u.name.value): int(u.limit) - int(u.current_value) for u in usages if u.name and u.name.value}

@@ -85,7 +85,11 @@ def fleet_profile(payload: Any) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload", activity=names.GATHER_MARKET)
 def gather_market(payload: Any) -> dict[str, Any]:
-    return fleet.gather_market(payload, compose.market(), compose.compute(), compose.fleets(), compose.settings().scope)
+    settings = compose.settings()
+    members_age = settings.quota_ttl_seconds
+    return fleet.gather_market(
+        payload, compose.market(), compose.compute(), compose.fleets(), settings.scope, members_age=members_age
+    )
 
 
 @bp.activity_trigger(input_name="payload", activity=names.CREATE_VM)

@@ -1,10 +1,13 @@
 """What each activity spends of ARM's budgets (orchestrator.domain.limiter), and whose budget it is.
 
-The costs are the requests the activity sends, counted from its code (an over-count slows a wave down, an
-under-count lets ARM answer 429): a VM's facts are one GET (with ``instanceView`` expanded), a Uniform scale-set
-instance's two; a create reads the target and the evicted VM before its
-PUT; the market reads usages, SKUs and the members' list (its other sources, Resource Graph and the Retail Prices
-API, are metered apart from the subscription's buckets). A write's LRO status reads are ``check_operation``'s own.
+The costs are the requests the activity usually sends, counted from its code: a VM's facts are one GET (with
+``instanceView`` expanded), a Uniform scale-set instance's two; a create lists the subscription's VMs before its
+PUT; the market's usages, SKUs and members' list are shared by a wave's rankings (adapters.market keeps them), so a
+ranking usually reads nothing of the subscription's (its other sources, Resource Graph and the Retail Prices API,
+are metered apart). A write's LRO status reads are ``check_operation``'s own. An over-count slows a wave down: what
+a step did not spend (its answer says, orchestrator.readings) is handed back with the orchestration's next take.
+An under-count (a cold cache, a create that finds its VM) is corrected by ARM's own readings of the bucket, which
+go with the next take too.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ COSTS: dict[str, dict[str, int]] = {
     names.TRY_START: {"reads": 1, "writes": 1, "compute.update": 1},
     names.RAISE_MAX_PRICE: {"reads": 1, "writes": 1, "compute.update": 1},
     names.CHECK_OPERATION: {"reads": 1},
-    names.CREATE_VM: {"reads": 3, "writes": 1, "compute.put": 1, "compute.list": 1},  # + the fleet's members
+    names.CREATE_VM: {"reads": 1, "writes": 1, "compute.put": 1, "compute.list": 1},  # the list, then the PUT
     names.DELETE_VM: {"reads": 1, "deletes": 1, "compute.delete": 1},
-    names.GATHER_MARKET: {"reads": 7, "compute.list": 1},  # usages and SKUs of three regions, the members' list
+    names.GATHER_MARKET: {"reads": 1},  # usually cached: usages and SKUs per region, the members' list
     names.READ_SCALE_SET: {"reads": 2},  # the set, and the autoscale settings that may target it
     names.SET_CAPACITY: {"reads": 2, "writes": 1},
     names.CREATE_RETURN: {

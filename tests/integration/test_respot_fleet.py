@@ -108,6 +108,16 @@ def test_a_replacement_is_created_in_the_placements_subnet_and_zone_from_the_tem
     assert listed[rig.target()].tags["respot-fleet"] == "web"
 
 
+def test_a_create_reads_one_list_of_the_subscription_then_puts(rig: Rig) -> None:
+    rig.market.skus(rig.arm.subscription, "eastus")  # a ranking just read them
+    control(rig.arm, "/requests", method="DELETE")
+    created = rig.create("standard_d2s_v5/eastus/2")
+    assert created.step.value == "accepted"
+    counts = control(rig.arm, "/requests")["counts"]
+    # no GET of the target nor of the evicted VM: the list says both are absent, and counts the fleet
+    assert counts == {"VirtualMachines_ListAll 200": 1, "VirtualMachines_CreateOrUpdate 201": 1}
+
+
 def test_a_retried_create_finds_its_vm_and_never_puts_again(rig: Rig) -> None:
     first = rig.create("standard_d2s_v5/eastus/2")
     again = rig.create("standard_d2s_v5/eastus/2")

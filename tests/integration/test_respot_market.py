@@ -13,13 +13,14 @@ from tests.integration.helpers import control
 pytestmark = pytest.mark.integration
 
 
-def market(arm: ArmEmulator, ttl: float = 0) -> ArmMarket:
+def market(arm: ArmEmulator, ttl: float = 0, quota_ttl: float = 0) -> ArmMarket:
     settings = Settings(
         subscriptions=arm.subscription,
         arm_endpoint=arm.url,
         prices_endpoint=arm.url,
         credential="localcloud",
         market_ttl_seconds=ttl,
+        quota_ttl_seconds=quota_ttl,
     )
     return ArmMarket(settings, ArmCompute(settings))
 
@@ -36,6 +37,20 @@ def test_skus_carry_spot_capability_zones_and_restrictions(arm: ArmEmulator) -> 
 def test_quota_is_what_is_left(arm: ArmEmulator) -> None:
     control(arm, "/quota", {"region": "westus2", "name": "lowPriorityCores", "limit": 6})
     assert market(arm).quota(arm.subscription, "westus2")["lowPriorityCores"] == 6
+
+
+def test_a_waves_rankings_share_one_reading_of_skus_and_quota(arm: ArmEmulator) -> None:
+    m = market(arm, ttl=3600, quota_ttl=30)
+    first = (m.skus(arm.subscription, "eastus"), m.quota(arm.subscription, "eastus"))
+    control(arm, "/requests", method="DELETE")
+    for _ in range(5):
+        assert (m.skus(arm.subscription, "eastus"), m.quota(arm.subscription, "eastus")) == first
+    assert control(arm, "/requests")["counts"] == {}  # five more rankings, no read of the subscription's
+    m.quota(arm.subscription, "westus2")  # another region: its own reading
+    assert control(arm, "/requests")["counts"] == {"Usage_List 200": 1}
+    uncached = market(arm)
+    uncached.quota(arm.subscription, "eastus"), uncached.quota(arm.subscription, "eastus")
+    assert control(arm, "/requests")["counts"]["Usage_List 200"] == 3  # with no lifetime, read every time
 
 
 def test_spot_prices_come_from_the_retail_prices_api(arm: ArmEmulator) -> None:
