@@ -19,6 +19,9 @@ POLL_FLOOR = (
     20.0,
     30.0,
 )  # seconds between LRO polls: a start or create rarely ends in under 30 s; then closer
+# A create's first look: a VM built from an image (disks, NIC, boot) takes about a minute and rarely under 45 s,
+# so the look at 30 s would find it running in a mass eviction's hundreds of creates and cost them one read each.
+CREATE_FIRST_LOOK = 45.0
 MAX_POLLS = 60  # about half an hour of a single operation: then read the VM instead
 THROTTLE_FLOOR = 5.0  # a 429 without a usable Retry-After
 TRANSIENT_FIRST, TRANSIENT_CAP = 5.0, 300.0
@@ -58,9 +61,10 @@ class Backoff:
         return when if when <= started + self.deadline else None
 
 
-def poll_delay(polls: int, retry_after: float | None) -> timedelta:
-    """The wait before poll number ``polls`` (0-based) of an LRO: the operation's Retry-After, at least the floor."""
-    floor = POLL_FLOOR[min(polls, len(POLL_FLOOR) - 1)]
+def poll_delay(polls: int, retry_after: float | None, first: float | None = None) -> timedelta:
+    """The wait before poll number ``polls`` (0-based) of an LRO: the operation's Retry-After, at least the floor
+    (``first``, when given, is the first poll's)."""
+    floor = first if polls == 0 and first is not None else POLL_FLOOR[min(polls, len(POLL_FLOOR) - 1)]
     return timedelta(seconds=max(floor, retry_after or 0.0))
 
 

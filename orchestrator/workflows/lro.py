@@ -4,7 +4,7 @@ The activity that issued the write returned the operation's status URL; here the
 timer (at least the operation's Retry-After, at least the poll floor) and takes one short look with
 ``check_operation``, until the operation ends. No worker slot is held while Azure works. Sequence::
 
-    timer +30 s, check_operation -> running (Retry-After 15)
+    timer +30 s (a create's: +45 s), check_operation -> running (Retry-After 15)
     timer +15 s, check_operation -> done            (or failed, with the code from the status body)
 
 A 429 on a look waits its Retry-After; a 5xx or a dropped connection backs off; after MAX_POLLS looks, or if the
@@ -23,14 +23,17 @@ from orchestrator.workflows import names
 from orchestrator.workflows.flow import Flow
 
 
-def watch(flow: Flow, operation: Operation, story: Story, *, budget: int | None) -> Generator[Any, Any, StepResult]:
+def watch(
+    flow: Flow, operation: Operation, story: Story, *, budget: int | None, first: float | None = None
+) -> Generator[Any, Any, StepResult]:
     """Until the operation ends: DONE, FAILED (with the failure), or UNKNOWN; RUNNING (with the operation to watch
-    on, its polls counted) once ``flow`` has used ``budget`` durable tasks, so the caller can continue as new."""
+    on, its polls counted) once ``flow`` has used ``budget`` durable tasks, so the caller can continue as new.
+    ``first``: the first look's floor in seconds (a create's is later than a start's)."""
     retry_after, polls = operation.retry_after, operation.polls
     while polls < MAX_POLLS:
         if budget is not None and flow.tasks >= budget:
             return StepResult(Step.RUNNING, operation=Operation(operation.url, retry_after, polls))
-        yield from flow.sleep_until(flow.now + poll_delay(polls, retry_after))
+        yield from flow.sleep_until(flow.now + poll_delay(polls, retry_after, first))
         polls += 1
         result = yield from flow.call(names.CHECK_OPERATION, {"operation": operation.to_dict()})
         trouble = flow.arm_trouble(result, story, "poll")

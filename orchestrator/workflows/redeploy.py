@@ -61,7 +61,7 @@ from orchestrator.domain.placement import (
     why_chosen,
 )
 from orchestrator.domain.policy import MAX_UNKNOWN_FAILURES, TASKS_PER_EXECUTION, Policy
-from orchestrator.domain.schedule import SHORT
+from orchestrator.domain.schedule import CREATE_FIRST_LOOK, SHORT
 from orchestrator.domain.scope import vm_hash
 from orchestrator.domain.story import Story
 from orchestrator.domain.template import Member, replacement_name
@@ -388,9 +388,10 @@ class Redeploy(Waits):
         """What the create's answer means; None: ask again (the guard read settles a create without an answer)."""
         if result.step == Step.ACCEPTED and result.operation is not None:
             self.status("watching", choice=attempt.to_dict())
-            result = yield from watch(self.flow, result.operation, self.story, budget=None)
+            result = yield from watch(self.flow, result.operation, self.story, budget=None, first=CREATE_FIRST_LOOK)
         if result.step in (Step.DONE, Step.SKIPPED) and result.reason in ("", "exists", None):
-            return (yield from self.warm_up(attempt))
+            done = result.step == Step.DONE and not self.policy.require_health  # the create's own word: running
+            return (yield from self.warm_up(attempt, running=done))
         if result.step == Step.SKIPPED and result.reason == "fleet_full":
             detail = f"fleet {self.profile.name} has {result.value} live members (desired {self.profile.desired})"
             return Conclusion(Outcome.IGNORED, Reason.FLEET_FULL, detail)
@@ -441,9 +442,15 @@ class Redeploy(Waits):
             yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
         return outcome
 
-    def warm_up(self, attempt: Attempt) -> Steps:
-        """The replacement must run (and be healthy, if required) for the profile's healthy_seconds."""
+    def warm_up(self, attempt: Attempt, *, running: bool = False) -> Steps:
+        """The replacement must run (and be healthy, if required) for the profile's healthy_seconds. ``running``:
+        its create just succeeded, so it runs now, and the first read is the one at the end of the warm-up."""
         target, held_since = self.target(attempt), None
+        if running and self.profile.healthy_seconds > 0:
+            held_since = self.flow.now
+            due = held_since + timedelta(seconds=self.profile.healthy_seconds)
+            self.status("warming", choice=attempt.to_dict(), healthyAt=iso(due))
+            yield from self.sleep(due)
         while self.flow.now < self.deadline:
             read = yield from self.flow.ask(
                 names.READ_VM,

@@ -8,8 +8,8 @@ A sub-orchestration of ``recover_vm``. Event sequence of one try that finds no c
     timer +10 s, check_operation -> failed ZonalAllocationFailed (capacity)
     timer ~1 min (backoff)               custom status: waiting, attempt 1, nextTry
     [user_action], try_start -> accepted
-    timer +10 s, check_operation -> running; timer +10 s, check_operation -> done
-    read_vm -> PowerState/running + ProvisioningState/succeeded (+ healthy, if required): recovered
+    timer +30 s, check_operation -> running; timer +15 s, check_operation -> done: recovered
+    (with a health extension required: read_vm -> PowerState/running + healthy, else warming: read again)
     ... after TASKS_PER_EXECUTION durable tasks: continue_as_new with the progress, so the history stays short
 
 A 429 waits at least its Retry-After on a durable timer; 5xx and dropped connections back off; a start sent without
@@ -178,6 +178,9 @@ class Restart(Waits):
     def after_start(self, ended: StepResult) -> Steps:
         if ended.step == Step.DONE:
             self.record("start", "succeeded", "", "")
+            if not self.policy.require_health:  # the start's own word: running (a read would say only that)
+                self.p.last_error = None
+                return Conclusion(Outcome.RECOVERED, Reason.EVICTED, "running again: its start succeeded")
             read = yield from self.flow.ask(
                 names.READ_VM,
                 {"vm": self.vm_dict},

@@ -108,7 +108,7 @@ def test_a_signal_joining_just_before_the_strategy_ends_makes_it_look_again() ->
     out = d.run()
     reads = [name for name, _ in d.calls if name == names.READ_VM]
     assert out["outcome"] == "recovered" and len(out["signals"]) == 2
-    assert len(reads) >= 3  # classify, the strategy's warm-up gate, and the look after the joined signal
+    assert len(reads) >= 2  # classify, and the look after the joined signal (the start itself said running)
 
 
 def test_the_agent_notice_waits_for_the_eviction_then_restarts_not_already_running() -> None:
@@ -315,9 +315,9 @@ def test_evicted_again_before_the_record_closed_is_restarted_again() -> None:
         if vm.status == VmStatus.RUNNING and state["running_since"] is None:
             state["running_since"] = now
         since = state["running_since"]
-        if since is not None and not state["again"] and now >= since + timedelta(seconds=3):
+        if since is not None and not state["again"]:
             state["again"] = True
-            vm.status = VmStatus.DEALLOCATED  # evicted again, just after respot saw it running
+            vm.status = VmStatus.DEALLOCATED  # evicted again as its start ended (the second signal says so)
 
     d = Driver(
         recover_vm,
