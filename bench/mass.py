@@ -328,10 +328,12 @@ def outcome(arm: ArmEmulator, plan: Plan, since: datetime) -> Outcome:
     return out
 
 
-def request_figures(arm: ArmEmulator) -> dict[str, int]:
-    """ARM requests by bucket (reads, writes, deletes) and how many of each were answered 429."""
+def request_figures(arm: ArmEmulator) -> dict[str, Any]:
+    """ARM requests by bucket (reads, writes, deletes), how many of each were answered 429, and the reads by
+    operation (where a wave's read budget goes)."""
     kinds = {r.op_id: r.kind for r in urls.routes(arm.services) if r.pattern.startswith("/subscriptions")}
     figures: Counter[str] = Counter()
+    reads: Counter[str] = Counter()
     for key, n in arm.services.requests.snapshot()["counts"].items():
         op, status = key.rsplit(" ", 1)
         kind = kinds.get(op)
@@ -340,7 +342,12 @@ def request_figures(arm: ArmEmulator) -> dict[str, int]:
         figures[kind] += n
         if status == "429":
             figures[f"{kind}_429"] += n
-    return {k: figures[k] for k in ("reads", "writes", "deletes", "reads_429", "writes_429", "deletes_429")}
+        if kind == "reads":
+            reads[op] += n
+    out: dict[str, Any] = {
+        k: figures[k] for k in ("reads", "writes", "deletes", "reads_429", "writes_429", "deletes_429")
+    }
+    return {**out, "reads_by_operation": dict(reads.most_common())}
 
 
 def concluded(host: FunctionsHost) -> bool:
@@ -510,7 +517,7 @@ def _cpu() -> float:
 def _figures(
     plan: Plan,
     out: Outcome,
-    requests: dict[str, int],
+    requests: dict[str, Any],
     outcomes: Counter[str],
     *,
     speed: float,
@@ -539,6 +546,7 @@ def _figures(
         "deletes": requests["deletes"],
         "reads": requests["reads"],
         "reads_per_vm": round(requests["reads"] / max(1, recovered), 2),
+        "reads_by_operation": requests["reads_by_operation"],
         "throttled": requests["writes_429"] + requests["reads_429"] + requests["deletes_429"],
         "throttled_writes": requests["writes_429"],
         "throttled_reads": requests["reads_429"],
