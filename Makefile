@@ -3,8 +3,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov lives in its own venv: its pins (boto3, packaging<24, networkx<2.7, ...) must not meet respot's.
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: venv test fuzz lint format bench demo arm clean
+.PHONY: venv test fuzz lint infra format bench demo arm clean
 
 venv: $(STAMP)
 
@@ -22,11 +25,21 @@ test: venv
 fuzz: venv  # new hypothesis examples each run (make test repeats the same ones)
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q tests/unit tests/integration
 
-lint: venv
+$(INFRA_STAMP): infra/requirements-checkov.txt
+	@test -x $(INFRA_VENV)/bin/python || $(PY) -m venv $(INFRA_VENV)
+	@$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt > $(INFRA_VENV)/install.log 2>&1 || (cat $(INFRA_VENV)/install.log; exit 1)
+	@$(INFRA_VENV)/bin/checkov --version > /dev/null || (echo "checkov bootstrap failed" && exit 1)
+	@touch $(INFRA_STAMP)
+
+lint: venv $(INFRA_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python infra/check.py --checkov $(INFRA_VENV)/bin/checkov
+
+infra: venv $(INFRA_STAMP)  # the offline Bicep checks alone: pycep syntax, then checkov (infra/check.py)
+	$(BIN)/python infra/check.py --checkov $(INFRA_VENV)/bin/checkov
 
 format: venv
 	$(BIN)/ruff format .
@@ -43,4 +56,4 @@ demo: venv
 	$(BIN)/python -m localcloud.demo
 
 clean:
-	rm -rf $(VENV) .respot .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) .respot .mypy_cache .ruff_cache .pytest_cache
