@@ -98,10 +98,15 @@ param returnSchedule string = '0 */5 * * * *'
 @maxValue(240)
 param activityLogDelayMinutes int = 20
 
-@description('Optional. RESPOT_MARKET_TTL_SECONDS: how long spot prices, eviction rates and placement scores are kept.')
+@description('Optional. RESPOT_MARKET_TTL_SECONDS: how long spot prices, eviction rates, placement scores and resource SKUs are kept.')
 @minValue(0)
 @maxValue(86400)
 param marketTtlSeconds int = 3600
+
+@description('Optional. RESPOT_QUOTA_TTL_SECONDS: how long one reading of a region\'s quota and of a fleet\'s members serves the next rankings on a worker.')
+@minValue(0)
+@maxValue(3600)
+param quotaTtlSeconds int = 30
 
 @description('Optional. RESPOT_ARM_BUDGETS: bucket=burst/per_second pairs where respot should pace below Azure\'s budgets (e.g. writes=100/5). Empty: Azure\'s.')
 param armBudgets string = ''
@@ -325,6 +330,7 @@ var respotSettings = {
   RESPOT_LOG_WORKSPACE_ID: workspaceReader.outputs.customerId
   RESPOT_FLEETS_FILE: fleetsFile
   RESPOT_MARKET_TTL_SECONDS: string(marketTtlSeconds)
+  RESPOT_QUOTA_TTL_SECONDS: string(quotaTtlSeconds)
   RESPOT_ARM_BUDGETS: armBudgets
   RESPOT_RETRY_FIRST_SECONDS: string(retryFirstSeconds)
   RESPOT_RETRY_CAP_SECONDS: string(retryCapSeconds)
