@@ -64,12 +64,15 @@ class Stack:
 
     def fleet(self, names: list[str], region: str = "eastus", zone: str = "1") -> list[str]:
         body = vm_body(self.arm, region=region, zones=[zone])
-        pollers = [
-            self.compute.virtual_machines.begin_create_or_update(self.arm.resource_group, n, body) for n in names
-        ]
+        create = self.compute.virtual_machines.begin_create_or_update
         if self.stepper is not None:  # the clock moves only when the stepper moves it: no poller may wait
+            # polling=False: an SDK poller polls (and reads the VM at its end) from a thread of its own, which under
+            # load can land after a test has cleared the request log
+            for n in names:
+                create(self.arm.resource_group, n, body, polling=False)
             self.wait(lambda: all(self.power(n) == "PowerState/running" for n in names), what="the fleet")
             return [str(self.compute.virtual_machines.get(self.arm.resource_group, n).id) for n in names]
+        pollers = [create(self.arm.resource_group, n, body) for n in names]
         return [str(p.result().id) for p in pollers]
 
     def capacity(self, available: int, region: str = "eastus", zone: str = "1") -> list[str]:
