@@ -11,10 +11,14 @@ a query the subset cannot run is Log Analytics' 400 ``BadArgumentError``.
 from __future__ import annotations
 
 import re
+import threading
+import weakref
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from localcloud.arm import errors, kql
+from localcloud.arm.backend import World
 from localcloud.arm.errors import ArmError
 from localcloud.arm.models import ActivityRecord, Json
 from localcloud.arm.pipeline import Ctx
@@ -72,7 +76,7 @@ def logs_query(ctx: Ctx) -> Response:
         ingested = ctx.backend.now() - timedelta(seconds=ctx.backend.log_delay)
         rows = [
             activity_row(r)
-            for r in ctx.backend.world.activity
+            for r in _records(ctx.backend.world, _one_resource(query))
             if (start is None or r.timestamp >= start)
             and (end is None or r.timestamp <= end)
             and r.timestamp <= ingested
@@ -91,6 +95,56 @@ def logs_query(ctx: Ctx) -> Response:
             },
         )
     return Response.json(200, {"tables": [_table(result)]})
+
+
+# A query whose first stage is ``where _ResourceId =~ '<id>'`` (respot's always is) can only return that resource's
+# rows: they are taken from an index instead of turning every record of the Activity Log into a row and scanning it
+# (a mass eviction's thousands of records, once per query, were the emulator's largest CPU cost).
+_ONE_RESOURCE = re.compile(r"^\s*AzureActivity\s*\|\s*where\s+_ResourceId\s*=~\s*'([^'|]*)'\s*(\||$)", re.IGNORECASE)
+
+
+def _one_resource(query: str) -> str | None:
+    found = _ONE_RESOURCE.match(query)
+    return found.group(1).lower() if found else None
+
+
+@dataclass
+class _Index:
+    """The Activity Log's records by lower-cased resource id (the log only grows)."""
+
+    seen: int = 0
+    by_id: dict[str, list[ActivityRecord]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# By id(world), with a weak reference that tells a world from a later one at the same address (World is a mutable
+# dataclass: not hashable, and it is pickled, so the index stays out of it).
+_INDEXES: dict[int, tuple[weakref.ref[World], _Index]] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def _index_of(world: World) -> _Index:
+    with _INDEXES_LOCK:
+        found = _INDEXES.get(id(world))
+        if found is None or found[0]() is not world:
+            for key in [k for k, (ref, _) in _INDEXES.items() if ref() is None]:
+                del _INDEXES[key]
+            found = _INDEXES[id(world)] = (weakref.ref(world), _Index())
+        return found[1]
+
+
+def _records(world: World, resource_id: str | None) -> list[ActivityRecord]:
+    if resource_id is None:
+        return list(world.activity)
+    index = _index_of(world)
+    with index.lock:
+        records = world.activity
+        if len(records) < index.seen:  # a new log in the same world: index it again
+            index.seen, index.by_id = 0, {}
+        for rec in records[index.seen :]:
+            index.by_id.setdefault(rec.resource_id.lower(), []).append(rec)
+        index.seen = len(records)
+        return list(index.by_id.get(resource_id, ()))
 
 
 def _table(rows: list[dict[str, Any]]) -> Json:

@@ -117,6 +117,26 @@ def test_logs_query_client_reads_evictions_from_azure_activity(arm: ArmEmulator,
     assert counts["Microsoft.Compute/virtualMachines/write"] == 2
 
 
+def test_a_query_for_one_resource_answers_as_a_scan_of_the_whole_log_would(arm: ArmEmulator, compute: Any) -> None:
+    for name in ("vm1", "vm2"):
+        compute.virtual_machines.begin_create_or_update(arm.resource_group, name, vm_body(arm)).result()
+    vm1 = compute.virtual_machines.get(arm.resource_group, "vm1").id
+    logs = arm.logs_client()
+
+    def both(operation: str) -> tuple[list[Any], list[Any]]:
+        match, project = f"OperationNameValue endswith '{operation}'", "project TimeGenerated, ActivityStatusValue"
+        indexed = f"AzureActivity | where _ResourceId =~ '{vm1.upper()}' | where {match} | {project}"  # the index
+        scanned = f"AzureActivity | where {match} and _ResourceId =~ '{vm1}' | {project}"  # a scan of every row
+        answers = [logs.query_workspace("w", q, timespan=None).tables[0].rows for q in (indexed, scanned)]
+        return [list(r) for r in answers[0]], [list(r) for r in answers[1]]
+
+    indexed, scanned = both("/write")
+    assert indexed and indexed == scanned
+    control(arm, "/evict", {"id": vm1})  # records made after the index was built are found too
+    indexed, scanned = both("/evictSpotVM/action")
+    assert len(indexed) == 1 and indexed == scanned
+
+
 def test_activity_log_records_reach_azure_activity_after_the_ingestion_delay(arm: ArmEmulator, compute: Any) -> None:
     compute.virtual_machines.begin_create_or_update(arm.resource_group, "vm1", vm_body(arm)).result()
     assert control(arm, "/log-analytics", {"ingestionDelaySeconds": 3600}) == {"ingestionDelaySeconds": 3600}
