@@ -5,9 +5,10 @@ Trust: the profile is the one in the settings' fleets file whose membership tag 
 from the input); a create is refused unless the evicted VM is really gone, the fleet has fewer live members than
 its ``desired`` count (the recovery's own earlier, failed attempts still being deleted do not count), its offering
 is one the profile allows (by the region's resource SKUs), the name is the attempt's deterministic replacement
-name, and the resource group is in scope. A create first lists the subscription's VMs (one read however many
-VMs a wave replaces, where a GET of the target and one of the evicted VM would be two per replacement): the
-attempt's VM already there (a retried or replayed create) is read and reported, never PUT a second time. The max price comes from the profile (its cap, or its
+name, and the resource group is in scope. A create first reads that name: a VM already there (a retried or
+replayed create) is reported, never PUT a second time. The live members and whether the evicted VM is still
+listed come from the subscription's VM list, at most ``members_age`` seconds old (a wave's creates share one list:
+one list per create was one read and a thousand VM models each); a listed evicted VM is read. The max price comes from the profile (its cap, or its
 ceiling after a price eviction).
 """
 
@@ -104,7 +105,14 @@ def members_of(
 
 
 def create_vm(
-    payload: Any, compute: Compute, market: MarketData, secrets: Secrets, fleets: Fleets, scope: Scope
+    payload: Any,
+    compute: Compute,
+    market: MarketData,
+    secrets: Secrets,
+    fleets: Fleets,
+    scope: Scope,
+    *,
+    members_age: float = 0.0,
 ) -> dict[str, Any]:
     """PUT the attempt's replacement: input {vm (the evicted one), member, offering, attempt, recovery, spot, raised}."""
 
@@ -112,12 +120,11 @@ def create_vm(
         profile = _profile(payload, fleets)
         evicted, target, offering, member = create_request(payload, scope)
         spot, raised = payload.get("spot") is not False, payload.get("raised") is True
-        vms = compute.list_vms(target.subscription)  # one read for all three checks, not a GET each
-        listed = {ref.id.lower() for ref, _ in vms}
-        facts = compute.facts(target) if target.id.lower() in listed else None
-        if facts is not None and facts.exists:  # this attempt's VM is already there: report it, never PUT again
+        facts = compute.facts(target)
+        if facts.exists:  # this attempt's VM is already there: report it, never PUT again
             return StepResult(Step.SKIPPED, facts=facts, reason="exists")
-        before = compute.facts(evicted) if evicted.id.lower() in listed else None
+        vms = compute.list_vms(target.subscription, max_age=members_age)
+        before = compute.facts(evicted) if evicted.id.lower() in {ref.id.lower() for ref, _ in vms} else None
         if before is not None and before.exists:  # still being deleted (ask again shortly), or back: nothing to replace
             return StepResult(Step.SKIPPED, facts=before, reason="evicted_vm_exists")
         live = sum(members_of(vms, profile, scope, besides=_earlier(payload)).values())

@@ -94,8 +94,15 @@ def gather_market(payload: Any) -> dict[str, Any]:
 
 @bp.activity_trigger(input_name="payload", activity=names.CREATE_VM)
 def create_vm(payload: Any) -> dict[str, Any]:
+    settings = compose.settings()
     return fleet.create_vm(
-        payload, compose.compute(), compose.market(), compose.secrets(), compose.fleets(), compose.settings().scope
+        payload,
+        compose.compute(),
+        compose.market(),
+        compose.secrets(),
+        compose.fleets(),
+        settings.scope,
+        members_age=settings.quota_ttl_seconds,
     )
 
 

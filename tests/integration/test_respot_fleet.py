@@ -108,14 +108,29 @@ def test_a_replacement_is_created_in_the_placements_subnet_and_zone_from_the_tem
     assert listed[rig.target()].tags["respot-fleet"] == "web"
 
 
-def test_a_create_reads_one_list_of_the_subscription_then_puts(rig: Rig) -> None:
+def test_a_waves_creates_share_one_list_of_the_subscription(rig: Rig) -> None:
     rig.market.skus(rig.arm.subscription, "eastus")  # a ranking just read them
     control(rig.arm, "/requests", method="DELETE")
-    created = rig.create("standard_d2s_v5/eastus/2")
-    assert created.step.value == "accepted"
+    for attempt in (1, 2):
+        payload = {
+            "vm": rig.evicted.to_dict(),
+            "member": member(rig.arm).to_dict(),
+            "recovery": f"{RECOVERY[:-1]}{attempt}",
+            "attempt": 1,
+            "offering": "standard_d2s_v5/eastus/2",
+        }
+        answer = fleet.create_vm(
+            payload, rig.compute, rig.market, rig.secrets, rig.fleets, rig.settings.scope, members_age=30
+        )
+        assert answer["step"] == "accepted", answer
     counts = control(rig.arm, "/requests")["counts"]
-    # no GET of the target nor of the evicted VM: the list says both are absent, and counts the fleet
-    assert counts == {"VirtualMachines_ListAll 200": 1, "VirtualMachines_CreateOrUpdate 201": 1}
+    # each create reads its own name; the second counts the fleet from the first's list (no GET of the evicted VM:
+    # the list says it is gone)
+    assert counts == {
+        "VirtualMachines_Get 404": 2,
+        "VirtualMachines_ListAll 200": 1,
+        "VirtualMachines_CreateOrUpdate 201": 2,
+    }
 
 
 def test_a_retried_create_finds_its_vm_and_never_puts_again(rig: Rig) -> None:
