@@ -48,7 +48,8 @@ class Compute(Protocol):
         ...
 
     def begin_create(self, vm: VmRef, body: dict[str, Any]) -> Operation | None:
-        """PUT a VM from ``body`` (an idempotent create: the same name again is an update, never a second VM)."""
+        """Create a VM from ``body``, only if none of that name exists (``If-None-Match: *``); raises ArmFailure with
+        ``status`` 412 if one does, which stays untouched."""
         ...
 
     def begin_delete(self, vm: VmRef) -> Operation | None:

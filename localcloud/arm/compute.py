@@ -49,12 +49,17 @@ def op_name(vm: Vm, action: str) -> str:
 # --- create / update -------------------------------------------------------------------------------------------
 
 
-def put_vm(b: Backend, sub: str, rg: str, name: str, body: object, caller: str) -> tuple[int, Vm, Operation]:
-    """VirtualMachines_CreateOrUpdate: 201 for a new VM, 200 for an update of an existing one."""
+def put_vm(
+    b: Backend, sub: str, rg: str, name: str, body: object, caller: str, *, only_new: bool = False
+) -> tuple[int, Vm, Operation]:
+    """VirtualMachines_CreateOrUpdate: 201 for a new VM, 200 for an update of an existing one; with ``only_new``
+    (``If-None-Match: *``) 412 for an existing one, which stays as it was."""
     check_scope(b, sub, rg)
     check_name(name, "Microsoft.Compute/virtualMachines")
     spec = parse_vm(body, b.world.regions)
     existing = b.world.vms.get(vm_key(sub, rg, name))
+    if existing is not None and only_new:
+        raise errors.precondition_failed()
     if existing is not None:
         return 200, existing, update_vm(b, existing, spec, caller)
     vm = Vm(

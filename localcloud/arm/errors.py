@@ -190,6 +190,13 @@ def not_allowed_on_scale_set(operation: str, scale_set: str) -> ArmError:
     )
 
 
+def precondition_failed() -> ArmError:
+    """A PUT with ``If-None-Match: *`` on a VM that exists (the spec's IfNoneMatch: "Set to '*' to allow a new
+    record set to be created, but to prevent updating an existing record set"; virtualMachine.json 2024-11-01).
+    HTTP 412 is the spec's intent; the code and message are NOT CONFIRMED from a live answer."""
+    return ArmError(412, "PreconditionFailed", "The condition specified using HTTP conditional header(s) is not met.")
+
+
 def property_change_not_allowed(prop: str) -> ArmError:
     return ArmError(409, "PropertyChangeNotAllowed", f"Changing property '{prop}' is not allowed.", target=prop)
 

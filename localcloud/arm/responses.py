@@ -55,7 +55,10 @@ def _vm(ctx: Ctx) -> Vm:
 
 def vm_put(ctx: Ctx) -> Response:
     p = ctx.params
-    status, vm, op = compute.put_vm(ctx.backend, p["sub"], p["rg"], p["name"], ctx.body(), ctx.caller)
+    only_new = ctx.req.header("if-none-match").strip() == "*"
+    status, vm, op = compute.put_vm(
+        ctx.backend, p["sub"], p["rg"], p["name"], ctx.body(), ctx.caller, only_new=only_new
+    )
     return Response.json(status, views.vm(vm), lro_headers(ctx, op))
 
 

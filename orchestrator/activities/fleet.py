@@ -5,10 +5,12 @@ Trust: the profile is the one in the settings' fleets file whose membership tag 
 from the input); a create is refused unless the evicted VM is really gone, the fleet has fewer live members than
 its ``desired`` count (the recovery's own earlier, failed attempts still being deleted do not count), its offering
 is one the profile allows (by the region's resource SKUs), the name is the attempt's deterministic replacement
-name, and the resource group is in scope. A create first reads that name: a VM already there (a retried or
-replayed create) is reported, never PUT a second time. The live members and whether the evicted VM is still
-listed come from the subscription's VM list, at most ``members_age`` seconds old (a wave's creates share one list:
-one list per create was one read and a thousand VM models each); a listed evicted VM is read. The max price comes from the profile (its cap, or its
+name, and the resource group is in scope. The PUT is a create only (``If-None-Match: *``): a VM already there
+under that name (a retried or replayed create) is answered 412 by ARM, left as it is, read and reported, so a
+first create needs no read; one asked ``again`` (an earlier PUT's outcome unknown) reads its name first. The live members and whether the evicted VM is still listed come from the
+subscription's VM list, at most ``members_age`` seconds old (a wave's creates share one list: one list per
+create was one read and a thousand VM models each); a listed evicted VM is read, and a fleet that looks full is
+listed afresh before the create is refused (a shared list may still show members the wave has since taken). The max price comes from the profile (its cap, or its
 ceiling after a price eviction).
 """
 
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.activities.steps import Refused, answer, vm_in_scope
+from orchestrator.domain.errors import ArmFailure
 from orchestrator.domain.fleet import Fleets, Profile
 from orchestrator.domain.models import InvalidInput, Step, StepResult, VmFacts, VmRef
 from orchestrator.domain.placement import Market, Offering, Sku, candidates, market_to_dict, offerings
@@ -120,19 +123,29 @@ def create_vm(
         profile = _profile(payload, fleets)
         evicted, target, offering, member = create_request(payload, scope)
         spot, raised = payload.get("spot") is not False, payload.get("raised") is True
-        facts = compute.facts(target)
-        if facts.exists:  # this attempt's VM is already there: report it, never PUT again
-            return StepResult(Step.SKIPPED, facts=facts, reason="exists")
+        if payload.get("again") is True:  # re-asked after an unknown outcome: read before re-issuing the write
+            facts = compute.facts(target)
+            if facts.exists:
+                return StepResult(Step.SKIPPED, facts=facts, reason="exists")
         vms = compute.list_vms(target.subscription, max_age=members_age)
         before = compute.facts(evicted) if evicted.id.lower() in {ref.id.lower() for ref, _ in vms} else None
         if before is not None and before.exists:  # still being deleted (ask again shortly), or back: nothing to replace
             return StepResult(Step.SKIPPED, facts=before, reason="evicted_vm_exists")
-        live = sum(members_of(vms, profile, scope, besides=_earlier(payload)).values())
+        # The evicted VM is gone (or we returned above) and this recovery's own VMs never count against it.
+        mine = _earlier(payload) | {target.name.lower(), evicted.name.lower()}
+        live = sum(members_of(vms, profile, scope, besides=mine).values())
+        if live >= profile.desired and members_age > 0:  # a shared list may still show members evicted since
+            live = sum(members_of(compute.list_vms(target.subscription), profile, scope, besides=mine).values())
         if live >= profile.desired:  # never more members than the profile wants, however the input came
             return StepResult(Step.SKIPPED, reason="fleet_full", value=str(live))
         max_price = profile.price_ceiling if raised and profile.price_ceiling else None
         order = Order(profile, member, offering, target, str(payload["recovery"]), spot, max_price)
-        return put_replacement(order, compute, market, secrets)
+        try:
+            return put_replacement(order, compute, market, secrets)
+        except ArmFailure as failure:
+            if failure.status != 412:
+                raise
+        return StepResult(Step.SKIPPED, facts=compute.facts(target), reason="exists")  # a retried create: its VM
 
     return answer(body)
 

@@ -19,6 +19,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, cast
 
+from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
 from azure.core.polling import PollingMethod
 from azure.core.rest import HttpRequest
@@ -70,7 +71,7 @@ class ArmCompute:
         self.settings = settings
         self._cred = cred or credential(settings)
         self._clients: dict[str, ComputeManagementClient] = {}
-        self._listed: dict[str, tuple[float, list[dict[str, Any]]]] = {}  # subscription -> (monotonic, models)
+        self._listed: dict[str, tuple[float, list[tuple[VmRef, VmFacts]]]] = {}  # subscription -> (monotonic, VMs)
 
     @property
     def credential(self) -> TokenCredential:
@@ -103,20 +104,22 @@ class ArmCompute:
         from a second list, ``statusOnly=true`` (its entries carry no model: no tags, no priority, so both lists are
         needed; Azure/azure-sdk-for-go#18565). Two reads per subscription, whatever the number of VMs. With
         ``max_age``, the models listed that recently on this instance answer (the instance views never do)."""
-        found = self._models(subscription, max_age)
-        views = self._views(subscription) if status else {}
-        out = []
-        for raw in found:
-            ref = _ref_of(raw)
-            if ref is not None:
-                out.append((ref, _json_facts(raw, views.get(ref.id))))
-        return out
+        if not status:
+            return list(self._models(subscription, max_age))
+        views = self._views(subscription)
+        return [
+            (ref, _json_facts(raw, views.get(ref.id)))
+            for raw in self._list_all(subscription, "")
+            if (ref := _ref_of(raw))
+        ]
 
-    def _models(self, subscription: str, max_age: float) -> list[dict[str, Any]]:
+    def _models(self, subscription: str, max_age: float) -> list[tuple[VmRef, VmFacts]]:
+        """The VMs from their models, as listed at most ``max_age`` seconds ago on this instance (facts built once
+        per list: a wave's creates and rankings share it)."""
         hit = self._listed.get(subscription)
         if max_age > 0 and hit is not None and time.monotonic() - hit[0] < max_age:
             return hit[1]
-        found = self._list_all(subscription, "")
+        found = [(ref, _json_facts(raw, None)) for raw in self._list_all(subscription, "") if (ref := _ref_of(raw))]
         self._listed[subscription] = (time.monotonic(), found)
         return found
 
@@ -215,11 +218,13 @@ class ArmCompute:
         return accepted.operation()
 
     def begin_create(self, vm: VmRef, body: dict[str, Any]) -> Operation | None:
-        """PUT the VM (a create, or an update of a VM of that name: a repeated PUT never makes a second VM)."""
+        """PUT the VM with ``If-None-Match: *``: a create only. A VM of that name already there is left as it is
+        and ARM answers 412 (ArmFailure with ``status`` 412): a repeated create never makes a second VM, and
+        never needs a read first to know."""
         accepted, client = Accepted(), self.client(vm.subscription)
         arm.write(
             lambda: client.virtual_machines.begin_create_or_update(
-                vm.resource_group, vm.name, cast(Any, body), polling=accepted
+                vm.resource_group, vm.name, cast(Any, body), polling=accepted, match_condition=MatchConditions.IfMissing
             )
         )
         return accepted.operation()

@@ -1,7 +1,7 @@
 """What each activity spends of ARM's budgets (orchestrator.domain.limiter), and whose budget it is.
 
 The costs are the requests the activity usually sends, counted from its code: a VM's facts are one GET (with
-``instanceView`` expanded), a Uniform scale-set instance's two; a create reads its VM's name before its PUT; the
+``instanceView`` expanded), a Uniform scale-set instance's two; a create is one PUT (``If-None-Match: *``); the
 market's usages, SKUs and the members' list are shared by a wave's rankings and creates (the adapters keep them),
 so a ranking usually reads nothing of the subscription's (its other sources, Resource Graph and the Retail Prices API,
 are metered apart). A write's LRO status reads are ``check_operation``'s own. An over-count slows a wave down: what
@@ -22,7 +22,7 @@ COSTS: dict[str, dict[str, int]] = {
     names.TRY_START: {"reads": 1, "writes": 1, "compute.update": 1},
     names.RAISE_MAX_PRICE: {"reads": 1, "writes": 1, "compute.update": 1},
     names.CHECK_OPERATION: {"reads": 1},
-    names.CREATE_VM: {"reads": 1, "writes": 1, "compute.put": 1},  # its name's GET, then the PUT (the list: shared)
+    names.CREATE_VM: {"writes": 1, "compute.put": 1},  # a create-only PUT (the members' list: shared)
     names.DELETE_VM: {"reads": 1, "deletes": 1, "compute.delete": 1},
     names.GATHER_MARKET: {"reads": 1},  # usually cached: usages and SKUs per region, the members' list
     names.READ_SCALE_SET: {"reads": 2},  # the set, and the autoscale settings that may target it

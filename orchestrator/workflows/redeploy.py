@@ -358,7 +358,7 @@ class Redeploy(Waits):
     def attempt(self, attempt: Attempt) -> Steps:
         """Verdict (this candidate is out; try the next), "again" (ARM trouble: the next round), or a Conclusion."""
         self.p.current = attempt.to_dict()
-        target = self.target(attempt)
+        target, again = self.target(attempt), False
         while True:
             self.status("creating", choice=attempt.to_dict(), name=target.name)
             payload = {
@@ -366,7 +366,9 @@ class Redeploy(Waits):
                 "member": self.member.to_dict(),
                 "recovery": self.recovery,
                 **attempt.to_dict(),
+                "again": again,  # asked again after a wait: an earlier PUT's outcome may be unknown, so read first
             }
+            again = True
             created = yield from self.flow.ask(
                 self.CREATE,
                 payload,

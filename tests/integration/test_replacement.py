@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError
 
 from localcloud.arm import ArmEmulator
@@ -148,6 +149,23 @@ def test_a_re_put_of_the_same_body_changes_nothing_and_makes_no_second_vm(arm: A
     assert len(rows(arm, "microsoft.network/networkinterfaces")) == 1 and len(rows(arm, "microsoft.compute/disks")) == 3
     assert power_state(compute, rg, "repl") == "PowerState/running"
     assert [r["status"] for r in activity(arm, "virtualMachines/write")] == ["Started", "Succeeded"] * 2
+
+
+def test_if_none_match_star_creates_only_and_leaves_an_existing_vm_untouched(arm: ArmEmulator, compute: Any) -> None:
+    rg, body = arm.resource_group, template(arm)
+    created = compute.virtual_machines.begin_create_or_update(
+        rg, "only", body, match_condition=MatchConditions.IfMissing
+    ).result()
+    changed = {**body, "tags": {"changed": "yes"}}
+    error = error_of(
+        lambda: compute.virtual_machines.begin_create_or_update(
+            rg, "only", changed, match_condition=MatchConditions.IfMissing
+        )
+    )
+    assert (error.status_code, error.error.code) == (412, "PreconditionFailed")
+    now = compute.virtual_machines.get(rg, "only")
+    assert (now.vm_id, now.tags) == (created.vm_id, created.tags)  # not updated
+    assert [r["status"] for r in activity(arm, "virtualMachines/write")] == ["Started", "Succeeded"]
 
 
 def test_a_re_put_retries_a_create_that_failed_for_capacity(arm: ArmEmulator, compute: Any) -> None:

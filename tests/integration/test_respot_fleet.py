@@ -66,8 +66,9 @@ class Rig:
         self.secrets = KeyVaultSecrets(self.settings, self.compute.credential)
         self.evicted = VmRef(arm.subscription, arm.resource_group.lower(), "web-1")
 
-    def create(self, offering: str, attempt: int = 1, spot: bool = True) -> StepResult:
+    def create(self, offering: str, attempt: int = 1, spot: bool = True, again: bool = False) -> StepResult:
         payload = {
+            "again": again,
             "vm": self.evicted.to_dict(),
             "member": member(self.arm).to_dict(),
             "recovery": RECOVERY,
@@ -124,21 +125,54 @@ def test_a_waves_creates_share_one_list_of_the_subscription(rig: Rig) -> None:
         )
         assert answer["step"] == "accepted", answer
     counts = control(rig.arm, "/requests")["counts"]
-    # each create reads its own name; the second counts the fleet from the first's list (no GET of the evicted VM:
-    # the list says it is gone)
-    assert counts == {
-        "VirtualMachines_Get 404": 2,
-        "VirtualMachines_ListAll 200": 1,
-        "VirtualMachines_CreateOrUpdate 201": 2,
+    # a create-only PUT each; the second counts the fleet from the first's list (no GET of the evicted VM: the
+    # list says it is gone; no GET of its own name: If-None-Match: * makes the PUT safe to send)
+    assert counts == {"VirtualMachines_ListAll 200": 1, "VirtualMachines_CreateOrUpdate 201": 2}
+
+
+def test_a_fleet_that_looks_full_in_a_shared_list_is_listed_afresh_before_a_create_is_refused(
+    rig: Rig, compute: Any
+) -> None:
+    from tests.integration.helpers import vm_body
+
+    for name in ("web-2", "web-3"):  # the profile wants 2 members: these two and the evicted web-1
+        poller = compute.virtual_machines.begin_create_or_update(
+            rig.arm.resource_group, name, vm_body(rig.arm, tags={"respot-fleet": "web"}, policy="Delete")
+        )
+        control(rig.arm, "/clock", {"advance": 300})
+        poller.result()
+    rig.compute.list_vms(rig.arm.subscription, max_age=30)  # a ranking's list: web-2 and web-3 live
+    compute.virtual_machines.begin_delete(rig.arm.resource_group, "web-3")  # evicted too, since that list
+    control(rig.arm, "/clock", {"advance": 300})
+    payload = {
+        "vm": rig.evicted.to_dict(),
+        "member": member(rig.arm).to_dict(),
+        "recovery": RECOVERY,
+        "attempt": 1,
+        "offering": "standard_d2s_v5/eastus/2",
     }
+    answer = fleet.create_vm(
+        payload, rig.compute, rig.market, rig.secrets, rig.fleets, rig.settings.scope, members_age=30
+    )
+    assert answer["step"] == "accepted", answer  # the shared list said 2 of 2; ARM's list now says 1
 
 
 def test_a_retried_create_finds_its_vm_and_never_puts_again(rig: Rig) -> None:
     first = rig.create("standard_d2s_v5/eastus/2")
-    again = rig.create("standard_d2s_v5/eastus/2")
+    again = rig.create("standard_d2s_v5/eastus/2", again=True)  # an earlier PUT's outcome unknown: read first
     assert (first.step.value, again.step.value, again.reason) == ("accepted", "skipped", "exists")
     counts = control(rig.arm, "/requests")["counts"]
     assert sum(n for k, n in counts.items() if k.startswith("VirtualMachines_CreateOrUpdate")) == 1
+
+
+def test_a_replayed_create_is_refused_by_arm_and_changes_nothing(rig: Rig) -> None:
+    first = rig.create("standard_d2s_v5/eastus/2")
+    replayed = rig.create("standard_d2s_v5/eastus/2")  # the activity ran again, not knowing: If-None-Match: *
+    assert (first.step.value, replayed.step.value, replayed.reason) == ("accepted", "skipped", "exists")
+    assert replayed.facts is not None and replayed.facts.exists
+    counts = control(rig.arm, "/requests")["counts"]
+    assert counts["VirtualMachines_CreateOrUpdate 201"] == 1 and counts["VirtualMachines_CreateOrUpdate 412"] == 1
+    assert len([r for r, _ in rig.compute.list_vms(rig.arm.subscription) if r.name.startswith("web-1-r")]) == 1
 
 
 def test_a_create_out_of_capacity_ends_with_allocation_failed_and_the_delete_cleans_it_up(rig: Rig) -> None:

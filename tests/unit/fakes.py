@@ -183,6 +183,8 @@ class FakeCompute:
         fault = self._fault("create")
         if isinstance(fault, ArmFailure):
             raise fault
+        if vm.id in self.vms:  # If-None-Match: *
+            raise ArmFailure(Failure.CONFIG, "PreconditionFailed", "the VM exists", 412)
         props = body["properties"]
         got = FakeVm(
             status=VmStatus.CREATING,
