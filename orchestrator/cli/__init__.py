@@ -91,20 +91,20 @@ def _target(app_url: str | None, key: str | None, hub: Path | None) -> Target:
 def status(app_url: AppUrl = None, key: Key = None, hub: Hub = None, json: Json = False) -> None:
     """Fleets and protected VMs: desired vs running, Spot vs Regular fallback, recoveries, the last eviction."""
     with _failures("status"):
-        client = _target(app_url, key, hub).client()
-        listing, fleets = _arm_listing()
+        target = _target(app_url, key, hub)
+        listing, fleets = _arm_listing(local=target.local)
         with _progress("reading recoveries and VMs"):
-            data = reads.status(client, listing, fleets)
+            data = reads.status(target.client(), listing, fleets)
         if json:
             print(render.as_json(data))
         else:
             render.status(_out(), data)
 
 
-def _arm_listing() -> tuple[Callable[[], list[Any]] | None, Any]:
+def _arm_listing(*, local: bool) -> tuple[Callable[[], list[Any]] | None, Any]:
     """The VMs in scope from ARM (one list per subscription) and the fleet profiles; (None, None) without settings."""
     try:
-        config = settings()
+        config = settings(local=local)
     except TargetError:
         return None, None
     from orchestrator.adapters.compute import ArmCompute
@@ -179,8 +179,8 @@ def drill(
     from orchestrator.adapters.compute import ArmCompute
 
     with _failures("drill"):
-        client = _target(app_url, key, hub).client()
-        config = settings()
+        target = _target(app_url, key, hub)
+        client, config = target.client(), settings(local=target.local)
         ref = actions.vm_ref(vm, config)
         compute = ArmCompute(config)
         actions.check_drill(ref, config, compute)
@@ -241,11 +241,12 @@ def replay(
 
     with _failures("replay"):
         body = payload.read_bytes()
-        config = settings()
         try:
-            client = _target(app_url, key, hub).client()
+            target: Target | None = _target(app_url, key, hub)
         except TargetError:
-            client = None  # routing is then unknown; the decision does not need the app
+            target = None  # routing is then unknown; the decision does not need the app
+        config = settings(local=target.local if target else not app_url)
+        client = target.client() if target else None
         with _progress("reading the VM"):
             data = actions.replay(body, config, ArmCompute(config), client)
         if json:

@@ -33,6 +33,10 @@ class Target:
     def client(self) -> Management:
         return Management(self.url, self.key)
 
+    @property
+    def local(self) -> bool:
+        return urlsplit(self.url).hostname in LOOPBACK
+
 
 def resolve(app: str | None, key: str | None, *, hub: Path | None = None, root: Path | None = None) -> Target:
     """Raises :class:`TargetError` naming what is missing."""
@@ -104,10 +108,13 @@ def _azd_env(root: Path) -> dict[str, str]:
     return values
 
 
-def settings(root: Path | None = None) -> Settings:
-    """respot's settings as the app reads them. Raises :class:`TargetError` naming each bad variable."""
+def settings(root: Path | None = None, *, local: bool = True) -> Settings:
+    """respot's settings as the app reads them; ``local`` (the target is the local host) lets the sample's
+    localcloud defaults fill in, as ``respot serve`` does on a first run. Raises :class:`TargetError` naming each
+    bad variable."""
     root = root or Path.cwd()
-    for name in ("local.settings.json", "local.settings.sample.json"):
+    names = ("local.settings.json", "local.settings.sample.json") if local else ("local.settings.json",)
+    for name in names:
         values = _local_settings_values(root / name)
         if values is not None:
             for k, v in values.items():
