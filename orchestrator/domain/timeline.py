@@ -131,8 +131,8 @@ def timeline(
     whose = str((strategy or {}).get("instanceId") or ":strategy").rsplit(":", 1)[-1]
     rows = _signals(info, recovery) + _looks(recovery) + _decision(info, recovery)
     rows += _attempts(info.get("attempts") or _strategy_attempts(strategy)) or _tasks(strategy, whose)
-    rows += _timers(recovery, "recovery") + (_timers(strategy, whose) if strategy else [])
-    rows += _walk(info) + _now(row, strategy) + _outcome(row, info)
+    rows += _walk(info) + _outcome(row, info)  # before the timers: at one moment it concludes, then waits
+    rows += _timers(recovery, "recovery") + (_timers(strategy, whose) if strategy else []) + _now(row, strategy)
     ordered = sorted(enumerate(rows), key=lambda p: (_sortable(p[1].at), p[0]))
     previous = info.get("previous") if isinstance(info.get("previous"), dict) else None
     return {
