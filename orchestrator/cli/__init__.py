@@ -92,21 +92,23 @@ def status(app_url: AppUrl = None, key: Key = None, hub: Hub = None, json: Json 
     """Fleets and protected VMs: desired vs running, Spot vs Regular fallback, recoveries, the last eviction."""
     with _failures("status"):
         target = _target(app_url, key, hub)
-        listing, fleets = _arm_listing(local=target.local)
+        listing, fleets, note = _arm_listing(local=target.local)
         with _progress("reading recoveries and VMs"):
             data = reads.status(target.client(), listing, fleets)
+        data["armError"] = data["armError"] or note
         if json:
             print(render.as_json(data))
         else:
             render.status(_out(), data)
 
 
-def _arm_listing(*, local: bool) -> tuple[Callable[[], list[Any]] | None, Any]:
-    """The VMs in scope from ARM (one list per subscription) and the fleet profiles; (None, None) without settings."""
+def _arm_listing(*, local: bool) -> tuple[Callable[[], list[Any]] | None, Any, str]:
+    """The VMs in scope from ARM (one list per subscription), the fleet profiles, and why ARM is not read (no
+    settings: the recoveries alone then)."""
     try:
         config = settings(local=local)
-    except TargetError:
-        return None, None
+    except TargetError as exc:
+        return None, None, str(exc)
     from orchestrator.adapters.compute import ArmCompute
     from orchestrator.adapters.fleetsfile import load_fleets
 
@@ -116,7 +118,7 @@ def _arm_listing(*, local: bool) -> tuple[Callable[[], list[Any]] | None, Any]:
         found = [pair for sub in sorted(scope.subscriptions) for pair in compute.list_vms(sub, status=True)]
         return [(ref, facts) for ref, facts in found if scope.allows(ref) and scope.tags_match(facts)]
 
-    return listing, load_fleets(config.fleets_file)
+    return listing, load_fleets(config.fleets_file), ""
 
 
 @app.command()
