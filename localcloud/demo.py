@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
@@ -356,19 +357,29 @@ def _fresh(folder: Path) -> Path:
 def inspect_commands(workdir: Path, port: int) -> str:
     """How to look at what the demo did: reopen its task hub on a stopped clock (nothing runs on: no ARM, no
     timers), then read it with the CLI."""
-    hub = _shown(workdir)
+    hub, respot = _shown(workdir), _respot()
     target = f"--app http://127.0.0.1:{port} --hub {hub}"
     lines = [
         f"\nThe demo's task hub is kept in {hub}/taskhub.sqlite. To look at what respot did, reopen it (clock stopped):",
-        f"  respot serve --db {hub}/taskhub.sqlite --port {port} --speed 0 --no-arm &",
+        f"  {respot} serve --db {hub}/taskhub.sqlite --port {port} --speed 0 --no-arm &",
         "then, while it runs:",
-        f"  respot recoveries {target}",
-        f"  respot history web-1 {target}",
-        f"  respot history api-1 {target}",
-        f"  respot recoveries --failed --json {target}",
+        f"  {respot} recoveries {target}",
+        f"  {respot} history web-1 {target}",
+        f"  {respot} history api-1 {target}",
+        f"  {respot} recoveries --failed --json {target}",
         f"Stop it with: kill %1 (its keys are in {hub}/keys.json)",
     ]
     return "\n".join(lines)
+
+
+def _respot() -> str:
+    """How to type the respot command here: ``respot`` when the shell finds this one, else its path (``make demo``
+    runs from .venv without activating it)."""
+    script = Path(sys.executable).parent / "respot"
+    found = shutil.which("respot")
+    if found and script.exists() and Path(found).resolve() == script.resolve():
+        return "respot"
+    return _shown(script) if script.exists() else f"{sys.executable} -m orchestrator.cli"
 
 
 def _shown(path: Path) -> str:
