@@ -75,7 +75,9 @@ def recoveries(console: Console, rows: list[RecoveryRow]) -> None:
 def history_header(console: Console, story: dict[str, Any]) -> None:
     r = story["recovery"]
     console.print(f"[bold]{r['instanceId']}[/]  {r['vmName']}  ({r['vm']})")
-    state = "running" if r["running"] else r["runtimeStatus"]
+    state = "running" if r["running"] else r["runtimeStatus"].lower()
+    if r["concludedAt"] and r["runtimeStatus"] == "Running":
+        state = "settling (concluded; recording late signals)"
     console.print(f"recovery {r['seq']}, {state}, started {_t(r['created'])}, strategy {r['strategy'] or '-'}")
 
 
