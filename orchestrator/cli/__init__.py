@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator.cli import actions, reads, render
 from orchestrator.cli.management import TargetError
@@ -216,7 +217,7 @@ def _follow(client: Any, ref: Any, before: int, *, timeout: float, poll: float, 
             if live:
                 render.rows(out, fresh)
             now = [r["text"] for r in story["rows"] if r["kind"] == "status"]
-            spinner.update(now[0] if now else "recovering")
+            spinner.update(escape(now[0]) if now else "recovering")
 
         def pause() -> bool:
             nap.wait(poll)
@@ -224,8 +225,7 @@ def _follow(client: Any, ref: Any, before: int, *, timeout: float, poll: float, 
 
         story = actions.follow(client, ref, before, show=show, pause=pause)
     if live:
-        if story.get("candidates"):
-            render.history(out, story)
+        render.tail(out, story)
         out.print(f"read it again with: respot history {story['recovery']['instanceId']}")
     return story
 

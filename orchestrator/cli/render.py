@@ -92,6 +92,11 @@ def rows(console: Console, entries: list[dict[str, str]]) -> None:
 def history(console: Console, story: dict[str, Any]) -> None:
     history_header(console, story)
     rows(console, story["rows"])
+    tail(console, story)
+
+
+def tail(console: Console, story: dict[str, Any]) -> None:
+    """What follows the rows: a redeploy's candidates, and the VM's other recoveries."""
     _candidates(console, story.get("candidates"))
     _links(console, story)
 

@@ -193,7 +193,8 @@ def test_drill_evicts_a_spot_vm_and_follows_its_recovery_to_the_end(stepped: Sta
     result = respot(stepped, "drill", "d", "--poll", "0.05", "--timeout", "120")
     stepper.join(timeout=120)
     assert not failures and result.exit_code == 0, result.output
-    assert "signal" in result.stdout and "outcome" in result.stdout and "recovered / evicted" in result.stdout
+    assert "signal" in result.stdout and "outcome" in result.stdout
+    assert result.stdout.count("recovered / evicted") == 1  # each row printed once, as it appeared
     assert f"respot history {recovery}" in result.stdout
     records = control(stepped.arm, "/activity-log")["value"]
     assert any(r["operation_name"].lower().endswith("/simulateeviction/action") for r in records)
