@@ -355,8 +355,8 @@ def _fresh(folder: Path) -> Path:
 
 
 def inspect_commands(workdir: Path, port: int) -> str:
-    """How to look at what the demo did: reopen its task hub on a stopped clock (nothing runs on: no ARM, no
-    timers), then read it with the CLI."""
+    """How to look at what the demo did: reopen its task hub on a stopped clock (what was due by then runs once,
+    then nothing: no ARM emulator, no timers firing), then read it with the CLI."""
     hub, respot = _shown(workdir), _respot()
     target = f"--app http://127.0.0.1:{port} --hub {hub}"
     lines = [
