@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from tests.e2e.conftest import Stack
+from tests.e2e.test_restart import _annotated
 from tests.integration.helpers import control, vm_body
 
 pytestmark = pytest.mark.e2e
@@ -103,26 +104,6 @@ def test_errors_name_what_is_missing_without_a_traceback(stepped: Stack, monkeyp
     assert since.exit_code == 1 and "not a duration" in since.stderr
     for result in (wrong, unknown, remote, gone, since):
         assert "Traceback" not in result.output and result.stdout == ""
-
-
-def _annotated(target: str, event_id: str, when: str) -> dict[str, Any]:
-    return {
-        "id": event_id,
-        "topic": "t",
-        "subject": target,
-        "eventType": "Microsoft.ResourceNotifications.HealthResources.ResourceAnnotated",
-        "eventTime": when,
-        "dataVersion": "1",
-        "data": {
-            "resourceInfo": {
-                "properties": {
-                    "targetResourceId": target,
-                    "annotationName": "VirtualMachinePreempted",
-                    "occurredTime": when,
-                }
-            }
-        },
-    }
 
 
 def test_replay_decides_with_the_vm_facts_and_writes_nothing_starts_nothing(stepped: Stack, tmp_path: Path) -> None:
