@@ -14,8 +14,8 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -313,29 +313,81 @@ def _body(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m localcloud.demo", description=__doc__.splitlines()[0] if __doc__ else None
-    )
+def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.demo") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--speed", type=float, default=120.0, help="simulated seconds per real second (default 120)")
     parser.add_argument("--timeout", type=float, default=150.0, help="real seconds before giving up (default 150)")
+    parser.add_argument(
+        "--hub-dir",
+        type=Path,
+        default=REPO / ".respot" / "demo",
+        help="where the demo keeps its task hub, keys and fleets file (default .respot/demo; emptied at start)",
+    )
+    parser.add_argument(
+        "--inspect-port", type=int, default=7072, help="the port the printed `respot serve` reopens the hub on"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="respot-demo-") as tmp:
-        demo = Demo(args.speed, Path(tmp))
-        began = time.monotonic()
-        try:
-            demo.setup()
-            ok = demo.watch(args.timeout)
-            demo.summary()
-        finally:
-            demo.stop()
+    workdir = _fresh(args.hub_dir)
+    demo = Demo(args.speed, workdir)
+    began = time.monotonic()
+    try:
+        demo.setup()
+        ok = demo.watch(args.timeout)
+        demo.summary()
+    finally:
+        demo.stop()
     wall = time.monotonic() - began
     if ok:
         print(f"\nevery evicted VM is running again ({wall:.0f} s of wall time)")
-        return 0
-    print(f"\nnot every VM recovered within {args.timeout:.0f} s", file=sys.stderr)
-    return 1
+    else:
+        print(f"\nnot every VM recovered within {args.timeout:.0f} s", file=sys.stderr)
+    print(inspect_commands(workdir, args.inspect_port))
+    return 0 if ok else 1
+
+
+def _fresh(folder: Path) -> Path:
+    """The demo's folder, emptied of a previous run's task hub (its keys stay: the printed commands find them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("taskhub.sqlite*"):
+        old.unlink()
+    return folder
+
+
+def inspect_commands(workdir: Path, port: int) -> str:
+    """How to look at what the demo did: reopen its task hub on a stopped clock (what was due by then runs once,
+    then nothing: no ARM emulator, no timers firing), then read it with the CLI."""
+    hub, respot = _shown(workdir), _respot()
+    target = f"--app http://127.0.0.1:{port} --hub {hub}"
+    lines = [
+        f"\nThe demo's task hub is kept in {hub}/taskhub.sqlite. To look at what respot did, reopen it (clock stopped):",
+        f"  {respot} serve --db {hub}/taskhub.sqlite --port {port} --speed 0 --no-arm &",
+        "then, while it runs:",
+        f"  {respot} recoveries {target}",
+        f"  {respot} history web-1 {target}",
+        f"  {respot} history api-1 {target}",
+        f"  {respot} recoveries --failed --json {target}",
+        f"Stop it with: kill %1 (its keys are in {hub}/keys.json)",
+    ]
+    return "\n".join(lines)
+
+
+def _respot() -> str:
+    """How to type the respot command here: ``respot`` when the shell finds this one, else its path (``make demo``
+    runs from .venv without activating it)."""
+    script = Path(sys.executable).parent / "respot"
+    found = shutil.which("respot")
+    if found and script.exists() and Path(found).resolve() == script.resolve():
+        return "respot"
+    return _shown(script) if script.exists() else f"{sys.executable} -m orchestrator.cli"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies under it (shorter to copy), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
 
 
 if __name__ == "__main__":

@@ -244,6 +244,19 @@ class ArmCompute:
         arm.write(lambda: client.virtual_machines.begin_update(vm.resource_group, vm.name, patch, polling=accepted))
         return accepted.operation()
 
+    def simulate_eviction(self, vm: VmRef) -> None:
+        """POST simulateEviction (204): the platform evicts the Spot VM after its usual notice, and the eviction's
+        signals follow as for a real one (the drill the Azure guidance recommends; ``respot drill``). Sent once."""
+        client = self.client(vm.subscription)
+        if vm.scale_set:
+            arm.write(
+                lambda: client.virtual_machine_scale_set_vms.simulate_eviction(
+                    vm.resource_group, str(vm.scale_set), str(vm.instance_id)
+                )
+            )
+        else:
+            arm.write(lambda: client.virtual_machines.simulate_eviction(vm.resource_group, vm.name))
+
 
 def _identified(listed: list[Any]) -> Iterator[tuple[VmRef, Any]]:
     """Each listed resource with its VmRef; one whose id breaks ARM's name rules is not respot's to touch."""
