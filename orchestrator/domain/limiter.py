@@ -8,7 +8,7 @@ adds its own per operation group (PutVM, UpdateVM which includes start, DeleteVM
 subscription level; High Cost Get, the VM lists: 900 at 300/min; compute-throttling-limits.md).
 
 A recovery asks before an ARM step: ``take {cost, at}`` reserves the step's tokens in every bucket it draws on and
-answers when it may go (``at`` or later). Reservations may overdraw a bucket: the debt is the queue, each later
+answers when it may go (``at`` or later), keeping RESERVE of each bucket back. Reservations may overdraw a bucket: the debt is the queue, each later
 taker waits behind it, and nobody is ever refused. The orchestration waits on a durable timer until then (no worker
 slot, no sleep). The entity is the only writer of this state and runs one operation at a time, on one instance of a
 scaled-out app, and its state survives restarts, so the pacing holds across all of them.
@@ -32,6 +32,10 @@ MAX_COST = 20  # tokens one step may take from one bucket
 MAX_RETRY_AFTER = 3600.0
 ARM_THROTTLED = "SubscriptionRequestsThrottled"  # ARM's own 429 (request-limits-and-throttling.md)
 LATE = timedelta(seconds=60)  # a turn taken this much after the limiter's time is asked for again
+# The share of each bucket never handed out: turns are given in the orchestrations' time, and the requests reach ARM
+# later, by delays that vary (activity queues, a busy host), so some arrive bunched. Without it a 1,000-VM wave
+# saw 2-5% of its writes answered 429 (bench mass); it costs the burst 15% once, never the refill.
+RESERVE = 0.15
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ DEFAULT_BUDGETS: dict[str, Bucket] = {
 
 
 def limiter_op(
-    state: Any, operation: str, payload: Any, budgets: dict[str, Bucket] = DEFAULT_BUDGETS
+    state: Any, operation: str, payload: Any, budgets: dict[str, Bucket] = DEFAULT_BUDGETS, reserve: float = RESERVE
 ) -> tuple[Any, Any]:
     """``take {cost: {bucket: n}, at, seen?: {bucket: remaining}, seen_at?, refund?: {bucket: n}}`` -> ``{"at":
     when to go}``; ``throttled {bucket?, retry_after, at}``; ``get``. State: ``{bucket: [tokens, epoch seconds]}``."""
@@ -75,8 +79,9 @@ def limiter_op(
             t = _now(s, name, at)
             tokens = _level(s, budgets, name, t) - n
             s[name] = [tokens, t]
-            if tokens < 0:
-                go = max(go, t - tokens / budgets[name].per_second)
+            keep = reserve * budgets[name].size
+            if tokens < keep:
+                go = max(go, t + (keep - tokens) / budgets[name].per_second)
         return s, {"at": iso(_when(at if go <= at else math.ceil(go)))}
     if operation == "throttled":
         wait = data.get("retry_after")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.domain.limiter import DEFAULT_BUDGETS, Bucket, limiter_op, wait_until
+from orchestrator.domain.limiter import DEFAULT_BUDGETS, RESERVE, Bucket, limiter_op, wait_until
 from orchestrator.domain.models import InvalidInput, iso, parse_iso
 from orchestrator.settings import parse_budgets
 
@@ -18,7 +18,7 @@ WRITE = {"writes": 1}
 
 
 def take(state: Any, at: datetime, cost: dict[str, int] | None = None, **extra: Any) -> tuple[Any, datetime]:
-    state, answer = limiter_op(state, "take", {"cost": cost or WRITE, "at": iso(at), **extra})
+    state, answer = limiter_op(state, "take", {"cost": cost or WRITE, "at": iso(at), **extra}, reserve=0.0)
     return state, parse_iso(answer["at"], "at")
 
 
@@ -45,8 +45,8 @@ def test_a_step_waits_for_the_slowest_of_its_buckets() -> None:
     state: Any = None
     cost = {"writes": 1, "compute.put": 1}
     for _ in range(2):
-        state, _ = limiter_op(state, "take", {"cost": cost, "at": iso(T0)}, budgets)
-    state, answer = limiter_op(state, "take", {"cost": cost, "at": iso(T0)}, budgets)
+        state, _ = limiter_op(state, "take", {"cost": cost, "at": iso(T0)}, budgets, reserve=0.0)
+    state, answer = limiter_op(state, "take", {"cost": cost, "at": iso(T0)}, budgets, reserve=0.0)
     assert parse_iso(answer["at"], "at") == T0 + timedelta(seconds=60)
 
 
@@ -147,3 +147,14 @@ def test_a_late_turn_asked_again_gives_its_first_tokens_back() -> None:
     late = T0 + timedelta(minutes=5)  # the host was down; its turn passed
     state, again = take(state, late, refund={"writes": 1})
     assert again == late and state["writes"][0] == pytest.approx(199)  # full again, less this one step
+
+
+def test_a_share_of_each_bucket_is_kept_back_for_requests_that_reach_arm_bunched() -> None:
+    state: Any = None
+    turns = []
+    for _ in range(200):
+        state, answer = limiter_op(state, "take", {"cost": WRITE, "at": iso(T0)})  # the entity's default reserve
+        turns.append(parse_iso(answer["at"], "at"))
+    kept = int(RESERVE * DEFAULT_BUDGETS["writes"].size)
+    assert sum(1 for t in turns if t == T0) == 200 - kept  # the burst less the reserve goes at once
+    assert max(turns) == T0 + timedelta(seconds=kept / DEFAULT_BUDGETS["writes"].per_second)  # the rest at the refill
