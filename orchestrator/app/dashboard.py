@@ -1,0 +1,136 @@
+"""GET /api/dashboard: the recovery view, a page served by the app itself (function auth, like /api/alerts).
+
+- ``dashboard``: one HTML file with its script and styles inline (app/static/dashboard.html); a Content-Security-
+  Policy lets it reach nothing but this app (``connect-src 'self'``), and its script runs by a per-response nonce;
+- ``dashboard/recoveries``: every recovery the durable backend lists (the first page: the Python client never asks
+  for the next), newest first, as orchestrator.domain.timeline.summary says them;
+- ``dashboard/recoveries/{instance}``: one recovery's timeline; while it runs, its strategy's status and history
+  too (each try and each timer), so the page shows the recovery as it goes;
+- ``dashboard/fleets``: the fleet profiles and the VMs in scope with their state, from one list per subscription
+  (kept up to RESPOT_QUOTA_TTL_SECONDS, shared with the rankings: a page that polls costs ARM almost nothing).
+
+The page's key comes in ``?code=``: the host checks it (a bad or missing one is a 401 before any of this runs) and
+the page's script passes it on to the JSON routes. Nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from orchestrator.app import compose
+from orchestrator.domain import timeline
+
+log = logging.getLogger("respot.dashboard")
+bp = df.Blueprint()
+PAGE = Path(__file__).parent / "static" / "dashboard.html"
+NONCE = "{{nonce}}"
+
+
+@bp.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def dashboard(req: func.HttpRequest) -> func.HttpResponse:
+    return page()
+
+
+@bp.route(route="dashboard/recoveries", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def dashboard_recoveries(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await recoveries(client)
+
+
+@bp.route(route="dashboard/recoveries/{instance}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def dashboard_recovery(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await recovery(client, req.route_params.get("instance", ""))
+
+
+@bp.route(route="dashboard/fleets", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def dashboard_fleets(req: func.HttpRequest) -> func.HttpResponse:
+    return await fleets()
+
+
+@lru_cache(maxsize=1)
+def _template() -> str:
+    return PAGE.read_text(encoding="utf-8")
+
+
+def page() -> func.HttpResponse:
+    nonce = secrets.token_urlsafe(16)
+    policy = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    headers = {"Content-Security-Policy": policy, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    body = _template().replace(NONCE, nonce)
+    return func.HttpResponse(body, status_code=200, mimetype="text/html", charset="utf-8", headers=headers)
+
+
+async def recoveries(client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    try:
+        statuses = await client.get_status_all()
+    except Exception as exc:  # noqa: BLE001 - the client raises bare Exception for any answer it did not expect
+        return _json(503, {"error": f"the durable backend did not answer: {str(exc)[:300]}"})
+    rows = [timeline.summary(_plain(s)) for s in statuses if timeline.is_recovery(s.instance_id)]
+    rows.sort(key=lambda r: r["createdTime"], reverse=True)
+    return _json(200, {"recoveries": rows, "listed": len(statuses)})
+
+
+async def recovery(client: df.DurableOrchestrationClient, instance_id: str) -> func.HttpResponse:
+    if not timeline.is_recovery(instance_id):
+        return _json(400, {"error": "not a recovery's instance id (respot-<vm hash>-<n>)"})
+    try:
+        status = await client.get_status(instance_id, show_input=True)
+        if not status:
+            return _json(404, {"error": f"no recovery {instance_id}"})
+        plain = _plain(status)
+        strategy = await _strategy(client, plain) if plain.get("runtimeStatus") in timeline.RUNNING else None
+    except Exception as exc:  # noqa: BLE001 - as above
+        return _json(503, {"error": f"the durable backend did not answer: {str(exc)[:300]}"})
+    return _json(200, timeline.timeline(plain, strategy))
+
+
+async def _strategy(client: df.DurableOrchestrationClient, status: dict[str, Any]) -> dict[str, Any] | None:
+    """The running strategy's status with its history (one execution: continue-as-new keeps it short)."""
+    custom = status.get("customStatus")
+    named = str(custom.get("strategy") or "") if isinstance(custom, dict) else ""
+    if not named.startswith(str(status.get("instanceId")) + ":") or len(named) > 120:
+        return None
+    got = await client.get_status(named, show_history=True, show_history_output=True)
+    return _plain(got) if got else None
+
+
+async def fleets() -> func.HttpResponse:
+    settings, profiles = compose.settings(), compose.fleets()
+    compute, age = compose.compute(), float(settings.quota_ttl_seconds)
+    listed, errors = [], []
+    for subscription in sorted(settings.scope.subscriptions):
+        try:
+            got = await asyncio.to_thread(compute.list_vms, subscription, status=True, max_age=age)
+        except Exception as exc:  # noqa: BLE001 - ARM's error: the page says so and shows the other subscriptions
+            log.warning(json.dumps({"dashboard": "list-failed", "subscription": subscription, "error": str(exc)[:300]}))
+            errors.append(f"{subscription}: {str(exc)[:200]}")
+            continue
+        listed += [(ref, facts) for ref, facts in got if settings.scope.allows(ref)]
+    return _json(200, timeline.fleet_view(profiles, listed) | {"errors": errors})
+
+
+def _plain(status: Any) -> dict[str, Any]:
+    plain = dict(status.to_json())
+    history = getattr(status, "historyEvents", None)
+    if history is not None:
+        plain["historyEvents"] = history
+    return plain
+
+
+def _json(status: int, body: Any) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body), status_code=status, mimetype="application/json", headers={"Cache-Control": "no-store"}
+    )

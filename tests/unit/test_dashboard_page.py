@@ -1,0 +1,38 @@
+"""The recovery view's page (orchestrator/app/static/dashboard.html) and routes, without a browser: function auth,
+nothing fetched from elsewhere, nothing rendered as markup."""
+
+from __future__ import annotations
+
+import re
+
+from orchestrator.app import dashboard
+from tests.unit.test_function_app import functions
+
+ROUTES = ("dashboard", "dashboard/recoveries", "dashboard/recoveries/{instance}", "dashboard/fleets")
+
+
+def test_every_dashboard_route_is_a_get_with_function_auth() -> None:
+    triggers = {
+        f.get_trigger().route: f.get_trigger() for f in functions().values() if f.get_trigger().type == "httpTrigger"
+    }
+    for route in ROUTES:
+        assert str(triggers[route].auth_level).lower().endswith("function"), route
+        assert [getattr(m, "value", m) for m in triggers[route].methods] == ["GET"]
+
+
+def test_the_page_is_one_file_that_fetches_nothing_from_elsewhere_and_renders_text_only() -> None:
+    html = dashboard.PAGE.read_text()
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\b(src|href)=", html, re.IGNORECASE)
+    assert not re.search(r"https?://", html) and "@import" not in html and "url(" not in html
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in html, sink
+    assert html.count('nonce="{{nonce}}"') == 2 and '<meta name="referrer" content="no-referrer">' in html
+
+
+def test_each_answer_has_its_own_nonce_and_a_policy_that_allows_only_this_app() -> None:
+    first, second = dashboard.page(), dashboard.page()
+    policy = first.headers["Content-Security-Policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy)
+    assert nonce and f'nonce="{nonce.group(1)}"' in first.get_body().decode()
+    assert policy != second.headers["Content-Security-Policy"] and "default-src 'none'" in policy
+    assert "connect-src 'self'" in policy and first.mimetype == "text/html"
