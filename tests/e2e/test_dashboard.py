@@ -75,6 +75,38 @@ def test_the_dashboard_needs_the_function_key_and_shows_a_running_recovery_as_it
     assert done["outcome"] == out["outcome"] == "recovered" and done["events"][-1]["kind"] == "outcome"
 
 
+def test_a_replacement_shows_its_ranked_candidates_what_replaced_what_and_its_fleet(
+    stack_factory: Any, tmp_path: Path, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.e2e.test_redeploy import evict, fleets_file, members
+
+    path = fleets_file(tmp_path)
+    stack: Stack = stack_factory(RESPOT_LOG_WORKSPACE_ID="respot-workspace", RESPOT_FLEETS_FILE=path)
+    stack.alert_group()
+    [vm_id] = members(stack, ["web-1"])
+    fleets = json.loads(get(stack, "dashboard/fleets")[1])
+    assert fleets["fleets"] == [{"name": "web", "desired": 3, "members": 1, "running": 1}]
+    evict(stack, vm_id)
+    out = stack.finished(vm_id)
+    page = json.loads(get(stack, f"dashboard/recoveries/{stack.recovery(vm_id)}")[1])
+    assert (page["outcome"], page["reason"]) == ("recovered", "replaced") == (out["outcome"], out["reason"])
+    assert page["candidates"][0]["size"] == out["ranking"]["ranked"][0]["size"] and page["choice"]
+    assert page["replacement"]["new"]["id"] == out["replacement"]["new"]["id"]
+    assert page["events"][0]["kind"] == "eviction" and page["events"][-1]["outcome"] == "recovered"
+    assert any(e["kind"] == "attempt-succeeded" and e["title"].startswith("create") for e in page["events"])
+    browser.get(f"{stack.host.url}/api/dashboard?code={stack.host.keys.function}#{stack.recovery(vm_id)}")
+    wait = WebDriverWait(browser, 30)
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, '#timeline li[data-outcome="recovered"]')))
+    first = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#candidates tr")))
+    assert out["ranking"]["ranked"][0]["size"] in first.text
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#fleets"), "web"))
+    assert browser.save_screenshot(str(SCREENSHOT.with_name("dashboard-replacement.png")))
+
+
 # --- the browser ---------------------------------------------------------------------------------------------
 
 
