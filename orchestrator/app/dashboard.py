@@ -2,8 +2,8 @@
 
 - ``dashboard``: one HTML file with its script and styles inline (app/static/dashboard.html); a Content-Security-
   Policy lets it reach nothing but this app (``connect-src 'self'``), and its script runs by a per-response nonce;
-- ``dashboard/recoveries``: every recovery the durable backend lists (the first page: the Python client never asks
-  for the next), newest first, as orchestrator.domain.timeline.summary says them;
+- ``dashboard/recoveries``: the recoveries the durable backend lists (a page per first digit of the VM hash: the
+  Python client never asks for a next page), newest first, as orchestrator.domain.timeline.summary says them;
 - ``dashboard/recoveries/{instance}``: one recovery's timeline; while it runs, its strategy's status and history
   too (each try and each timer), so the page shows the recovery as it goes;
 - ``dashboard/fleets``: the fleet profiles and the VMs in scope with their state, from one list per subscription
@@ -74,13 +74,15 @@ def page() -> func.HttpResponse:
 
 
 async def recoveries(client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """One status query per first hex digit of the VM hash (timeline.LIST_PREFIXES), at once; ``truncated``
+    when a query filled its page (older or more recoveries exist than are shown)."""
     try:
-        statuses = await client.get_status_all()
+        pages = await asyncio.gather(*(client.get_status_by(instance_id_prefix=p) for p in timeline.LIST_PREFIXES))
     except Exception as exc:  # noqa: BLE001 - the client raises bare Exception for any answer it did not expect
         return _json(503, {"error": f"the durable backend did not answer: {str(exc)[:300]}"})
-    rows = [timeline.summary(_plain(s)) for s in statuses if timeline.is_recovery(s.instance_id)]
+    rows = [timeline.summary(_plain(s)) for page in pages for s in page if timeline.is_recovery(s.instance_id)]
     rows.sort(key=lambda r: r["createdTime"], reverse=True)
-    return _json(200, {"recoveries": rows, "listed": len(statuses)})
+    return _json(200, {"recoveries": rows, "truncated": any(len(page) >= timeline.PAGE for page in pages)})
 
 
 async def recovery(client: df.DurableOrchestrationClient, instance_id: str) -> func.HttpResponse:

@@ -17,10 +17,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.domain.fleet import Fleets
+from orchestrator.domain.identity import ACTIVE, PREFIX
 from orchestrator.domain.models import InvalidInput, VmFacts, VmRef
 
-RECOVERY_ID = re.compile(r"^respot-[0-9a-f]{8,64}-[0-9]{1,7}$")  # orchestrator.domain.identity.recovery_id
-RUNNING = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
+RECOVERY_ID = re.compile(rf"^{PREFIX}[0-9a-f]{{8,64}}-[0-9]{{1,7}}$")  # orchestrator.domain.identity.recovery_id
+RUNNING = ACTIVE
+# The durable list API answers one page (100 instances, in id order, entities first) and the Python client never
+# asks for the next: listing by each first hex digit of the VM hash gives up to 16 pages of recoveries and their
+# sub-orchestrations, and none of the entities, sweeps or returns to Spot.
+LIST_PREFIXES = tuple(f"{PREFIX}{digit}" for digit in "0123456789abcdef")
+PAGE = 100
 TRIES = frozenset({"try_start", "create_vm", "check_operation", "raise_max_price", "set_capacity"})
 MAX_TEXT = 500
 MAX_EVENTS = 200
