@@ -1,5 +1,8 @@
 """GET /api/dashboard: the recovery view, a page served by the app itself (function auth, like /api/alerts).
 
+One function serves the page and its JSON (route ``dashboard/{view?}/{instance?}``), so that one function key
+opens all of it:
+
 - ``dashboard``: one HTML file with its script and styles inline (app/static/dashboard.html); a Content-Security-
   Policy lets it reach nothing but this app (``connect-src 'self'``), and its script runs by a per-response nonce;
 - ``dashboard/recoveries``: the recoveries the durable backend lists (a page per first digit of the VM hash: the
@@ -19,6 +22,7 @@ import asyncio
 import json
 import logging
 import secrets
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,26 +39,22 @@ PAGE = Path(__file__).parent / "static" / "dashboard.html"
 NONCE = "{{nonce}}"
 
 
-@bp.route(route="dashboard", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-def dashboard(req: func.HttpRequest) -> func.HttpResponse:
-    return page()
-
-
-@bp.route(route="dashboard/recoveries", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="dashboard/{view?}/{instance?}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
-async def dashboard_recoveries(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return await recoveries(client)
+async def dashboard(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await serve(req.route_params, client)
 
 
-@bp.route(route="dashboard/recoveries/{instance}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-@bp.durable_client_input(client_name="client")
-async def dashboard_recovery(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return await recovery(client, req.route_params.get("instance", ""))
-
-
-@bp.route(route="dashboard/fleets", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
-async def dashboard_fleets(req: func.HttpRequest) -> func.HttpResponse:
-    return await fleets()
+async def serve(params: Mapping[str, str], client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """The page, or one of its JSON views: one function, so one function key opens the whole view."""
+    view, instance = params.get("view") or "", params.get("instance") or ""
+    if not view:
+        return page()
+    if view == "recoveries":
+        return await (recovery(client, instance) if instance else recoveries(client))
+    if view == "fleets" and not instance:
+        return await fleets()
+    return _json(404, {"error": "the recovery view has /dashboard, /dashboard/recoveries[/<id>], /dashboard/fleets"})
 
 
 @lru_cache(maxsize=1)

@@ -11,16 +11,21 @@ from typing import Any
 from orchestrator.app import dashboard
 from tests.unit.test_function_app import functions
 
-ROUTES = ("dashboard", "dashboard/recoveries", "dashboard/recoveries/{instance}", "dashboard/fleets")
+
+def test_the_page_and_its_json_are_one_get_with_function_auth() -> None:
+    triggers = [f.get_trigger() for f in functions().values()]
+    [trigger] = [t for t in triggers if str(getattr(t, "route", None) or "").startswith("dashboard")]
+    assert trigger.route == "dashboard/{view?}/{instance?}"  # one function: one function key opens the view
+    assert str(trigger.auth_level).lower().endswith("function")
+    assert [getattr(m, "value", m) for m in trigger.methods] == ["GET"]
 
 
-def test_every_dashboard_route_is_a_get_with_function_auth() -> None:
-    triggers = {
-        f.get_trigger().route: f.get_trigger() for f in functions().values() if f.get_trigger().type == "httpTrigger"
-    }
-    for route in ROUTES:
-        assert str(triggers[route].auth_level).lower().endswith("function"), route
-        assert [getattr(m, "value", m) for m in triggers[route].methods] == ["GET"]
+def test_views_that_do_not_exist_are_a_404_and_the_bare_route_is_the_page() -> None:
+    client = Client("none")
+    for params in ({"view": "nope"}, {"view": "fleets", "instance": "x"}):
+        assert asyncio.run(dashboard.serve(params, client)).status_code == 404  # type: ignore[arg-type]
+    page = asyncio.run(dashboard.serve({"view": "", "instance": ""}, client))  # type: ignore[arg-type]
+    assert page.mimetype == "text/html" and client.asked == []
 
 
 def test_the_page_is_one_file_that_fetches_nothing_from_elsewhere_and_renders_text_only() -> None:

@@ -88,9 +88,6 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "create_return": "activityTrigger",
         "delete_fallback": "activityTrigger",
         "dashboard": "httpTrigger",
-        "dashboard_recoveries": "httpTrigger",
-        "dashboard_recovery": "httpTrigger",
-        "dashboard_fleets": "httpTrigger",
     }
     assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"
     assert set(app.orchestrators) == {
