@@ -64,20 +64,18 @@ def timeline(status: Mapping[str, Any], strategy: Mapping[str, Any] | None = Non
     output = _mapping(status.get("output"))
     events = _from_output(output) if output.get("outcome") else _while_running(status, strategy or {})
     events.sort(key=lambda e: (e["at"] or "~", _ORDER.get(e["kind"], 5)))
-    custom = _mapping(status.get("customStatus"))
-    ranking = _mapping(output.get("ranking")) or _mapping(_mapping((strategy or {}).get("customStatus")).get("ranking"))
+    custom, live = _mapping(status.get("customStatus")), _mapping((strategy or {}).get("customStatus"))
+    ranking = _mapping(output.get("ranking")) or _mapping(live.get("ranking"))
     return {
         **summary(status),
         "detail": _text(output.get("detail")),
         "strategy": _text(output.get("strategy") or custom.get("strategy")),
-        "attemptCount": int(
-            output.get("attemptCount") or _mapping((strategy or {}).get("customStatus")).get("attempt") or 0
-        ),
+        "attemptCount": _int(output.get("attemptCount") or live.get("attempt")),
         "events": events[:MAX_EVENTS],
         "candidates": [_candidate(c) for c in ranking.get("ranked") or [] if isinstance(c, Mapping)][:MAX_CANDIDATES],
         "choice": _text(ranking.get("choice")),
         "replacement": _replacement(output.get("replacement")),
-        "lastError": _error(output.get("lastError")),
+        "lastError": _error(output.get("lastError") if output.get("outcome") else live.get("lastError")),
     }
 
 
@@ -154,7 +152,7 @@ def _signal_event(signal: Mapping[str, Any], *, first: bool) -> dict[str, Any]:
 
 
 def _run_events(run: Mapping[str, Any]) -> list[dict[str, Any]]:
-    count, result = int(run.get("count") or 1), str(run.get("result") or "")
+    count, result = _int(run.get("count"), 1), str(run.get("result") or "")
     kind = "attempt-succeeded" if result == "succeeded" else "attempt-failed"
     times = f"{count} tries, the last at {run.get('last')}" if count > 1 else ""
     title = " ".join(p for p in (str(run.get("action") or ""), result, str(run.get("code") or "")) if p)
@@ -258,6 +256,10 @@ def _loads(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -139,7 +139,10 @@ def test_a_running_recovery_grows_from_its_strategys_history() -> None:
     page = timeline(status, strategy)
     assert [e["kind"] for e in page["events"]] == ["eviction", "signal", "attempt-failed", "timer", "phase"]
     assert page["events"][2]["code"] == "ZonalAllocationFailed" and page["events"][-1]["title"] == "now: waiting"
-    assert page["running"] and page["vm"] == VM and page["attemptCount"] == 1
+    assert page["running"] and page["vm"] == VM and page["attemptCount"] == 1 and page["lastError"] is None
+    strategy["customStatus"] = {"phase": "waiting", "attempt": "many", "lastError": failure}
+    again = timeline(status, strategy)
+    assert again["attemptCount"] == 0 and again["lastError"] == failure  # what the strategy says, checked
     assert summary(status)["vmName"] == "web"
 
 
