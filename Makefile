@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: venv test fuzz lint infra format bench demo arm clean
+.PHONY: venv test fuzz lint infra format bench demo arm browser clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,15 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+# The dashboard's browser test (tests/e2e/test_dashboard.py) drives Debian's chromium through chromium-driver: apt
+# packages, never a browser download. As root (CI) this installs them; otherwise it says how, and the test skips.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+		apt-get update -qq > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver > /dev/null || (echo "make browser: apt-get install chromium chromium-driver failed"; exit 1); \
+	else echo "make browser: /usr/bin/chromium or /usr/bin/chromedriver is missing; as root: apt-get install chromium chromium-driver (the browser test skips without them)"; fi
 
 fuzz: venv  # new hypothesis examples each run (make test repeats the same ones)
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q tests/unit tests/integration

@@ -8,6 +8,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrator.app import compose
+from orchestrator.app.dashboard import bp as dashboard_bp
 from orchestrator.app.entities import bp as entities_bp
 from orchestrator.app.health import bp as health_bp
 from orchestrator.app.intake import bp as intake_bp
@@ -27,3 +28,4 @@ app.register_functions(recovery_bp)
 app.register_functions(entities_bp)
 app.register_functions(sweep_bp)
 app.register_functions(returns_bp)
+app.register_functions(dashboard_bp)

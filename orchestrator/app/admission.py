@@ -18,6 +18,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from orchestrator import telemetry
 from orchestrator.domain.identity import ACTIVE, RecoveryRecord, Route, Routing, recovery_id, recovery_prefix, route
 from orchestrator.domain.models import Signal, iso
 from orchestrator.workflows import names
@@ -57,10 +58,17 @@ async def admit(client: df.DurableOrchestrationClient, signal: Signal, *, join: 
         if routing.route in (Route.DUPLICATE, Route.LATE, Route.SATURATED) or (
             routing.route == Route.JOIN and not join
         ):
-            return Admitted(routing.route, routing.instance_id)
+            return _admitted(signal, routing)
         if await _deliver(client, signal, routing):
-            return Admitted(routing.route, routing.instance_id)
+            return _admitted(signal, routing)
     raise BackendUnavailable(f"could not route the signal for {signal.vm.id} after {ROUTING_TRIES} tries")
+
+
+def _admitted(signal: Signal, routing: Routing) -> Admitted:
+    telemetry.signal_admitted(
+        source=signal.source.value, route=routing.route.value, vm_id=signal.vm.id, instance_id=routing.instance_id
+    )
+    return Admitted(routing.route, routing.instance_id)
 
 
 async def _records(client: df.DurableOrchestrationClient, signal: Signal) -> list[RecoveryRecord]:

@@ -11,6 +11,7 @@ from orchestrator.adapters.fleetsfile import load_fleets
 from orchestrator.adapters.market import ArmMarket
 from orchestrator.adapters.scalesets import ArmScaleSets
 from orchestrator.adapters.secrets import KeyVaultSecrets
+from orchestrator.adapters.telemetry import configure_telemetry
 from orchestrator.domain.fleet import Fleets
 from orchestrator.ports import ActivityLog, Compute, MarketData, ScaleSets, Secrets
 from orchestrator.settings import Settings, get_settings
@@ -50,4 +51,7 @@ def activity_log() -> ActivityLog:
 
 
 def configure_logging() -> None:
+    """Telemetry's exporter first (orchestrator.adapters.telemetry), then the SDK's HTTP log kept quiet unless asked
+    for: the Azure Monitor distro exports log records, so the order keeps those lines out of Application Insights."""
+    configure_telemetry()
     quiet_sdk_logging(get_settings().sdk_http_logging)

@@ -30,6 +30,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from orchestrator import telemetry
 from orchestrator.activities.inventory import Survey, fleet_members, scale_set_capacities, survey
 from orchestrator.app import compose
 from orchestrator.app.admission import BackendUnavailable, admit
@@ -209,6 +210,7 @@ class Record:
     async def admit(self, client: df.DurableOrchestrationClient, candidate: rules.Candidate) -> bool:
         """Admit the candidate's signal and note the route; False when the durable backend did not take it."""
         signal = candidate.signal
+        telemetry.sweep_found(candidate.finding.value)
         entry = {"vm": signal.vm.id, "finding": candidate.finding.value, "occurredAt": iso(signal.occurred_at)}
         entry |= {"detail": candidate.detail, **({"fleet": candidate.fleet} if candidate.fleet else {})}
         try:

@@ -87,6 +87,7 @@ def test_respots_own_function_app_loads_with_its_triggers() -> None:
         "return_to_spot": "orchestrationTrigger",
         "create_return": "activityTrigger",
         "delete_fallback": "activityTrigger",
+        "dashboard": "httpTrigger",
     }
     assert app.functions["alerts"].trigger["route"] == "alerts" and app.functions["alerts"].client_param == "client"
     assert set(app.orchestrators) == {
