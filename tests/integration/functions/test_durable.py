@@ -110,6 +110,7 @@ def test_terminate_purge_and_not_found(client: Client) -> None:
 
 def test_starting_a_running_instance_again_answers_as_the_extension_does(client: Client) -> None:
     client.start("waiter", instance_id="once")
+    client.wait("once", until=("Running",))  # a second start while it is still Pending would name that status
     status, _, body = client.call("POST", "/runtime/webhooks/durabletask/orchestrators/waiter/once", None, key="system")
     # HttpApiHandler's catch-all: a 500 carrying DTFx's OrchestrationAlreadyExistsException.
     assert status == 500 and body["ExceptionType"].endswith("OrchestrationAlreadyExistsException")
