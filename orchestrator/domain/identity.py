@@ -51,6 +51,14 @@ def seq_of(instance_id: str, vm: VmRef) -> int | None:
     return int(tail) if re.fullmatch(r"[0-9]{4,6}", tail) and int(tail) <= MAX_SEQ else None
 
 
+_RECOVERY_ID = re.compile(rf"{PREFIX}[0-9a-f]{{24}}-[0-9]{{4,6}}")  # recovery_id: the 24-hex vm_hash, the seq
+
+
+def is_recovery_id(instance_id: Any) -> bool:
+    """``respot-<vm hash>-<n>``: a recovery, not its sub-orchestrations, a sweep's record or a return to Spot."""
+    return isinstance(instance_id, str) and _RECOVERY_ID.fullmatch(instance_id) is not None
+
+
 @dataclass(frozen=True)
 class RecoveryRecord:
     """What routing needs to know of one recovery, read from its durable status."""

@@ -15,15 +15,14 @@ the page renders text only.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.domain.fleet import Fleets
-from orchestrator.domain.identity import ACTIVE, PREFIX
+from orchestrator.domain.identity import ACTIVE, PREFIX, is_recovery_id
 from orchestrator.domain.models import InvalidInput, VmFacts, VmRef
+from orchestrator.domain.timeline import MAX_CANDIDATES, vm_name
 
-RECOVERY_ID = re.compile(rf"^{PREFIX}[0-9a-f]{{8,64}}-[0-9]{{1,7}}$")  # orchestrator.domain.identity.recovery_id
 RUNNING = ACTIVE
 # The durable list API answers one page (100 instances, in id order, entities first) and the Python client never
 # asks for the next: listing by each first hex digit of the VM hash gives up to 16 pages of recoveries and their
@@ -33,15 +32,9 @@ PAGE = 100
 TRIES = frozenset({"try_start", "create_vm", "check_operation", "raise_max_price", "set_capacity"})
 MAX_TEXT = 500
 MAX_EVENTS = 200
-MAX_CANDIDATES = 10
 
 
-def is_recovery(instance_id: Any) -> bool:
-    return isinstance(instance_id, str) and RECOVERY_ID.match(instance_id) is not None
-
-
-def vm_name(vm_id: Any) -> str:
-    return str(vm_id or "").rstrip("/").rsplit("/", 1)[-1]
+is_recovery = is_recovery_id
 
 
 def summary(status: Mapping[str, Any]) -> dict[str, Any]:

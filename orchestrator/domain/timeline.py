@@ -16,12 +16,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from orchestrator.domain.identity import PREFIX
+from orchestrator.domain.identity import is_recovery_id
 from orchestrator.domain.models import InvalidInput, parse_iso
 from orchestrator.domain.scope import InvalidResourceId, parse_vm_id
 from orchestrator.domain.story import Story, _camel
 
-RECOVERY_ID = re.compile(rf"^{PREFIX}[0-9a-f]{{24}}-[0-9]{{4,6}}$")
 ENDED_BADLY = frozenset({"failed", "gave_up", "rejected"})  # outcomes an operator looks at (--failed)
 RUNTIME_FAILED = frozenset({"Failed", "Terminated"})
 MAX_CANDIDATES = 10
@@ -31,9 +30,7 @@ ARM_STEPS = frozenset(
 )  # a long restart keeps a bounded history (continue-as-new); the count of the rest is given
 
 
-def is_recovery(instance_id: str) -> bool:
-    """``respot-<vm hash>-<n>``: a recovery, not its sub-orchestrations, a sweep's record or a return to Spot."""
-    return bool(RECOVERY_ID.match(instance_id))
+is_recovery = is_recovery_id  # the CLI's name for it
 
 
 def vm_name(vm_id: Any) -> str:
