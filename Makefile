@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed
 INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 
-.PHONY: venv test fuzz lint infra format bench demo arm browser clean
+# make soak: the reliability suite at full scale (tests/soak); SOAK_SCALE=ci is the subset .ci/run runs.
+SOAK_SCALE ?= full
+
+.PHONY: venv test soak fuzz lint infra format bench demo arm browser clean
 
 venv: $(STAMP)
 
@@ -30,6 +33,9 @@ browser:
 		apt-get update -qq > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			chromium chromium-driver > /dev/null || (echo "make browser: apt-get install chromium chromium-driver failed"; exit 1); \
 	else echo "make browser: /usr/bin/chromium or /usr/bin/chromedriver is missing; as root: apt-get install chromium chromium-driver (the browser test skips without them)"; fi
+
+soak: venv
+	RESPOT_SOAK_SCALE=$(SOAK_SCALE) $(BIN)/python -m pytest -q -m soak tests/soak --timeout 1800
 
 fuzz: venv  # new hypothesis examples each run (make test repeats the same ones)
 	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q tests/unit tests/integration
