@@ -117,6 +117,18 @@ class Flow:
         self.tasks += 1
         return (yield from self.wait_for(self.context.call_activity(name, payload)))
 
+    def together(self, calls: list[tuple[str, Any]]) -> Steps:
+        """Activities that spend none of ARM's budgets (settings, Log Analytics), at once: their raw results in
+        order. Each hop through the activity queue costs seconds when a mass eviction fills it, so independent
+        steps on a recovery's way to its write go side by side (one durable ``task_all``)."""
+        paced = [name for name, payload in calls if cost_of(name, payload) is not None]
+        if paced:
+            raise ValueError(f"paced activities cannot run together: {', '.join(paced)}")
+        self.tasks += len(calls)
+        tasks = [self.context.call_activity(name, payload) for name, payload in calls]
+        results: list[Any] = yield from self.wait_for(self.context.task_all(tasks))
+        return results
+
     def call_entity(self, name: str, key: str, operation: str, payload: dict[str, Any] | None = None) -> Steps:
         """An entity operation's result (entities answer in order, one operation at a time). The input is always
         an object: the SDK drops a falsy one, and the entity's get_input then fails."""

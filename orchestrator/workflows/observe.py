@@ -50,15 +50,18 @@ def observe_vm(context: Context, entity_id: EntityIds | None = None) -> Steps:
     if facts is not None and facts.exists and window is not None and policy.eviction_records:
         # A sweep's deallocated VM: the latest eviction in the window, then what a person did after it.
         payload = {"vm": vm_dict, "since": iso(window)}
-        out["record"] = yield from _answer(flow, names.EVICTION_RECORD, payload, story, "eviction_record", ask)
+        out["record"] = yield from _answer(flow, names.EVICTION_RECORD, payload, story, "eviction_record", ask, None)
         since = _time(out["record"]) or window
+    checks: list[tuple[str, str, dict[str, Any]]] = []  # (activity, action, payload): Log Analytics queries
     if facts is not None and policy.user_checks:
-        payload = {"vm": vm_dict, "since": iso(since)}
-        out["user"] = yield from _answer(flow, names.USER_ACTION, payload, story, "user_check", ask)
+        checks.append((names.USER_ACTION, "user_check", {"vm": vm_dict, "since": iso(since)}))
     if facts is not None and facts.missing == Missing.VM and policy.eviction_records:
         payload = {"vm": vm_dict, "since": iso(since - timedelta(hours=1))}
-        out["record"] = yield from _answer(flow, names.EVICTION_RECORD, payload, story, "eviction_record", ask)
-    return {**out, "story": story.to_dict()}
+        checks.append((names.EVICTION_RECORD, "eviction_record", payload))
+    answers = yield from _answers(flow, checks, story, ask)
+    for (name, _, _), answer in zip(checks, answers, strict=True):
+        out["user" if name == names.USER_ACTION else "record"] = answer
+    return {**out, "story": story.to_dict(), "policy": policy.to_dict()}  # the parent's policy too (one read)
 
 
 def _time(value: Any) -> datetime | None:
@@ -68,9 +71,30 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _answer(flow: Flow, name: str, payload: Any, story: Story, action: str, ask: dict[str, Any]) -> Steps:
-    """A Log Analytics answer's value; a refusal (a wrong workspace, no role) is written down, never silent."""
-    result = yield from flow.ask(name, payload, story, action=action, **ask)
+def _answers(flow: Flow, checks: list[tuple[str, str, dict[str, Any]]], story: Story, ask: dict[str, Any]) -> Steps:
+    """The queries' values, asked at once (they are independent, and each is a hop through the activity queue on
+    the recovery's way to its write); one answered with ARM trouble is waited out and asked again on its own."""
+    firsts: list[StepResult | None] = [None] * len(checks)
+    if len(checks) > 1:
+        raws = yield from flow.together([(name, payload) for name, _, payload in checks])
+        firsts = [StepResult.from_dict(raw) for raw in raws]
+    values = []
+    for (name, action, payload), first in zip(checks, firsts, strict=True):
+        values.append((yield from _answer(flow, name, payload, story, action, ask, first)))
+    return values
+
+
+def _answer(
+    flow: Flow, name: str, payload: Any, story: Story, action: str, ask: dict[str, Any], first: StepResult | None
+) -> Steps:
+    """A Log Analytics answer's value; a refusal (a wrong workspace, no role) is written down, never silent.
+    ``first``: the answer already in hand (asked together with another); asked again only after trouble."""
+    result = first
+    delay = flow.arm_trouble(result, story, action) if result is not None else None
+    if result is None or delay is not None:
+        if delay is not None:
+            yield from flow.sleep_until(flow.now + delay)
+        result = yield from flow.ask(name, payload, story, action=action, **ask)
     if result.step == Step.OK:
         return result.value
     if result.step not in TROUBLE:

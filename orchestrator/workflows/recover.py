@@ -93,7 +93,8 @@ def recover_vm(context: Context, entity_id: EntityIds | None = None) -> Steps:
 class Recovery:
     def __init__(self, context: Context, start: Start, entity_id: EntityIds | None = None) -> None:
         self.flow = Flow(context, on_signal=self.take, entity_id=entity_id)  # every wait listens for signals
-        self.start, self.policy = start, Policy()
+        self.start = start
+        self.policy: Policy | None = None  # observe_vm's reading of the settings (see :meth:`the_policy`)
         self.vm = start.vm.to_dict()
         self.story, self.bad_signals, self.looks = Story(), 0, 0
         self.began = self.flow.now
@@ -120,13 +121,13 @@ class Recovery:
 
     def run(self) -> Steps:
         self.publish("received")
-        self.policy = Policy.from_dict((yield from self.flow.call_raw(names.RECOVERY_POLICY, None)))
         if self.start.signal.is_notice and self.start.signal.occurred_at > self.flow.now:
             yield from self.await_eviction()
         yield from self.decide_and_act()
         self.concluded_at = self.flow.now
         self.publish("settling")
-        yield from self.listen(self.concluded_at + self.policy.settle)
+        policy = yield from self.the_policy()
+        yield from self.listen(self.concluded_at + policy.settle)
         self.publish("done")
 
     # --- the agent's notice: the eviction is due at NotBefore ------------------------------------------------
@@ -135,7 +136,8 @@ class Recovery:
         observed = yield from self.observe()
         if observed is not None:
             self.seen_before = StepResult.from_dict(observed["read"]).facts
-        due = min(self.start.signal.occurred_at + self.policy.notice_grace, self.flow.now + MAX_NOTICE_WAIT)
+        policy = yield from self.the_policy()
+        due = min(self.start.signal.occurred_at + policy.notice_grace, self.flow.now + MAX_NOTICE_WAIT)
         self.publish("awaiting_eviction", due=iso(due))
         yield from self.listen(due, stop=lambda: self.platform_signal)  # the platform's own report ends the wait
 
@@ -201,10 +203,19 @@ class Recovery:
             observed = yield from self.flow.wait_for(child)
             self.story.merge_attempts(Story.from_dict(observed.get("story")))
             StepResult.from_dict(observed["read"])
+            if self.policy is None and isinstance(observed.get("policy"), dict):
+                self.policy = Policy.from_dict(observed["policy"])
         except Exception as exc:  # noqa: BLE001 - a failed sub-orchestration is recorded, never a failed recovery
             self.conclude(Outcome.FAILED, Reason.UNKNOWN_ERROR, f"looking at the VM failed: {str(exc)[:300]}")
             return None
         return observed
+
+    def the_policy(self) -> Steps:
+        """The recovery policy, from the settings: as the first look (observe_vm) read it, which saves the wave a
+        hop through the activity queue per recovery, or read here when no look answered with it."""
+        if self.policy is None:
+            self.policy = Policy.from_dict((yield from self.flow.call_raw(names.RECOVERY_POLICY, None)))
+        return self.policy
 
     def conclude_on(self, read: StepResult) -> None:
         if read.step == Step.OUT_OF_SCOPE:

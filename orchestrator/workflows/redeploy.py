@@ -153,8 +153,9 @@ def begin(context: Context, entity_id: EntityIds, progress: Callable[[dict[str, 
     except (InvalidInput, TypeError, ValueError, KeyError) as exc:
         return {"outcome": Outcome.REJECTED.value, "reason": Reason.BAD_INPUT.value, "detail": str(exc)}
     flow = Flow(context, entity_id=entity_id)
-    policy = Policy.from_dict((yield from flow.call_raw(names.RECOVERY_POLICY, None)))
-    found = yield from flow.call(names.FLEET_PROFILE, {"member": member.to_dict()})
+    asks = [(names.RECOVERY_POLICY, None), (names.FLEET_PROFILE, {"member": member.to_dict()})]
+    policy_raw, profile_raw = yield from flow.together(asks)  # neither reads ARM: one hop, not two
+    policy, found = Policy.from_dict(policy_raw), StepResult.from_dict(profile_raw)
     if found.step != Step.OK or not isinstance(found.value, str):
         return _not_protected(found, member)
     return Start(flow, vm, member, Profile.model_validate_json(found.value), policy, carried)

@@ -371,14 +371,21 @@ class FakeActivityLog:
     user_actions: dict[str, UserAction] = field(default_factory=dict)
     evictions: dict[str, datetime] = field(default_factory=dict)
     log: list[tuple[str, str]] = field(default_factory=list)
+    faults: dict[str, list[Exception]] = field(default_factory=dict)  # "user" | "eviction" -> raised next, in turn
 
     def last_user_action(self, vm: VmRef, since: datetime) -> UserAction | None:
-        self.log.append(("user", vm.id))
+        self._query("user", vm)
         return self.user_actions.get(vm.id)
 
     def eviction_record(self, vm: VmRef, since: datetime) -> datetime | None:
-        self.log.append(("eviction", vm.id))
+        self._query("eviction", vm)
         return self.evictions.get(vm.id)
+
+    def _query(self, kind: str, vm: VmRef) -> None:
+        self.log.append((kind, vm.id))
+        pending = self.faults.get(kind)
+        if pending:
+            raise pending.pop(0)
 
 
 def settings(**values: Any) -> Settings:

@@ -74,6 +74,7 @@ class Driver:
     entities: Entities = field(default_factory=Entities)
     executions: list[Execution] = field(default_factory=list)
     calls: list[tuple[str, Any]] = field(default_factory=list)  # every activity call, in order
+    scheduled: list[tuple[datetime, str]] = field(default_factory=list)  # (episode time, activity), children's too
     timers: list[tuple[datetime, datetime]] = field(default_factory=list)  # (created at, fire at)
     statuses: list[Any] = field(default_factory=list)
     child_drivers: list[Driver] = field(default_factory=list)
@@ -189,6 +190,7 @@ class Driver:
         name, payload = action["functionName"], json.loads(action.get("input") or "null")
         self.history.append(event(Kind.TASK_SCHEDULED, self.now, task_id, Name=name))
         self.calls.append((name, payload))
+        self.scheduled.append((self.now, name))
         result = self.activity(name, payload, self.now)
         done_at = self.now + timedelta(seconds=1)
         self._push(done_at, event(Kind.TASK_COMPLETED, done_at, TaskScheduledId=task_id, Result=json.dumps(result)))
@@ -209,6 +211,7 @@ class Driver:
         self.child_drivers.append(child)
         output = child.run()  # to its end now: its result is delivered at the child's end time
         self.calls += child.calls
+        self.scheduled += child.scheduled
         done = event(Kind.SUB_ORCHESTRATION_COMPLETED, child.now, TaskScheduledId=task_id, Result=json.dumps(output))
         self._push(child.now, done)
 

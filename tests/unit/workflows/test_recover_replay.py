@@ -9,6 +9,7 @@ from typing import Any
 from azure.durable_functions import EntityId
 
 from orchestrator.domain import capacity, memory
+from orchestrator.domain.errors import ArmFailure, Failure
 from orchestrator.domain.identity import recovery_id
 from orchestrator.domain.models import Missing, Signal, Source, VmFacts, VmRef, VmStatus, iso
 from orchestrator.workflows import names
@@ -65,6 +66,24 @@ def test_an_evicted_vm_is_restarted_and_the_output_tells_the_whole_story() -> No
     assert out["attempts"][-1]["result"] == "succeeded" and out["attemptCount"] == 1
     concluded = out["concludedAt"]
     assert out["finishedAt"] >= iso(_parse(concluded) + timedelta(minutes=15))  # the settle window
+    # The recovery takes its policy from observe_vm's answer (one read less per recovery in a wave).
+    assert [name for name, _ in d.calls].count(names.RECOVERY_POLICY) == 2  # observe_vm's and restart_vm's
+
+
+def test_a_look_that_fails_still_settles_on_the_policy_read_by_the_recovery_itself() -> None:
+    def broken(context: Any) -> Any:  # an answer without a read (the driver has no failed sub-orchestrations)
+        return {"story": {}, "policy": "not a policy"}
+        yield  # a generator, as orchestrators are
+
+    world = World()
+    world.compute.add(VM)
+    data = {"signal": signal(), "seq": 1, "previous": None}
+    children = {**CHILDREN, names.OBSERVE_VM: broken}
+    d = Driver(recover, data, recovery_id(VM, 1), T0, world.activity, children, on_tick=world.compute.tick)
+    out = d.run()
+    assert (out["outcome"], out["reason"]) == ("failed", "unknown_error") and "looking at the VM" in out["detail"]
+    assert [name for name, _ in d.calls] == [names.RECOVERY_POLICY]
+    assert out["finishedAt"] >= iso(_parse(out["concludedAt"]) + timedelta(minutes=15))
 
 
 def _parse(text: str) -> Any:
@@ -169,6 +188,23 @@ def test_a_deleted_vm_respot_never_recorded_is_not_protected_and_the_detail_says
     assert (out["outcome"], out["reason"]) == ("not_protected", "not_remembered")
     assert out["decision"]["reason"] == "deleted_by_eviction" and "evictSpotVM" in out["decision"]["detail"]
     assert "respot-fleet=" in out["detail"]
+
+
+def test_a_gone_vms_two_log_checks_go_together_and_one_throttled_is_waited_out_alone() -> None:
+    # Each is a hop through the activity queue on the way to the replacement's write: side by side, one hop.
+    world = World().with_settings(log_workspace_id="ws")
+    world.activity_log.evictions[VM.id] = T0
+    world.activity_log.faults["user"] = [ArmFailure(Failure.THROTTLED, "TooManyRequests", "slow down", 429, 30)]
+    d = driver(world, signal())
+    out = d.run()
+    when: dict[str, list[Any]] = {}
+    for moment, name in d.scheduled:
+        when.setdefault(name, []).append(moment)
+    assert when[names.USER_ACTION][0] == when[names.EVICTION_RECORD][0]
+    assert len(when[names.EVICTION_RECORD]) == 1 and len(when[names.USER_ACTION]) == 2
+    assert when[names.USER_ACTION][1] - when[names.USER_ACTION][0] >= timedelta(seconds=30)  # its Retry-After
+    assert any(a["action"] == "user_check" and a["result"] == "throttled" for a in out["attempts"])
+    assert out["decision"]["reason"] == "deleted_by_eviction"
 
 
 def test_a_delete_policy_vm_outside_every_fleet_is_not_protected_once_gone() -> None:

@@ -16,6 +16,7 @@ from orchestrator.domain.fleet import parse_fleets
 from orchestrator.domain.models import VmFacts, VmRef, VmStatus, iso
 from orchestrator.domain.scope import vm_hash
 from orchestrator.domain.template import FALLBACK_TAG, Member, replacement_name
+from orchestrator.workflows import names
 from orchestrator.workflows.redeploy import redeploy_vm
 from tests.unit.fakes import SUB, T0, FakeMarket, World, vm_ref
 from tests.unit.workflows.driver import Driver, Entities
@@ -118,6 +119,8 @@ def test_the_replacement_goes_to_the_best_candidate_and_the_output_says_old_to_n
     out, d = drive(w, shared=shared)
     assert (out["outcome"], out["reason"]) == ("recovered", "replaced")
     assert creates(w) == ["standard_d2s_v5/eastus/2"]  # High, cheap, and not the evicted zone 1
+    first = [name for moment, name in d.scheduled if moment == d.scheduled[0][0]]
+    assert first == [names.RECOVERY_POLICY, names.FLEET_PROFILE]  # neither reads ARM: one hop for both
     new = out["replacement"]["new"]
     assert new["id"].endswith(replacement_name(VM.name, RECOVERY, 1)) and new["zone"] == "2"
     assert (new["priority"], new["price"], new["fallback"]) == ("Spot", 0.02, False)
