@@ -20,7 +20,7 @@ from orchestrator.domain.models import Step, StepResult, iso
 from orchestrator.domain.schedule import throttle_delay, transient_delay
 from orchestrator.domain.story import AttemptRun, Story
 from orchestrator.workflows import names
-from orchestrator.workflows.pacing import cost_of, subscription_of
+from orchestrator.workflows.pacing import FIRST_LANE, LEARN_ONLY, cost_of, subscription_of
 
 Context = Any  # azure.durable_functions.DurableOrchestrationContext (workflows do not import the SDK)
 Steps = Generator[Any, Any, Any]
@@ -55,39 +55,77 @@ class Flow:
         return str(self.context.instance_id)
 
     def call(self, name: str, payload: Any) -> Generator[Any, Any, StepResult]:
+        result, _ = yield from self.call_with(name, payload, [])
+        return result
+
+    def call_with(
+        self, name: str, payload: Any, beside: list[tuple[str, Any]]
+    ) -> Generator[Any, Any, tuple[StepResult, list[Any]]]:
+        """``name``'s answer, and the raw answers of the unpaced activities ``beside`` it, which go at once with
+        its first hop (the limiter's take, or the activity itself when it is not paced): one hop less."""
+        extra = self._unpaced(beside)
         cost = cost_of(name, payload) if self.entity_id is not None else None
+        if cost is None and name in LEARN_ONLY and self.entity_id is not None:
+            cost = {}  # nothing reserved, but ARM's readings and 429s reach the limiter (pacing.LEARN_ONLY)
         subscription = subscription_of(payload) if cost is not None else None
-        if cost is not None and subscription is not None:
-            yield from self.pace(subscription, cost)
+        extra_raw: list[Any] | None = None
+        if cost and subscription is not None:
+            extra_raw = yield from self.pace(subscription, cost, extra, first=name in FIRST_LANE)
+            if extra_raw is None and extra:  # the take failed, and took them with it: they go with the step
+                extra = self._unpaced(beside)
         self.tasks += 1
-        raw = yield from self.wait_for(self.context.call_activity(name, payload))
+        task = self.context.call_activity(name, payload)
+        if extra_raw is None and extra:
+            raw, *extra_raw = yield from self.wait_for(self.context.task_all([task, *extra]))
+        else:
+            raw = yield from self.wait_for(task)
         result = StepResult.from_dict(raw)
         if cost is not None and subscription is not None:
             self.learn(subscription, cost, result, raw.get("remaining"))
             self.unspent(cost, raw.get("spent"))
-        return result
+        return result, extra_raw or []
 
-    def pace(self, subscription: str, cost: dict[str, int]) -> Steps:
+    def _unpaced(self, calls: list[tuple[str, Any]]) -> list[Any]:
+        paced = [name for name, payload in calls if cost_of(name, payload) is not None]
+        if paced:
+            raise ValueError(f"paced activities cannot run beside another step: {', '.join(paced)}")
+        self.tasks += len(calls)
+        return [self.context.call_activity(name, payload) for name, payload in calls]
+
+    def pace(
+        self, subscription: str, cost: dict[str, int], beside: list[Any] | None = None, *, first: bool = False
+    ) -> Steps:
         """Reserve ``cost`` in the subscription's budgets; wait until the limiter says go. A turn missed by more
         than LATE (the host was down when it came: timers fire late, together) is asked for again, once, so that
-        the steps of an outage do not all go at once beside the turns the limiter gave out since."""
+        the steps of an outage do not all go at once beside the turns the limiter gave out since. ``beside``:
+        activity tasks to run at once with the first take; their results are returned (None without them).
+        ``first``: the limiter's first lane (a create: see pacing.FIRST_LANE)."""
         refund: dict[str, int] | None = self._unspent or None
+        extra: list[Any] | None = None
         for _ in range(2):
             ask: dict[str, Any] = {"cost": cost, "at": iso(self.now), **(self._seen or {})}
+            if first:
+                ask["lane"] = "first"
             if refund is not None:
                 ask["refund"] = refund  # tokens reserved and never spent: a cache's reads, a late turn
             self._seen, self._unspent = None, {}
             try:
-                answer = yield from self.call_entity(LIMITER, subscription, "take", ask)
+                if beside and extra is None:
+                    self.tasks += 1
+                    take = self.context.call_entity(self._entity(LIMITER, subscription), "take", ask)
+                    answer, *extra = yield from self.wait_for(self.context.task_all([take, *beside]))
+                else:
+                    answer = yield from self.call_entity(LIMITER, subscription, "take", ask)
             except Exception:  # noqa: BLE001 - the SDK raises what the entity raised; unpaced beats a failed recovery
-                return  # ARM's own 429s still pace this step
+                return extra  # ARM's own 429s still pace this step
             when = wait_until(answer, self.now)
             if when is None:
-                return
+                return extra
             yield from self.sleep_until(when)
             if self.now - when <= LATE:
-                return
+                return extra
             refund = cost
+        return extra
 
     def unspent(self, cost: dict[str, int], spent: Any) -> None:
         """What a step reserved of ARM's buckets and did not spend (its answer says what its requests took): handed
@@ -113,6 +151,12 @@ class Flow:
                 LIMITER, subscription, "throttled", {"bucket": bucket, "retry_after": wait, "at": iso(self.now)}
             )
 
+    def expect_first_lane(self, subscription: str) -> None:
+        """Tell the subscription's limiter that this orchestration will send a first-lane write (a create), so that
+        the normal lane leaves room for it (a one-way signal: no hop). Unpaced flows say nothing."""
+        if self.entity_id is not None:
+            self.signal_entity(LIMITER, subscription.lower(), "expect", {"at": iso(self.now), "bucket": "writes"})
+
     def call_raw(self, name: str, payload: Any) -> Steps:
         self.tasks += 1
         return (yield from self.wait_for(self.context.call_activity(name, payload)))
@@ -121,12 +165,7 @@ class Flow:
         """Activities that spend none of ARM's budgets (settings, Log Analytics), at once: their raw results in
         order. Each hop through the activity queue costs seconds when a mass eviction fills it, so independent
         steps on a recovery's way to its write go side by side (one durable ``task_all``)."""
-        paced = [name for name, payload in calls if cost_of(name, payload) is not None]
-        if paced:
-            raise ValueError(f"paced activities cannot run together: {', '.join(paced)}")
-        self.tasks += len(calls)
-        tasks = [self.context.call_activity(name, payload) for name, payload in calls]
-        results: list[Any] = yield from self.wait_for(self.context.task_all(tasks))
+        results: list[Any] = yield from self.wait_for(self.context.task_all(self._unpaced(calls)))
         return results
 
     def call_entity(self, name: str, key: str, operation: str, payload: dict[str, Any] | None = None) -> Steps:
@@ -198,13 +237,23 @@ class Flow:
         story.add_attempt(AttemptRun(action, result.step.value, code, message, now, now, next_try=when))
 
     def ask(
-        self, name: str, payload: Any, story: Story, *, deadline: datetime, budget: int, action: str
+        self,
+        name: str,
+        payload: Any,
+        story: Story,
+        *,
+        deadline: datetime,
+        budget: int,
+        action: str,
+        first: StepResult | None = None,
     ) -> Generator[Any, Any, StepResult]:
         """An activity, again after every throttled or transient answer (waited out on durable timers), until it
         answers otherwise, the deadline would pass, or this execution has used ``budget`` durable tasks (the
-        trouble is then the result: the caller continues as new, or waits)."""
+        trouble is then the result: the caller continues as new, or waits). ``first``: its first answer, already
+        in hand (asked beside another step)."""
         while True:
-            result = yield from self.call(name, payload)
+            result = first if first is not None else (yield from self.call(name, payload))
+            first = None
             delay = self.arm_trouble(result, story, action)
             if delay is None or self.now + delay > deadline or self.tasks >= budget:
                 return result

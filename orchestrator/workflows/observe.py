@@ -36,11 +36,13 @@ def observe_vm(context: Context, entity_id: EntityIds | None = None) -> Steps:
         started = parse_iso(data.get("started_at") or iso(context.current_utc_datetime), "started_at")
     except (InvalidInput, AttributeError, TypeError) as exc:
         return {"read": StepResult(Step.OUT_OF_SCOPE, reason=f"bad input: {exc}").to_dict(), "story": {}}
-    flow = Flow(context, entity_id=entity_id)  # with entity ids: paced by the limiter
-    policy = Policy.from_dict((yield from flow.call_raw(names.RECOVERY_POLICY, None)))
-    deadline, vm_dict = started + policy.backoff.deadline, vm.to_dict()
+    flow, vm_dict = Flow(context, entity_id=entity_id), vm.to_dict()  # with entity ids: paced by the limiter
+    # The policy goes beside the read's first hop (one hop less per look); the read is asked again on trouble.
+    first, (raw,) = yield from flow.call_with(names.READ_VM, {"vm": vm_dict}, [(names.RECOVERY_POLICY, None)])
+    policy = Policy.from_dict(raw)
+    deadline = started + policy.backoff.deadline
     ask: dict[str, Any] = {"deadline": deadline, "budget": TASKS_PER_EXECUTION}
-    read = yield from flow.ask(names.READ_VM, {"vm": vm_dict}, story, action="read", **ask)
+    read = yield from flow.ask(names.READ_VM, {"vm": vm_dict}, story, action="read", first=first, **ask)
     if read.step in TROUBLE and flow.now < deadline:  # still throttled: a fresh history, then read again
         context.continue_as_new({**data, "story": story.to_dict(), "started_at": iso(started)})
         return None
@@ -89,12 +91,7 @@ def _answer(
 ) -> Steps:
     """A Log Analytics answer's value; a refusal (a wrong workspace, no role) is written down, never silent.
     ``first``: the answer already in hand (asked together with another); asked again only after trouble."""
-    result = first
-    delay = flow.arm_trouble(result, story, action) if result is not None else None
-    if result is None or delay is not None:
-        if delay is not None:
-            yield from flow.sleep_until(flow.now + delay)
-        result = yield from flow.ask(name, payload, story, action=action, **ask)
+    result = yield from flow.ask(name, payload, story, action=action, first=first, **ask)
     if result.step == Step.OK:
         return result.value
     if result.step not in TROUBLE:

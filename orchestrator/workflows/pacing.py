@@ -24,7 +24,6 @@ COSTS: dict[str, dict[str, int]] = {
     names.CHECK_OPERATION: {"reads": 1},
     names.CREATE_VM: {"writes": 1, "compute.put": 1},  # a create-only PUT (the members' list: shared)
     names.DELETE_VM: {"reads": 1, "deletes": 1, "compute.delete": 1},
-    names.GATHER_MARKET: {"reads": 1},  # usually cached: usages and SKUs per region, the members' list
     names.READ_SCALE_SET: {"reads": 2},  # the set, and the autoscale settings that may target it
     names.SET_CAPACITY: {"reads": 2, "writes": 1},
     names.CREATE_RETURN: {
@@ -40,6 +39,17 @@ COSTS: dict[str, dict[str, int]] = {
         "compute.list": 1,
     },  # both VMs and the fleet's list
 }
+# Steps that read ARM through caches a wave shares (a ranking: usages, SKUs and the members' list per region, kept
+# for RESPOT_QUOTA_TTL_SECONDS and the market TTL) reserve nothing: a reservation of one read each put 500 rankings
+# in the read queue of a 1,000-VM wave and held each redeploy 13 s behind LRO polls (bench mass, stepped), for reads
+# that are almost never sent. Their cold reads (a few dozen in such a wave) fit the bucket's reserve, and what ARM
+# says of its budgets (readings, a 429) still goes to the limiter with the next take.
+LEARN_ONLY = {names.GATHER_MARKET}
+
+# The limiter's first lane (orchestrator.domain.limiter): a create is 40 s or more from its PUT to a running VM, a
+# start 25 s, so a wave whose creates go first has its last VM running sooner. A recovery that will create says
+# so to the limiter (``expect``) as soon as it has classified the eviction.
+FIRST_LANE = {names.CREATE_VM}
 UNIFORM_EXTRA_READS = {names.READ_VM, names.TRY_START}  # a Uniform instance's facts: the set, then its instance view
 
 

@@ -158,3 +158,72 @@ def test_a_share_of_each_bucket_is_kept_back_for_requests_that_reach_arm_bunched
     kept = int(RESERVE * DEFAULT_BUDGETS["writes"].size)
     assert sum(1 for t in turns if t == T0) == 200 - kept  # the burst less the reserve goes at once
     assert max(turns) == T0 + timedelta(seconds=kept / DEFAULT_BUDGETS["writes"].per_second)  # the rest at the refill
+
+
+def expect(state: Any, at: datetime, times: int = 1) -> Any:
+    for _ in range(times):
+        state, _ = limiter_op(state, "expect", {"at": iso(at)}, reserve=0.0)
+    return state
+
+
+def test_without_expected_creates_the_two_lanes_are_one_queue() -> None:
+    state: Any = None
+    for _ in range(200):
+        state, _ = take(state, T0)
+    _, start_turn = take(state, T0)
+    _, create_turn = take(state, T0, lane="first")
+    assert start_turn == create_turn == T0 + timedelta(seconds=1)
+
+
+def test_an_expected_create_goes_before_the_starts_queued_ahead_of_it() -> None:
+    # A wave: 100 creates announced, then 300 starts take their turns, then the creates come for theirs.
+    state = expect(None, T0, times=100)
+    starts = []
+    for _ in range(300):
+        state, turn = take(state, T0)
+        starts.append(turn)
+    state, create = take(state, T0 + timedelta(seconds=1), lane="first")
+    assert create < max(starts)  # it jumps ahead of the starts still waiting ...
+    assert create <= T0 + timedelta(seconds=11)  # ... by the tokens held back for it (HOLD of the bucket at most)
+    assert limiter_op(state, "get", {})[0]["expect"]["writes"][0][1] == 99  # and it is no longer expected
+
+
+def test_an_expectation_that_never_comes_holds_nothing_back_after_expect_for() -> None:
+    from orchestrator.domain.limiter import EXPECT_FOR
+
+    state = expect(None, T0, times=50)
+    for _ in range(200):
+        state, _ = take(state, T0)
+    later = T0 + timedelta(seconds=EXPECT_FOR + 1)
+    _, start = take(state, later)
+    _, create = take(state, later, lane="first")
+    assert start == create  # the expectations expired: one queue again
+
+
+def test_a_lane_must_be_known() -> None:
+    with pytest.raises(InvalidInput, match="lane"):
+        take(None, T0, lane="fast")
+
+
+@given(
+    asks=st.lists(
+        st.tuples(st.floats(0, 120), st.sampled_from(["start", "create", "expect"]), st.integers(1, 3)),
+        min_size=1,
+        max_size=120,
+    ),
+)
+def test_with_both_lanes_what_goes_never_exceeds_the_burst_plus_the_refill(asks: list[tuple[float, str, int]]) -> None:
+    """A create may go before starts that asked earlier, never before ARM's bucket has the token: over any window
+    from T0, the tokens of the steps that went fit in the bucket."""
+    state: Any = None
+    went: list[tuple[float, int]] = []
+    for offset, kind, n in sorted(asks):
+        at = T0 + timedelta(seconds=offset)
+        if kind == "expect":
+            state = expect(state, at, times=n * 20)
+            continue
+        state, go = take(state, at, {"writes": n}, **({"lane": "first"} if kind == "create" else {}))
+        went.append(((go - T0).total_seconds(), n))
+    for end, _ in went:
+        spent = sum(n for t, n in went if t <= end)
+        assert spent <= 200 + 10 * end + 1e-6

@@ -11,6 +11,7 @@ from azure.durable_functions import EntityId
 from orchestrator.domain import capacity, memory
 from orchestrator.domain.errors import ArmFailure, Failure
 from orchestrator.domain.identity import recovery_id
+from orchestrator.domain.limiter import LIMITER
 from orchestrator.domain.models import Missing, Signal, Source, VmFacts, VmRef, VmStatus, iso
 from orchestrator.workflows import names
 from orchestrator.workflows.observe import observe_vm
@@ -205,6 +206,44 @@ def test_a_gone_vms_two_log_checks_go_together_and_one_throttled_is_waited_out_a
     assert when[names.USER_ACTION][1] - when[names.USER_ACTION][0] >= timedelta(seconds=30)  # its Retry-After
     assert any(a["action"] == "user_check" and a["result"] == "throttled" for a in out["attempts"])
     assert out["decision"]["reason"] == "deleted_by_eviction"
+
+
+def paced_observe(context: Any) -> Any:
+    return observe_vm(context, EntityId)
+
+
+def test_a_paced_look_reads_its_policy_beside_the_limiters_take_one_hop_before_the_read() -> None:
+    world = World()
+    world.compute.add(VM)
+    shared = memory_entities()
+    data = {"signal": signal(), "seq": 1, "previous": None}
+    children = {**CHILDREN, names.OBSERVE_VM: paced_observe}
+    d = Driver(
+        recover, data, recovery_id(VM, 1), T0, world.activity, children, on_tick=world.compute.tick, entities=shared
+    )
+    out = d.run()
+    assert out["outcome"] == "recovered"
+    when = {name: moment for moment, name in reversed(d.scheduled)}  # each activity's first scheduling
+    assert when[names.READ_VM] - when[names.RECOVERY_POLICY] == timedelta(seconds=1)  # the take's answer, no more
+    assert [op for name, _, op, _ in shared.log if name == LIMITER][:1] == ["take"]
+
+
+def test_a_paced_look_whose_limiter_cannot_answer_still_reads_its_policy_and_the_vm() -> None:
+    world = World()
+    world.compute.add(VM)
+
+    def broken(state: Any, operation: str, payload: Any) -> Any:
+        raise ValueError("take: the entity is broken")
+
+    shared = memory_entities()
+    shared.ops[LIMITER] = broken
+    data = {"signal": signal(), "seq": 1, "previous": None}
+    children = {**CHILDREN, names.OBSERVE_VM: paced_observe}
+    d = Driver(
+        recover, data, recovery_id(VM, 1), T0, world.activity, children, on_tick=world.compute.tick, entities=shared
+    )
+    out = d.run()
+    assert (out["outcome"], out["reason"]) == ("recovered", "evicted")
 
 
 def test_a_delete_policy_vm_outside_every_fleet_is_not_protected_once_gone() -> None:
