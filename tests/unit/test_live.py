@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,3 +56,23 @@ def test_without_credentials_a_live_test_is_skipped_and_the_reason_says_so(tmp_p
     assert "1 skipped" in done.stdout
     assert f"{LIVE_FLAG}=1 but no Azure credentials" in done.stdout
     assert "REAL AZURE, subscription 00000000-0000-0000-0000-000000000000" in done.stdout
+
+
+class _Item:
+    """What the collection hook reads of a test item."""
+
+    def __init__(self, fixtures: tuple[str, ...], marked: bool = True) -> None:
+        self.nodeid, self.fixturenames, self.marked = "t.py::test", fixtures, marked
+
+    def get_closest_marker(self, name: str) -> object:
+        return object() if self.marked and name == "azure_live" else None
+
+
+def test_a_marked_test_that_asks_for_the_emulator_is_refused_at_collection() -> None:
+    from tests.live import pytest_collection_modifyitems
+
+    config: Any = None
+    pytest_collection_modifyitems(config, [_Item(("cloud",)), _Item(("arm",), marked=False)])  # type: ignore[list-item]
+    for fixtures in (("cloud", "arm"), ("compute",), ()):
+        with pytest.raises(pytest.UsageError, match="marked azure_live"):
+            pytest_collection_modifyitems(config, [_Item(fixtures)])  # type: ignore[list-item]
