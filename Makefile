@@ -61,7 +61,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 # make bench: every figure, the machine and the load, printed and written to .respot/bench.json (bench/report.py;
-# about 7 minutes, 3 of them the 1,000-VM mass eviction). bench-quick is the CI form (about a minute).
+# 7-10 minutes, 3-5 of them the 1,000-VM mass eviction). bench-quick is the CI form (about a minute).
 bench: venv
 	$(BIN)/python -m bench
 

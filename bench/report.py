@@ -326,7 +326,7 @@ def part_policies(sizes: Sizes, dirs: list[Path] | None = None) -> dict[str, Any
     figs: dict[str, Any] = {}
     for name, entry in doc["sets"].items():
         targets = entry["targets"]
-        over = "one replay: deterministic, a repetition gives the same figures"
+        over = "one replay; deterministic: a repetition gives the same figures"
         respot = entry["policies"]["respot"]
         oracle = entry["policies"]["oracle"]
         figs[f"{name}.respot_behind_oracle"] = figure(
