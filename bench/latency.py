@@ -74,7 +74,7 @@ def _latencies(arm: ArmEmulator, ids: list[str]) -> list[float]:
 
 
 def run(count: int = 60, spacing: float = 0.4) -> list[str]:
-    return _report(samples(count, spacing), count, spacing)
+    return report_lines(samples(count, spacing), count, spacing)
 
 
 def samples(count: int = 60, spacing: float = 0.4) -> list[float]:
@@ -103,7 +103,7 @@ def samples(count: int = 60, spacing: float = 0.4) -> list[float]:
             return _latencies(arm, ids)
 
 
-def _report(samples: list[float], count: int, spacing: float) -> list[str]:
+def report_lines(samples: list[float], count: int, spacing: float) -> list[str]:
     if not samples:
         return ["latency: no VM got a start request"]
     p50, p99 = median(samples), pct(samples, 99)

@@ -148,7 +148,7 @@ def part_latency(sizes: Sizes) -> dict[str, Any]:
     runs = []
     for _ in range(sizes.latency_runs):
         samples = latency.samples(sizes.latency_evictions)
-        _say(latency._report(samples, sizes.latency_evictions, 0.4))
+        _say(latency.report_lines(samples, sizes.latency_evictions, 0.4))
         runs.append(samples)
     over = f"runs of {sizes.latency_evictions} evictions 0.4 s apart"
     p50s = [median(r) for r in runs if r]
