@@ -10,7 +10,7 @@ INFRA_STAMP := $(INFRA_VENV)/.installed
 # make soak: the reliability suite at full scale (tests/soak); SOAK_SCALE=ci is the subset .ci/run runs.
 SOAK_SCALE ?= full
 
-.PHONY: venv test soak fuzz lint infra format bench demo arm browser clean
+.PHONY: venv test soak fuzz lint infra format bench bench-quick demo arm browser clean
 
 venv: $(STAMP)
 
@@ -60,9 +60,13 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# make bench: every figure, the machine and the load, printed and written to .respot/bench.json (bench/report.py;
+# 7-10 minutes, 3-5 of them the 1,000-VM mass eviction). bench-quick is the CI form (about a minute).
 bench: venv
 	$(BIN)/python -m bench
-	$(BIN)/python -m bench policies --experiments
+
+bench-quick: venv
+	$(BIN)/python -m bench --quick
 
 arm: venv
 	$(BIN)/python -m localcloud.arm

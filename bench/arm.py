@@ -71,14 +71,15 @@ def _gets(url: str, n: int, start_at: float = 0.0) -> tuple[list[float], float]:
     return lat, time.perf_counter() - began
 
 
-def _line(label: str, count: int, seconds: float, lat: list[float]) -> str:
-    return f"{label:<22}{count / seconds:7.0f} req/s   p50 {median(lat):.2f} ms   p99 {pct(lat, 99):.2f} ms   ({count} requests)"
+def _rates(count: int, seconds: float, lat: list[float]) -> dict[str, float]:
+    return {"per_second": count / seconds, "p50_ms": median(lat), "p99_ms": pct(lat, 99), "requests": count}
 
 
-def bench_get(url: str, n: int = 2000) -> list[str]:
-    compute_client(url, DEFAULT_SUBSCRIPTION).virtual_machines.begin_create_or_update(RG, "bench", body()).result()
+def get_figures(url: str, n: int = 2000) -> dict[str, Any]:
+    """One run: n GETs from one client, then n from each of two client processes at once, and the emulator's
+    own handler time for the latter (from its request log). The VM ``bench`` must exist."""
     lat, seconds = _gets(url, n)
-    lines = [_line("GET, 1 client:", n, seconds, lat)]
+    one = _rates(n, seconds, lat)
     control(url, "/requests", method="DELETE")
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         start_at = time.time() + 3.0
@@ -86,41 +87,89 @@ def bench_get(url: str, n: int = 2000) -> list[str]:
     both = [x for r, _ in results for x in r]
     wall = max(s for _, s in results)
     server = [e["ms"] for e in control(url, "/requests")["entries"] if e["operation"] == "VirtualMachines_Get"]
-    lines.append(_line("GET, 2 client procs:", len(both), wall, both))
-    lines.append(f"{'':<22}emulator handler p50 {median(server):.3f} ms, p99 {pct(server, 99):.3f} ms per GET")
-    return lines
+    return {
+        "one_client": one,
+        "two_processes": _rates(len(both), wall, both),
+        "handler_p50_ms": median(server),
+        "handler_p99_ms": pct(server, 99),
+    }
+
+
+def create_bench_vm(url: str) -> None:
+    compute_client(url, DEFAULT_SUBSCRIPTION).virtual_machines.begin_create_or_update(RG, "bench", body()).result()
+
+
+def bench_get(url: str, n: int = 2000) -> list[str]:
+    create_bench_vm(url)
+    return get_lines(get_figures(url, n))
+
+
+def get_lines(fig: dict[str, Any]) -> list[str]:
+    one, two = fig["one_client"], fig["two_processes"]
+    return [
+        f"{'GET, 1 client:':<22}{one['per_second']:7.0f} req/s   p50 {one['p50_ms']:.2f} ms   p99 {one['p99_ms']:.2f} ms   ({one['requests']} requests)",
+        f"{'GET, 2 client procs:':<22}{two['per_second']:7.0f} req/s   p50 {two['p50_ms']:.2f} ms   p99 {two['p99_ms']:.2f} ms   ({two['requests']} requests)",
+        f"{'':<22}emulator handler p50 {fig['handler_p50_ms']:.3f} ms, p99 {fig['handler_p99_ms']:.3f} ms per GET",
+    ]
 
 
 def _parse(ts: str) -> datetime:
     return datetime.fromisoformat(ts)
 
 
-def bench_lro(url: str, n: int = 10) -> list[str]:
+def lro_figures(url: str, n: int = 10, prefix: str = "lro") -> dict[str, Any]:
+    """n creates one after another, each with PROVISIONING seconds of simulated provisioning: per create, the
+    emulator's overhead (handler time + how late the completion was reported) and the client's wall beyond it."""
     client = compute_client(url, DEFAULT_SUBSCRIPTION, retry_total=0)
     client.virtual_machines.get  # noqa: B018 - build the pipeline before timing
     control(url, "/requests", method="DELETE")
     walls = []
     for i in range(n):
         t = time.perf_counter()
-        client.virtual_machines.begin_create_or_update(RG, f"lro{i}", body()).result()
+        client.virtual_machines.begin_create_or_update(RG, f"{prefix}{i}", body()).result()
         walls.append((time.perf_counter() - t - PROVISIONING) * 1000)
     log = control(url, "/requests")["entries"]
     ops = [
         o
         for o in control(url, "/operations")["value"]
-        if o["name"] == "write" and o["resource_id"].split("/")[-1].startswith("lro")
+        if o["name"] == "write" and o["resource_id"].split("/")[-1].startswith(prefix)
     ]
     late = [(_parse(o["reported_at"]) - _parse(o["expected_end"])).total_seconds() * 1000 for o in ops]
     handler = sum(e["ms"] for e in log) / n
     emulator = [lt + handler for lt in late]
+    return {
+        "creates": n,
+        "round_trips": len(log) / n,
+        "overhead_ms": emulator,
+        "handler_ms": handler,
+        "late_ms": late,
+        "client_beyond_provisioning_ms": walls,
+    }
+
+
+def lro_lines(fig: dict[str, Any]) -> list[str]:
+    emulator, late = fig["overhead_ms"], fig["late_ms"]
     return [
-        f"create LRO:           {PROVISIONING:.0f} s simulated provisioning at 1x, {n} creates, {len(log) / n:.0f} round trips each (the SDK's)",
+        f"create LRO:           {PROVISIONING:.0f} s simulated provisioning at 1x, {fig['creates']} creates, {fig['round_trips']:.0f} round trips each (the SDK's)",
         (
             f"{'':<22}emulator overhead median {median(emulator):.2f} ms, max {max(emulator):.2f} ms "
-            f"(handlers {handler:.2f} ms + completion reported {median(late):.2f} ms after due)"
+            f"(handlers {fig['handler_ms']:.2f} ms + completion reported {median(late):.2f} ms after due)"
         ),
-        f"{'':<22}client-observed wall beyond provisioning: median {median(walls):.1f} ms (mostly azure-core's per-request cost)",
+        f"{'':<22}client-observed wall beyond provisioning: median {median(fig['client_beyond_provisioning_ms']):.1f} ms (mostly azure-core's per-request cost)",
     ]
+
+
+def bench_lro(url: str, n: int = 10) -> list[str]:
+    return lro_lines(lro_figures(url, n))
+
+
+def measure(*, runs: int = 3, gets: int = 2000, creates: int = 10) -> dict[str, Any]:
+    """``runs`` GET runs (:func:`get_figures`) and ``creates`` LROs against one emulator process."""
+    with emulator_process("--no-throttling", scenario={"durations": {"create": PROVISIONING}}) as url:
+        create_bench_vm(url)
+        get_runs = [get_figures(url, gets) for _ in range(runs)]
+        lro = lro_figures(url, creates)
+    return {"gets": gets, "get_runs": get_runs, "lro": lro}
 
 
 def main() -> list[str]:

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 UBUNTU = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
 
 
-def machine() -> str:
+def cpu_model() -> str:
     cpu = "unknown CPU"
     with suppress(OSError, StopIteration):
         cpu = next(
@@ -29,9 +29,11 @@ def machine() -> str:
             for line in Path("/proc/cpuinfo").read_text().splitlines()
             if line.startswith("model name")
         )
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
+    return cpu
+
+
+def machine() -> str:
+    return f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def pct(samples: list[float], p: float) -> float:

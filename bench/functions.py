@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.common import machine, median
 from localcloud.clock import Clock
@@ -55,6 +56,12 @@ class _Invocations(logging.Handler):
 
 
 def throughput(count: int = 300, threads: int = 4) -> list[str]:
+    return throughput_lines(throughput_figures(count, threads))
+
+
+def throughput_figures(count: int = 300, threads: int = 4) -> dict[str, Any]:
+    """One run: ``count`` orchestrations of five chained activities; per second, and the episodes' share of the
+    run spent inside the task hub lock."""
     logger, invocations = logging.getLogger("localcloud.functions"), _Invocations()
     logger.addHandler(invocations)
     logger.setLevel(logging.INFO)
@@ -65,10 +72,20 @@ def throughput(count: int = 300, threads: int = 4) -> list[str]:
         logger.removeHandler(invocations)
         logger.propagate = True
     episodes = [float(str(line["durationMs"])) for line in invocations.lines if line["function"] == "five"]
-    held = sum(episodes) / 1000 / wall
+    return {
+        "orchestrations": count,
+        "seconds": wall,
+        "per_second": count / wall,
+        "episodes": len(episodes),
+        "episode_median_ms": median(episodes),
+        "lock_share": sum(episodes) / 1000 / wall,
+    }
+
+
+def throughput_lines(fig: dict[str, Any]) -> list[str]:
     return [
-        f"orchestrations:       {count / wall:6.1f} /s end to end ({count} x 5 chained activities, SQLite on disk, {wall:.1f} s)",
-        f"episodes:             {len(episodes)}, median {median(episodes):.2f} ms, inside the task hub lock {held:.0%} of the run",
+        f"orchestrations:       {fig['per_second']:6.1f} /s end to end ({fig['orchestrations']} x 5 chained activities, SQLite on disk, {fig['seconds']:.1f} s)",
+        f"episodes:             {fig['episodes']}, median {fig['episode_median_ms']:.2f} ms, inside the task hub lock {fig['lock_share']:.0%} of the run",
     ]
 
 
@@ -115,7 +132,16 @@ def _run_orchestrations(count: int, threads: int) -> float:
 
 
 def entity_calls(orchestrations: int = 20, calls: int = 10) -> list[str]:
-    lines = []
+    return [
+        f"entity calls, {f['shape'] + ':':19s} {f['per_second']:6.1f} /s ({orchestrations} orchestrations x {calls + 1} calls, "
+        f"{f['batches']} batches, median {f['batch_median']:.0f} and max {f['batch_max']} operations)"
+        for f in entity_call_figures(orchestrations, calls)
+    ]
+
+
+def entity_call_figures(orchestrations: int = 20, calls: int = 10) -> list[dict[str, Any]]:
+    """Entity calls per second end to end, one shared counter and then one counter each; the batches' sizes."""
+    out = []
     for shape, key in (("one shared counter", lambda i: "hot"), ("a counter each", lambda i: f"own-{i}")):
         logger, invocations = logging.getLogger("localcloud.functions"), _Invocations()
         logger.addHandler(invocations)
@@ -132,11 +158,17 @@ def entity_calls(orchestrations: int = 20, calls: int = 10) -> list[str]:
             if line["function"] == "tally"
         ]
         total = orchestrations * (calls + 1)
-        lines.append(
-            f"entity calls, {shape + ':':19s} {total / wall:6.1f} /s ({orchestrations} orchestrations x {calls + 1} calls, "
-            f"{len(sizes)} batches, median {median([float(n) for n in sizes]):.0f} and max {max(sizes)} operations)"
+        out.append(
+            {
+                "shape": shape,
+                "calls": total,
+                "per_second": total / wall,
+                "batches": len(sizes),
+                "batch_median": median([float(n) for n in sizes]),
+                "batch_max": max(sizes),
+            }
         )
-    return lines
+    return out
 
 
 def _run_counters(orchestrations: int, calls: int, key: Callable[[int], str]) -> float:
@@ -168,6 +200,13 @@ def _run_counters(orchestrations: int, calls: int, key: Callable[[int], str]) ->
 
 
 def entity_signals(count: int = 2000) -> list[str]:
+    fig = entity_signal_figures(count)
+    return [
+        f"entity operations, one key: {fig['per_second']:6.0f} /s ({count} signals sent at once, {fig['seconds']:.2f} s)"
+    ]
+
+
+def entity_signal_figures(count: int = 2000) -> dict[str, Any]:
     """Operations per second on one entity key: ``count`` one-way ``add`` signals to one counter, sent at once
     (a shared limiter takes one operation per ARM write), until its state shows them all."""
     logger = logging.getLogger("localcloud.functions")
@@ -187,14 +226,23 @@ def entity_signals(count: int = 2000) -> list[str]:
             final = host.store.entity("@tally@hot")
         wall = time.perf_counter() - start
     logger.setLevel(level)
-    return [f"entity operations, one key: {count / wall:6.0f} /s ({count} signals sent at once, {wall:.2f} s)"]
+    return {"signals": count, "seconds": wall, "per_second": count / wall}
 
 
-def replay_cost() -> list[str]:
+def replay_cost(repetitions: int = 15) -> list[str]:
+    return [
+        f"replay, {r['events']:5d} events:  median {r['median_ms']:7.2f} ms per episode ({r['us_per_event']:.0f} us per event)"
+        for r in replay_figures(repetitions)
+    ]
+
+
+def replay_figures(repetitions: int = 15) -> list[dict[str, Any]]:
+    """The orchestrator handle's cost on histories of about 10, 100 and 1,000 events: the median of
+    ``repetitions`` calls each."""
     from localcloud.functions import appmodel
 
     handle = appmodel.load(APP).orchestrators["chain"].fn
-    lines = []
+    out = []
     for steps in (3, 33, 333):  # three events a step: scheduled, started, completed -> ~10, 100, 1,000 events
         history, _ = _history(steps)
         ctx = json.dumps(
@@ -208,14 +256,20 @@ def replay_cost() -> list[str]:
             }
         )
         times = []
-        for _ in range(15):
+        for _ in range(repetitions):
             t = time.perf_counter()
             handle(ctx)
             times.append((time.perf_counter() - t) * 1000)
-        lines.append(
-            f"replay, {len(history):5d} events:  median {median(times):7.2f} ms per episode ({median(times) / max(1, len(history)) * 1000:.0f} us per event)"
+        ms = median(times)
+        out.append(
+            {
+                "events": len(history),
+                "median_ms": ms,
+                "us_per_event": ms / max(1, len(history)) * 1000,
+                "calls": repetitions,
+            }
         )
-    return lines
+    return out
 
 
 def _history(steps: int) -> tuple[list[dict[str, object]], datetime]:

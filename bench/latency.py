@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, machine, median, pct, product_env, spot_vm_body
+from bench.mass import reset_product_caches
 from localcloud.arm import ArmEmulator
 from localcloud.arm.scenario import default_subnet
 from localcloud.clock import Clock
@@ -73,6 +74,11 @@ def _latencies(arm: ArmEmulator, ids: list[str]) -> list[float]:
 
 
 def run(count: int = 60, spacing: float = 0.4) -> list[str]:
+    return report_lines(samples(count, spacing), count, spacing)
+
+
+def samples(count: int = 60, spacing: float = 0.4) -> list[float]:
+    """One run: ``count`` evictions ``spacing`` real seconds apart; each VM's eviction -> first start (ms)."""
     for name in ("localcloud", "localcloud.functions", "respot"):  # one JSON line per invocation: not here
         logging.getLogger(name).setLevel(logging.WARNING)
     clock = Clock(speed=1.0)
@@ -82,6 +88,7 @@ def run(count: int = 60, spacing: float = 0.4) -> list[str]:
     }
     with tempfile.TemporaryDirectory() as tmp, ArmEmulator(clock=clock, seed=11, scenario=scenario) as arm:
         os.environ.update(product_env(arm))
+        reset_product_caches()  # a second run in this process must not reach the first's emulator
         ids = _fleet(arm, count)
         with FunctionsHost(REPO / "function_app.py", port=0, clock=clock, db_path=Path(tmp) / "hub.sqlite") as host:
             url = f"{host.url}/api/alerts?code={host.keys.function}"
@@ -93,11 +100,10 @@ def run(count: int = 60, spacing: float = 0.4) -> list[str]:
             deadline = time.monotonic() + START_SECONDS + 30
             while len(_latencies(arm, ids)) < len(ids) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            samples = _latencies(arm, ids)
-    return _report(samples, count, spacing)
+            return _latencies(arm, ids)
 
 
-def _report(samples: list[float], count: int, spacing: float) -> list[str]:
+def report_lines(samples: list[float], count: int, spacing: float) -> list[str]:
     if not samples:
         return ["latency: no VM got a start request"]
     p50, p99 = median(samples), pct(samples, 99)

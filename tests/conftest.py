@@ -1,4 +1,5 @@
-"""Shared fixtures: a running ARM emulator per test, the real SDK clients pointed at it, a webhook receiver."""
+"""Shared fixtures: a running ARM emulator per test, the real SDK clients pointed at it, a webhook receiver, and
+``cloud`` for azure_live tests (tests/live.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from hypothesis import settings
 from localcloud.arm import ArmEmulator
 from localcloud.arm.scenario import DEFAULT_SUBSCRIPTION
 from localcloud.httpserver import LocalHTTPServer, Request, Response
+from tests.live import cloud, live_target, pytest_collection_modifyitems, pytest_report_header
+
+# azure_live tests (tests/live.py): the emulator by default, real Azure with RESPOT_AZURE_LIVE=1.
+__all__ = ["cloud", "live_target", "pytest_collection_modifyitems", "pytest_report_header"]
 
 # The product validates its settings when function_app is imported: give tests a valid, local configuration.
 os.environ.setdefault("RESPOT_SUBSCRIPTIONS", DEFAULT_SUBSCRIPTION)

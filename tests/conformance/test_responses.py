@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from azure.core.rest import HttpRequest
 
 from localcloud.arm import ArmEmulator
 from tests.conformance import swagger
 from tests.integration.helpers import control, raw, vm_body, vmss_body, wait_until
+from tests.live import Cloud
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +51,28 @@ GETS = [
     ("ResourceSkus_List", "{sub}/providers/Microsoft.Compute/skus"),
     ("Usage_List", "{sub}/providers/Microsoft.Compute/locations/eastus/usages"),
 ]
+
+
+# Reads that need nothing but a subscription: the same schema check on the emulator or, with RESPOT_AZURE_LIVE=1,
+# on real Azure's answers (tests/live.py), which is what says the swagger files and the emulator agree with Azure.
+SUBSCRIPTION_READS = [
+    ("ResourceSkus_List", "/subscriptions/{sub}/providers/Microsoft.Compute/skus?{v}&$filter=location eq '{region}'"),
+    ("Usage_List", "/subscriptions/{sub}/providers/Microsoft.Compute/locations/{region}/usages?{v}"),
+    ("VirtualMachines_ListAll", "/subscriptions/{sub}/providers/Microsoft.Compute/virtualMachines?{v}"),
+    (
+        "VirtualMachines_ListByLocation",
+        "/subscriptions/{sub}/providers/Microsoft.Compute/locations/{region}/virtualMachines?{v}",
+    ),
+]
+
+
+@pytest.mark.azure_live
+@pytest.mark.parametrize(("op_id", "path"), SUBSCRIPTION_READS, ids=[o for o, _ in SUBSCRIPTION_READS])
+def test_subscription_reads_conform_on_the_emulator_and_on_azure(cloud: Cloud, op_id: str, path: str) -> None:
+    url = path.format(sub=cloud.subscription, region=cloud.region, v=V)
+    resp = cloud.compute.send_request(HttpRequest("GET", url))  # the SDK's pipeline (auth, endpoint), raw body
+    assert resp.status_code == 200, resp.text()
+    check(op_id, resp.status_code, resp.json())
 
 
 @pytest.mark.parametrize(("op_id", "path"), GETS, ids=[f"{o}:{p.rsplit('/', 1)[-1]}" for o, p in GETS])

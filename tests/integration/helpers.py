@@ -8,16 +8,27 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from localcloud.arm import ArmEmulator
 from localcloud.arm.scenario import default_subnet
+
+
+class Scope(Protocol):
+    """Where a request body points: the emulator (ArmEmulator) or a real subscription (tests.live.Cloud)."""
+
+    @property
+    def subscription(self) -> str: ...
+
+    @property
+    def resource_group(self) -> str: ...
+
 
 IMAGE = {"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
 
 
 def vm_body(
-    arm: ArmEmulator,
+    arm: Scope,
     *,
     region: str = "eastus",
     size: str = "Standard_D2s_v5",

@@ -9,6 +9,7 @@ from azure.core.exceptions import HttpResponseError
 
 from localcloud.arm import ArmEmulator
 from tests.integration.helpers import control, vm_body
+from tests.live import Cloud
 
 pytestmark = pytest.mark.integration
 
@@ -50,10 +51,11 @@ def error_of(fn: Any) -> Any:
         ),
     ],
 )
+@pytest.mark.azure_live
 def test_invalid_spot_and_vm_configuration_is_refused_synchronously(
-    arm: ArmEmulator, compute: Any, kwargs: dict[str, Any], status: int, code: str
+    cloud: Cloud, kwargs: dict[str, Any], status: int, code: str
 ) -> None:
-    err = error_of(lambda: put(arm, compute, **kwargs))
+    err = error_of(lambda: cloud.create("vm1", **kwargs))
     assert (err.status_code, err.error.code) == (status, code)
 
 
@@ -120,17 +122,19 @@ def test_injected_allocation_failures_surface_through_the_lro(arm: ArmEmulator, 
     put(arm, compute, "vm2")  # the fault was for one allocation only
 
 
-def test_unknown_resource_group_and_subscription_are_404s(arm: ArmEmulator, compute: Any) -> None:
-    err = error_of(lambda: compute.virtual_machines.get("no-such-rg", "vm1"))
+@pytest.mark.azure_live
+def test_unknown_resource_group_and_subscription_are_404s(cloud: Cloud) -> None:
+    err = error_of(lambda: cloud.compute.virtual_machines.get(cloud.name("no-such-rg"), "vm1"))
     assert (err.status_code, err.error.code) == (404, "ResourceGroupNotFound")
-    other = arm.compute_client("99999999-0000-0000-0000-000000000000", retry_total=0)
-    err = error_of(lambda: other.virtual_machines.get(arm.resource_group, "vm1"))
+    other = cloud.compute_client("99999999-0000-0000-0000-000000000000")
+    err = error_of(lambda: other.virtual_machines.get(cloud.resource_group, "vm1"))
     assert (err.status_code, err.error.code) == (404, "SubscriptionNotFound")
 
 
-def test_simulate_eviction_of_a_regular_vm_is_not_allowed(arm: ArmEmulator, compute: Any) -> None:
-    put(arm, compute, priority="Regular", policy=None, max_price=None)
-    err = error_of(lambda: compute.virtual_machines.simulate_eviction(arm.resource_group, "vm1"))
+@pytest.mark.azure_live
+def test_simulate_eviction_of_a_regular_vm_is_not_allowed(cloud: Cloud) -> None:
+    cloud.create("vm1", priority="Regular", policy=None, max_price=None)
+    err = error_of(lambda: cloud.compute.virtual_machines.simulate_eviction(cloud.resource_group, cloud.name("vm1")))
     assert (err.status_code, err.error.code) == (409, "OperationNotAllowed")
 
 

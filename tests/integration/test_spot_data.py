@@ -12,12 +12,14 @@ from azure.monitor.query import LogsQueryStatus
 
 from localcloud.arm import ArmEmulator
 from tests.integration.helpers import control, raw, vm_body
+from tests.live import Cloud
 
 pytestmark = pytest.mark.integration
 
 
-def test_resource_skus_carry_spot_capability_and_zones(compute: Any) -> None:
-    skus = {s.name: s for s in compute.resource_skus.list(filter="location eq 'eastus'")}
+@pytest.mark.azure_live
+def test_resource_skus_carry_spot_capability_and_zones(cloud: Cloud) -> None:
+    skus = {s.name: s for s in cloud.compute.resource_skus.list(filter=f"location eq '{cloud.region}'")}
     caps = {c.name: c.value for c in skus["Standard_D2s_v5"].capabilities}
     assert (caps["vCPUs"], caps["MemoryGB"], caps["LowPriorityCapable"]) == ("2", "8", "True")
     assert {c.name: c.value for c in skus["Standard_B2s"].capabilities}["LowPriorityCapable"] == "False"

@@ -16,6 +16,7 @@ from azure.core.rest import HttpRequest
 from localcloud.arm import ArmEmulator
 from localcloud.arm.clients import WORLD_HEADER
 from tests.integration.helpers import control, raw, vm_body
+from tests.live import Cloud
 
 pytestmark = pytest.mark.integration
 
@@ -60,9 +61,10 @@ def test_the_wire_carries_whole_simulated_seconds_and_no_real_time_hint(arm: Arm
     assert "retry-after-ms" not in {k.lower() for k in headers}
 
 
-def test_remaining_counts_come_back_on_every_response(arm: ArmEmulator, compute: Any) -> None:
-    path = f"/subscriptions/{arm.subscription}/providers/Microsoft.Compute/virtualMachines?api-version=2026-04-01"
-    resp = compute.send_request(HttpRequest("GET", path))  # the SDK's own pipeline, raw response
+@pytest.mark.azure_live
+def test_remaining_counts_come_back_on_every_response(cloud: Cloud) -> None:
+    path = f"/subscriptions/{cloud.subscription}/providers/Microsoft.Compute/virtualMachines?api-version=2026-04-01"
+    resp = cloud.compute.send_request(HttpRequest("GET", path))  # the SDK's own pipeline, raw response
     assert int(resp.headers["x-ms-ratelimit-remaining-subscription-reads"]) < 250
     assert resp.headers["x-ms-ratelimit-remaining-resource"].startswith("Microsoft.Compute/HighCostGet30Min;")
 

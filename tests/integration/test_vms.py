@@ -9,6 +9,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from localcloud.arm import ArmEmulator
 from tests.integration.helpers import control, power_state, vm_body
+from tests.live import Cloud
 
 pytestmark = pytest.mark.integration
 
@@ -17,36 +18,41 @@ def create(arm: ArmEmulator, compute: Any, name: str, **kwargs: Any) -> Any:
     return compute.virtual_machines.begin_create_or_update(arm.resource_group, name, vm_body(arm, **kwargs)).result()
 
 
-def test_create_is_an_lro_that_ends_running_with_spot_settings(arm: ArmEmulator, compute: Any) -> None:
-    poller = compute.virtual_machines.begin_create_or_update(arm.resource_group, "vm1", vm_body(arm, zones=["2"]))
+@pytest.mark.azure_live
+def test_create_is_an_lro_that_ends_running_with_spot_settings(cloud: Cloud) -> None:
+    compute, name = cloud.compute, cloud.name("vm1")
+    poller = compute.virtual_machines.begin_create_or_update(cloud.resource_group, name, cloud.vm_body(zones=["2"]))
     assert poller.status().lower() in ("inprogress", "creating", "succeeded")
     vm = poller.result()
     assert vm.provisioning_state == "Succeeded"
     assert (vm.priority, vm.eviction_policy, vm.billing_profile.max_price) == ("Spot", "Deallocate", -1)
     assert vm.zones == ["2"]
     assert vm.os_profile.admin_password is None  # secrets never come back
-    assert power_state(compute, arm.resource_group, "vm1") == "PowerState/running"
+    assert power_state(compute, cloud.resource_group, name) == "PowerState/running"
 
 
-def test_get_with_instance_view_and_the_instance_view_agree(arm: ArmEmulator, compute: Any) -> None:
-    create(arm, compute, "vm1")
-    expanded = compute.virtual_machines.get(arm.resource_group, "vm1", expand="instanceView")
+@pytest.mark.azure_live
+def test_get_with_instance_view_and_the_instance_view_agree(cloud: Cloud) -> None:
+    compute, rg, name = cloud.compute, cloud.resource_group, cloud.name("vm1")
+    cloud.create("vm1")
+    expanded = compute.virtual_machines.get(rg, name, expand="instanceView")
     codes = [s.code for s in expanded.instance_view.statuses]
     assert codes == ["ProvisioningState/succeeded", "PowerState/running"]
-    assert [s.code for s in compute.virtual_machines.instance_view(arm.resource_group, "vm1").statuses] == codes
+    assert [s.code for s in compute.virtual_machines.instance_view(rg, name).statuses] == codes
 
 
-def test_deallocate_start_and_power_off_move_the_power_state(arm: ArmEmulator, compute: Any) -> None:
-    rg = arm.resource_group
-    create(arm, compute, "vm1")
-    compute.virtual_machines.begin_deallocate(rg, "vm1").result()
-    assert power_state(compute, rg, "vm1") == "PowerState/deallocated"
-    compute.virtual_machines.begin_start(rg, "vm1").result()
-    assert power_state(compute, rg, "vm1") == "PowerState/running"
-    compute.virtual_machines.begin_power_off(rg, "vm1").result()
-    assert power_state(compute, rg, "vm1") == "PowerState/stopped"
-    compute.virtual_machines.begin_start(rg, "vm1").result()
-    assert power_state(compute, rg, "vm1") == "PowerState/running"
+@pytest.mark.azure_live
+def test_deallocate_start_and_power_off_move_the_power_state(cloud: Cloud) -> None:
+    compute, rg, name = cloud.compute, cloud.resource_group, cloud.name("vm1")
+    cloud.create("vm1")
+    compute.virtual_machines.begin_deallocate(rg, name).result()
+    assert power_state(compute, rg, name) == "PowerState/deallocated"
+    compute.virtual_machines.begin_start(rg, name).result()
+    assert power_state(compute, rg, name) == "PowerState/running"
+    compute.virtual_machines.begin_power_off(rg, name).result()
+    assert power_state(compute, rg, name) == "PowerState/stopped"
+    compute.virtual_machines.begin_start(rg, name).result()
+    assert power_state(compute, rg, name) == "PowerState/running"
 
 
 def test_lists_by_resource_group_subscription_and_location(arm: ArmEmulator, compute: Any) -> None:
@@ -57,14 +63,15 @@ def test_lists_by_resource_group_subscription_and_location(arm: ArmEmulator, com
     assert [v.name for v in compute.virtual_machines.list_by_location("westus2")] == ["b"]
 
 
-def test_delete_removes_the_vm_and_deleting_again_is_harmless(arm: ArmEmulator, compute: Any) -> None:
-    rg = arm.resource_group
-    create(arm, compute, "vm1")
-    compute.virtual_machines.begin_delete(rg, "vm1").result()
+@pytest.mark.azure_live
+def test_delete_removes_the_vm_and_deleting_again_is_harmless(cloud: Cloud) -> None:
+    compute, rg, name = cloud.compute, cloud.resource_group, cloud.name("vm1")
+    cloud.create("vm1")
+    compute.virtual_machines.begin_delete(rg, name).result()
     with pytest.raises(ResourceNotFoundError) as err:
-        compute.virtual_machines.get(rg, "vm1")
+        compute.virtual_machines.get(rg, name)
     assert err.value.error.code == "ResourceNotFound"
-    compute.virtual_machines.begin_delete(rg, "vm1").result()  # 204: nothing to delete
+    compute.virtual_machines.begin_delete(rg, name).result()  # 204: nothing to delete
 
 
 def test_create_failure_arrives_through_the_lro_and_leaves_a_failed_vm(arm: ArmEmulator, compute: Any) -> None:
@@ -131,15 +138,16 @@ def test_a_second_operation_while_one_runs_is_refused(arm: ArmEmulator, compute:
     assert err.value.error.code == "OperationNotAllowed"
 
 
-def test_max_price_can_be_raised_while_deallocated_but_not_while_running(arm: ArmEmulator, compute: Any) -> None:
-    rg = arm.resource_group
-    create(arm, compute, "vm1", max_price=0.05)
+@pytest.mark.azure_live
+def test_max_price_can_be_raised_while_deallocated_but_not_while_running(cloud: Cloud) -> None:
+    compute, rg, name = cloud.compute, cloud.resource_group, cloud.name("vm1")
+    cloud.create("vm1", max_price=0.05)
     patch = {"properties": {"billingProfile": {"maxPrice": 0.08}}}
     with pytest.raises(HttpResponseError) as err:
-        compute.virtual_machines.begin_update(rg, "vm1", patch).result()
+        compute.virtual_machines.begin_update(rg, name, patch).result()
     assert err.value.error.code == "MaxPriceChangeNotAllowedForAllocatedVMs"
-    compute.virtual_machines.begin_deallocate(rg, "vm1").result()
-    vm = compute.virtual_machines.begin_update(rg, "vm1", patch).result()
+    compute.virtual_machines.begin_deallocate(rg, name).result()
+    vm = compute.virtual_machines.begin_update(rg, name, patch).result()
     assert vm.billing_profile.max_price == 0.08
 
 
