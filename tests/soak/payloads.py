@@ -367,7 +367,9 @@ def clean_eviction(draw: st.DrawFn, in_scope: list[str], out_of_scope: list[str]
     else:
         target = draw(st.sampled_from(in_scope if inside else out_of_scope))
         builder = EVICTIONS[shape]
-    if draw(st.integers(0, 9)) == 0:  # ARM ids compare case-insensitively: the same VM, spelt otherwise
+    # ARM ids compare case-insensitively: the same VM, spelt otherwise. ASCII only: Unicode case mapping turns some
+    # crafted ids into real ones ('\u212a'.lower() is 'k', '\u017f'.upper() is 'S'), which are then rightly accepted.
+    if target.isascii() and draw(st.integers(0, 9)) == 0:
         target = draw(st.sampled_from([target.upper(), target.lower(), target + "/"]))
     event_id = draw(st.sampled_from([f"evt-{n}" for n in range(40)] + ["161fda7e-1cb4-4bc5-9c90-857c55a8f57b"]))
     when = draw(st.sampled_from(TIMES))

@@ -5,7 +5,7 @@ host, so they share one per module (:func:`module_stack`). The clock is stopped:
 test steps it, so between two requests the hub and the emulator change only because of the request itself (after
 :meth:`World.settle`). That is what lets a property prove, request by request, that nothing started.
 
-- :class:`World` counts orchestrations two ways: the task hub's rows (cheap, per request) and the durable HTTP
+- :class:`World` reads orchestrations two ways: the task hub's tables (cheap, per request) and the durable HTTP
   management API (paged, what an operator sees); ARM calls come from the emulator's request log.
 - :class:`LogWatch` collects every log record that carries a traceback or is an error, from the host and the app.
 """
@@ -93,12 +93,16 @@ class World:
 
     # --- counts -------------------------------------------------------------------------------------------
 
-    def hub_rows(self) -> tuple[int, int]:
-        """(orchestration instances, entities) in the host's task hub."""
+    def hub_state(self) -> tuple[Any, ...]:
+        """Everything a request could change in the task hub: row counts of instances, their histories, inboxes
+        (a raised event lands there), queued activities and entities, and every instance's status."""
         with self.host.store.tx() as db:
-            instances = int(db.execute("SELECT COUNT(*) FROM instances").fetchone()[0])
-            entities = int(db.execute("SELECT COUNT(*) FROM entities").fetchone()[0])
-        return instances, entities
+            rows = tuple(
+                db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 - our own table names
+                for table in ("instances", "history", "inbox", "activities", "entities")
+            )
+            statuses = tuple(tuple(r) for r in db.execute("SELECT id, status FROM instances ORDER BY id").fetchall())
+        return rows, statuses
 
     def arm_calls(self) -> int:
         """Requests the emulator served outside its control API (every one respot made)."""
