@@ -245,7 +245,9 @@ def _event_id(value: Any) -> str:
     text = str(value)
     if len(text) <= MAX_EVENT_ID and text.isprintable():
         return text
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    # json.loads lets lone surrogates through ("\ud800", or their bytes: it decodes with surrogatepass), and a
+    # strict UTF-8 encode of them raises: the digest must take any string JSON can carry.
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _time(*candidates: Any) -> datetime:

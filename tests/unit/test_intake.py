@@ -154,6 +154,16 @@ def test_bad_input_is_a_400_never_a_5xx() -> None:
     assert client.instances == {}
 
 
+def test_a_lone_surrogate_in_an_event_id_is_answered_not_a_5xx() -> None:
+    client = FakeDurableClient()
+    raw = json.dumps([event_grid("\ud800")], ensure_ascii=False).encode("utf-8", "surrogatepass")
+    for body in (raw, json.dumps([event_grid("\ud800")]).encode()):  # raw UTF-8 bytes, and the JSON escape
+        req = func.HttpRequest(method="POST", url="http://localhost/api/alerts", body=body)
+        resp = asyncio.run(handle(req, client, settings()))  # type: ignore[arg-type]
+        assert resp.status_code in (200, 202)
+    assert client.starts == 1
+
+
 def test_a_vm_with_more_recoveries_than_one_page_still_routes_to_its_newest() -> None:
     client = FakeDurableClient()
     vm = parse_vm_id(VM)

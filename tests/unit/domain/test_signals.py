@@ -191,6 +191,15 @@ def test_a_signal_without_a_time_is_malformed_and_a_long_event_id_is_digested() 
     assert signal.event_id.startswith("sha256:") and len(signal.event_id) < 80
 
 
+@pytest.mark.parametrize("raw", [b'"\\ud800evt"', b'"\xed\xa0\x80evt"'], ids=["escaped", "utf-8 bytes"])
+def test_an_event_id_with_a_lone_surrogate_is_digested_not_a_crash(raw: bytes) -> None:
+    # Both spellings reach the parser: json.loads decodes bytes with surrogatepass (found by tests/soak fuzzing).
+    event = annotated(signals.PREEMPTED, cloud=False) | {"id": json.loads(raw)}
+    [signal] = signals.parse(event).signals
+    assert signal.event_id.startswith("sha256:")
+    assert signal.event_id == signals.parse(dict(event)).signals[0].event_id  # stable, so duplicates still match
+
+
 def test_one_bad_event_of_a_batch_is_ignored_with_its_index_and_the_others_count() -> None:
     good = annotated(signals.PREEMPTED, cloud=False)
     parsed = signals.parse([good, {**good, "data": 5}, [[{"eventType": "x"}]], good | {"id": "second"}])
