@@ -426,3 +426,22 @@ def test_an_earlier_failed_attempt_still_being_deleted_is_not_a_live_member() ->
     third = {**payload, "offering": "standard_d2s_v5/westus2/1", "attempt": 3, "spot": True}
     out = fleet.create_vm(third, w.compute, w.market, w.secrets, w.fleets, w.config.scope)
     assert (out["step"], out["reason"]) == ("skipped", "fleet_full"), out
+
+
+def test_a_long_throttling_storm_on_the_create_is_waited_out_at_its_retry_after_every_time() -> None:
+    w = world()
+    for _ in range(30):  # more 429s than one execution's ask budget takes: the create loop asks past it
+        w.compute.fail_next("create", ArmFailure(Failure.THROTTLED, "TooManyRequests", "slow down", 429, 120))
+    sent: list[Any] = []
+    begin_create = w.compute.begin_create
+
+    def timed(vm: VmRef, body: dict[str, Any]) -> Any:
+        sent.append(w.compute.now)
+        return begin_create(vm, body)
+
+    w.compute.begin_create = timed  # type: ignore[method-assign]
+    out, _ = drive(w)
+    assert out["outcome"] == "recovered" and len(w.compute.created()) == 1
+    assert len(sent) == 31
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= 120, gaps  # never earlier than ARM asked
