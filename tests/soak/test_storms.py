@@ -6,8 +6,9 @@ The world is bench.mass's, stepped (``mass.build``: half Stop/Deallocate VMs tha
 members of a fleet profile that respot replaces, in three regions, ARM's real throttling on). The emulator's action
 groups of all four kinds (Activity Log alert, Resource Health alert, Event Grid, CloudEvents) post to a sink, not to
 respot, and each VM's Scheduled Events ``Preempt`` is turned into the in-VM agent's notice: five signals per
-eviction, captured first. Then the storm: every signal ten times, shuffled by a seeded Random and posted by a thread
-pool in four rounds at four moments of the recovery (the eviction, a minute into the recovery, once every VM runs
+eviction. Then the storm: every signal ten times, posted by a thread pool. 40% of the agent notices' copies go at
+the notice, 30 s before the eviction (the agent posts first); everything else is shuffled by a seeded Random and
+posted in four rounds at four moments of the recovery (the eviction, a minute into the recovery, once every VM runs
 again, once every recovery has finished), so copies race each other, race the start of their recovery, join it
 while it works, arrive while it settles and after it completed.
 """
@@ -38,7 +39,8 @@ pytestmark = pytest.mark.soak
 COPIES = 10
 SEED = 12
 THREADS = 16
-ROUNDS = (0.4, 0.3, 0.2, 0.1)  # shares of the shuffled deliveries posted at each of the four moments
+EARLY = 0.4  # the share of the agent notices' copies posted at the notice, before the eviction
+ROUNDS = (0.4, 0.3, 0.2, 0.1)  # shares of the other deliveries, shuffled, posted at each of the four moments
 GROUP_KINDS = ("activityLogAlert", "resourceHealthAlert", "eventGrid", "cloudEvents")
 CLOUD_EVENTS = "application/cloudevents+json; charset=utf-8"
 SOURCES = ("activity-log-alert", "resource-health-alert", "event-grid", "cloud-events", "in-vm-agent")
@@ -89,21 +91,54 @@ def _target(kind: str, payload: Any) -> str:
     return str(event["subject"])
 
 
-def capture(stack: mass.Stack, url: str) -> list[tuple[str, str, Any]]:
-    """Evict every VM of the plan at once and collect its five signals: (vm name, kind, payload)."""
+class Storm:
+    """Posts deliveries to /api/alerts from a thread pool and counts intake's answers: by route (start, join,
+    duplicate, late...) and by HTTP status. A 503 (the durable backend did not take the signal) is delivered again,
+    as Azure Monitor and Event Grid do; any other answer but 200/202 fails the test."""
+
+    def __init__(self, stack: mass.Stack) -> None:
+        self.url = f"{stack.host.url}/api/alerts?code={stack.host.keys.function}"
+        self.rng = random.Random(SEED)
+        self.answers: Counter[str] = Counter()
+        self.posted = 0
+        self.noticed: set[str] = set()  # VMs with an agent notice posted before their eviction
+        self.early = 0  # deliveries posted before the eviction
+
+    def post(self, deliveries: list[Delivery]) -> None:
+        with ThreadPoolExecutor(THREADS) as pool:
+            for seen in pool.map(self.one, deliveries):
+                self.answers.update(seen)
+        self.posted += len(deliveries)
+
+    def one(self, delivery: Delivery) -> list[str]:
+        seen = []
+        for _ in range(5):
+            status, body = delivery.post(self.url)
+            seen.append(f"http_{status}")
+            if status != 503:
+                break
+        assert status in (200, 202), (status, body)
+        seen += [a["route"] for a in body.get("accepted", [])]
+        seen += [i["reason"] for i in body.get("ignored", [])]
+        return seen
+
+
+def notices(stack: mass.Stack, url: str) -> dict[str, Any]:
+    """Recall every VM's capacity at once (the action groups now post to ``url``); each VM's Preempt notice as the
+    agent posts it, read while the eviction it announces is 30 s ahead."""
     arm = stack.arm
     arm.services.notifier.groups.clear()  # mass.build's Event Grid subscription would deliver to respot itself
     arm.apply({"actionGroups": [{"name": k, "url": url, "kind": k, "delay_seconds": 0} for k in GROUP_KINDS]})
     names = {n for group in (stack.plan.restarts, stack.plan.members) for ns in group.values() for n in ns}
     mass.start_wave(stack, spacing=0)
-    notices: dict[str, Any] = {}
+    found: dict[str, Any] = {}
 
-    def noticed() -> bool:  # the Preempt notice, read as the agent reads it, before the eviction it announces
+    def noticed() -> bool:
         with arm.backend.lock:
             for vm in arm.backend.world.vms.values():
                 for event in arm.backend.world.scheduled_events.get(vm.key, []):
-                    if event.event_type == "Preempt" and vm.name in names:
-                        notices[vm.name] = {
+                    if event.event_type == "Preempt" and vm.name in names and vm.name.lower() not in found:
+                        found[vm.name.lower()] = {
                             "schema": "respot.preempt/v1",
                             "eventType": "Preempt",
                             "eventId": event.event_id,
@@ -111,49 +146,49 @@ def capture(stack: mass.Stack, url: str) -> list[tuple[str, str, Any]]:
                             "notBefore": format_datetime(event.not_before, usegmt=True),
                             "observedAt": format_datetime(arm.clock.now(), usegmt=True),
                         }
-        return len(notices) == len(names)
+        return len(found) == len(names)
 
     stack.wait(noticed, "every VM's Preempt notice", within=120)
-    stack.wait(lambda: len(arm.services.notifier.deliveries) >= 4 * len(names), "every alert and event", within=300)
-    signals = [(n.lower(), "agent", body) for n, body in notices.items()]
-    for d in arm.services.notifier.deliveries:
-        signals.append((_target(d["kind"], d["payload"]).rsplit("/", 1)[-1].lower(), d["kind"], d["payload"]))
-    assert Counter(vm for vm, _, _ in signals) == {n.lower(): 5 for n in names}
-    return sorted(signals, key=lambda s: (s[0], s[1]))  # the webhook pool delivered them in any order
+    return found
 
 
-def storm(stack: mass.Stack, signals: list[tuple[str, str, Any]]) -> Counter[str]:
-    """Every signal ``COPIES`` times, shuffled, in ``ROUNDS`` at four moments; intake's answers, counted by route
-    (start, join, duplicate, late...) and by HTTP status. A 503 (the durable backend did not take the signal) is
-    delivered again, as Azure Monitor and Event Grid do."""
-    deliveries = [Delivery(vm, kind, body, c) for vm, kind, body in signals for c in range(COPIES)]
-    random.Random(SEED).shuffle(deliveries)
-    answers: Counter[str] = Counter()
-    url = f"{stack.host.url}/api/alerts?code={stack.host.keys.function}"
+def alerts(stack: mass.Stack) -> list[tuple[str, str, Any]]:
+    """Once every VM is evicted: its four alerts and events, as the emulator's action groups posted them to the
+    sink: (vm name, kind, payload), in a stable order (the webhook pool delivered them in any)."""
+    arm, vms = stack.arm, stack.plan.vms
+    stack.wait(lambda: len(arm.services.notifier.deliveries) >= 4 * vms, "every alert and event", within=300)
+    found = [
+        (_target(d["kind"], d["payload"]).rsplit("/", 1)[-1].lower(), d["kind"], d["payload"])
+        for d in arm.services.notifier.deliveries
+    ]
+    assert len(found) == 4 * vms and len({vm for vm, _, _ in found}) == vms, found
+    return sorted(found, key=lambda s: (s[0], s[1]))
 
-    def one(delivery: Delivery) -> list[str]:
-        seen = []
-        for _ in range(5):
-            status, body = delivery.post(url)
-            seen.append(f"http_{status}")
-            if status != 503:
-                break
-        assert status in (200, 202), (status, body)
-        for a in body.get("accepted", []):
-            seen.append(a["route"])
-        for i in body.get("ignored", []):
-            seen.append(i["reason"])
-        return seen
 
+def storm(stack: mass.Stack, url: str) -> tuple[list[tuple[str, str, Any]], Storm]:
+    """The five signals of every VM's eviction, each delivered ``COPIES`` times: a share of the agent's copies at
+    the notice (before the eviction: the agent posts first), then everything else shuffled, in ``ROUNDS`` at four
+    moments (:func:`moment`). Returns the signals and the storm's answers."""
+    out = Storm(stack)
+    noticed = notices(stack, url)
+    agent = [Delivery(vm, "agent", body, c) for vm, body in sorted(noticed.items()) for c in range(COPIES)]
+    out.rng.shuffle(agent)
+    early = round(EARLY * len(agent))
+    out.post(agent[:early])
+    out.early, out.noticed = early, {d.vm for d in agent[:early]}
+    signals = [(vm, "agent", body) for vm, body in sorted(noticed.items())] + alerts(stack)
+    rest = agent[early:] + [
+        Delivery(vm, kind, body, c) for vm, kind, body in signals[len(noticed) :] for c in range(COPIES)
+    ]
+    out.rng.shuffle(rest)
     start = 0
-    with ThreadPoolExecutor(THREADS) as pool:
-        for i, share in enumerate(ROUNDS):
-            moment(stack, i)
-            end = len(deliveries) if i == len(ROUNDS) - 1 else start + round(share * len(deliveries))
-            for seen in pool.map(one, deliveries[start:end]):
-                answers.update(seen)
-            start = end
-    return answers
+    for i, share in enumerate(ROUNDS):
+        moment(stack, i)
+        end = len(rest) if i == len(ROUNDS) - 1 else start + round(share * len(rest))
+        out.post(rest[start:end])
+        start = end
+    assert out.posted == len(signals) * COPIES
+    return signals, out
 
 
 def moment(stack: mass.Stack, i: int) -> None:
@@ -236,8 +271,7 @@ def test_every_signal_ten_times_concurrently_and_shuffled_makes_one_recovery_and
     stack = mass.build(tmp_path, plan, setenv=monkeypatch.setenv)
     try:
         with sink() as url:
-            signals = capture(stack, url)
-            answers = storm(stack, signals)
+            signals, stormed = storm(stack, url)
         found = recoveries(stack)
         done = writes(stack)
         with stack.arm.backend.lock:
@@ -257,18 +291,20 @@ def test_every_signal_ten_times_concurrently_and_shuffled_makes_one_recovery_and
         redeploys=len(evicted - restarts),
         kinds=len({k for _, k, _ in signals}),
         signals=len(signals),
-        deliveries=len(signals) * COPIES,
+        deliveries=stormed.posted,
+        before_eviction=stormed.early,
+        started_by_notice=sum(1 for o in outputs if (o.get("signals") or [{}])[0].get("source") == "in-vm-agent"),
         recoveries=sum(len(v) for v in found.values()),
         signals_recorded=sum(len(r) for r in recorded),
         successful_starts=sum(done.succeeded[n] for n in restarts),
         successful_creates=sum(done.succeeded[n] for n in evicted - restarts),
         accepted_writes=sum(done.accepted.values()),
         failed_allocations=sum(done.failed.values()),
-        started=answers["start"],
-        joined=answers["join"],
-        duplicate=answers["duplicate"],
-        late=answers["late_signal"],
-        http_503=answers["http_503"],
+        started=stormed.answers["start"],
+        joined=stormed.answers["join"],
+        duplicate=stormed.answers["duplicate"],
+        late=stormed.answers["late_signal"],
+        http_503=stormed.answers["http_503"],
         duplicates=duplicates,
         extra_vms=max(0, len(vms) - plan.vms),
     )
@@ -276,6 +312,8 @@ def test_every_signal_ten_times_concurrently_and_shuffled_makes_one_recovery_and
     assert all(i.id.endswith("-0001") for insts in found.values() for i in insts)
     assert set(outcomes) <= {"recovered/evicted", "recovered/replaced"}, outcomes
     assert all(r == sorted(SOURCES) for r in recorded), recorded  # no signal lost, none recorded twice
+    first = {str(o["vm"]).rsplit("/", 1)[-1].lower(): o["signals"][0]["source"] for o in outputs}
+    assert {vm for vm, source in first.items() if source == "in-vm-agent"} == stormed.noticed, first
     assert done.succeeded == Counter(dict.fromkeys(evicted, 1)), done
     assert done.accepted == done.succeeded + done.failed, done  # no write beyond those ARM carried out
     assert len(vms) == plan.vms and set(vms.values()) == {Power.RUNNING}, vms
