@@ -42,6 +42,7 @@ class Flow:
         self.tasks = 0
         self._signal: Any = None  # the one pending wait for a signal event (the SDK hands events LIFO to waiters)
         self._troubles = 0  # consecutive throttled / transient answers, for jitter keys and backoff
+        self.trouble_delay: timedelta | None = None  # the wait the last answer asked for (None: it was no trouble)
         self._seen: dict[str, Any] | None = None  # the last step's budget readings, for the next take
         self._unspent: dict[str, int] = {}  # tokens reserved by earlier steps and not spent, for the next take
 
@@ -218,7 +219,7 @@ class Flow:
     def arm_trouble(self, result: StepResult, story: Story, action: str) -> timedelta | None:
         """For a throttled or transient answer: record it and say how long to wait (None: not trouble)."""
         if result.step not in (Step.THROTTLED, Step.TRANSIENT):
-            self._troubles = 0
+            self._troubles, self.trouble_delay = 0, None
             return None
         self._troubles += 1
         if result.step == Step.THROTTLED:
@@ -226,6 +227,7 @@ class Flow:
         else:
             delay = transient_delay(self._troubles, self.key)
         self.note(result, story, action, next_try=self.now + delay)
+        self.trouble_delay = delay
         return delay
 
     def note(self, result: StepResult, story: Story, action: str, next_try: datetime | None = None) -> None:
@@ -249,8 +251,8 @@ class Flow:
     ) -> Generator[Any, Any, StepResult]:
         """An activity, again after every throttled or transient answer (waited out on durable timers), until it
         answers otherwise, the deadline would pass, or this execution has used ``budget`` durable tasks (the
-        trouble is then the result: the caller continues as new, or waits). ``first``: its first answer, already
-        in hand (asked beside another step)."""
+        trouble is then the result, and :attr:`trouble_delay` the wait it asked for: the caller continues as new,
+        or waits at least that long). ``first``: its first answer, already in hand (asked beside another step)."""
         while True:
             result = first if first is not None else (yield from self.call(name, payload))
             first = None

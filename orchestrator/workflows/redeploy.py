@@ -417,9 +417,11 @@ class Redeploy(Waits):
                 self.tried(attempt, Verdict.SKIP_SIZE, "not_allowed", result.reason)
                 return Verdict.SKIP_SIZE
             return Conclusion(Outcome.IGNORED, Reason.OUT_OF_SCOPE, result.reason)
-        # no answer, throttled or 5xx past the ask's budget: wait, then the same create again (guard read first)
+        # no answer, throttled or 5xx past the ask's budget: wait (never less than a 429's Retry-After), then the
+        # same create again (guard read first)
         self.record("create", result.step.value, result.reason, "the create is asked again after a wait")
-        yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
+        wait = max(timedelta(seconds=SHORT), self.flow.trouble_delay or timedelta(0))
+        yield from self.sleep(self.flow.now + wait)
         return None
 
     def still_going(self, facts: VmFacts | None) -> bool:
