@@ -478,8 +478,9 @@ class Redeploy(Waits):
                 held_since = None  # creating, starting, or not yet healthy: look again shortly
                 yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
                 continue
-            if read.step in (Step.THROTTLED, Step.TRANSIENT, Step.UNKNOWN):
-                yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
+            if read.step in (Step.THROTTLED, Step.TRANSIENT, Step.UNKNOWN):  # past the ask's budget: never less
+                wait = max(timedelta(seconds=SHORT), self.flow.trouble_delay or timedelta(0))  # than a Retry-After
+                yield from self.sleep(self.flow.now + wait)
                 continue
             return (yield from self.lost_in_warm_up(attempt, facts))
         return self.give_up()

@@ -483,3 +483,21 @@ def test_a_long_throttling_storm_on_the_create_is_waited_out_at_its_retry_after_
     assert len(sent) == 31
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(sent)]
     assert min(gaps) >= 120, gaps  # never earlier than ARM asked
+
+
+def test_a_replacements_warm_up_read_throttled_past_its_budget_waits_its_retry_after_every_time() -> None:
+    w = world()
+    for _ in range(60):  # more 429s than the warm-up's ask budget takes: the warm-up loop asks past it
+        w.compute.fail_next("facts", ArmFailure(Failure.THROTTLED, "TooManyRequests", "slow down", 429, 120))
+    reads: list[Any] = []
+    facts = w.compute.facts
+
+    def timed(vm: VmRef) -> Any:
+        reads.append(w.compute.now)
+        return facts(vm)
+
+    w.compute.facts = timed  # type: ignore[method-assign]
+    out, _ = drive(w)
+    assert out["outcome"] == "recovered"
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(reads[-60:])]
+    assert len(reads) >= 60 and min(gaps) >= 120, gaps  # never sooner than ARM asked
