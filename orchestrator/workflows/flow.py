@@ -20,7 +20,7 @@ from orchestrator.domain.models import Step, StepResult, iso
 from orchestrator.domain.schedule import throttle_delay, transient_delay
 from orchestrator.domain.story import AttemptRun, Story
 from orchestrator.workflows import names
-from orchestrator.workflows.pacing import FIRST_LANE, LEARN_ONLY, cost_of, subscription_of
+from orchestrator.workflows.pacing import LEARN_ONLY, cost_of, subscription_of
 
 Context = Any  # azure.durable_functions.DurableOrchestrationContext (workflows do not import the SDK)
 Steps = Generator[Any, Any, Any]
@@ -71,7 +71,7 @@ class Flow:
         subscription = subscription_of(payload) if cost is not None else None
         extra_raw: list[Any] | None = None
         if cost and subscription is not None:
-            extra_raw = yield from self.pace(subscription, cost, extra, first=name in FIRST_LANE)
+            extra_raw = yield from self.pace(subscription, cost, extra)
             if extra_raw is None and extra:  # the take failed, and took them with it: they go with the step
                 extra = self._unpaced(beside)
         self.tasks += 1
@@ -93,20 +93,15 @@ class Flow:
         self.tasks += len(calls)
         return [self.context.call_activity(name, payload) for name, payload in calls]
 
-    def pace(
-        self, subscription: str, cost: dict[str, int], beside: list[Any] | None = None, *, first: bool = False
-    ) -> Steps:
+    def pace(self, subscription: str, cost: dict[str, int], beside: list[Any] | None = None) -> Steps:
         """Reserve ``cost`` in the subscription's budgets; wait until the limiter says go. A turn missed by more
         than LATE (the host was down when it came: timers fire late, together) is asked for again, once, so that
         the steps of an outage do not all go at once beside the turns the limiter gave out since. ``beside``:
-        activity tasks to run at once with the first take; their results are returned (None without them).
-        ``first``: the limiter's first lane (a create: see pacing.FIRST_LANE)."""
+        activity tasks to run at once with the first take; their results are returned (None without them)."""
         refund: dict[str, int] | None = self._unspent or None
         extra: list[Any] | None = None
         for _ in range(2):
             ask: dict[str, Any] = {"cost": cost, "at": iso(self.now), **(self._seen or {})}
-            if first:
-                ask["lane"] = "first"
             if refund is not None:
                 ask["refund"] = refund  # tokens reserved and never spent: a cache's reads, a late turn
             self._seen, self._unspent = None, {}
@@ -151,12 +146,6 @@ class Flow:
             self.signal_entity(
                 LIMITER, subscription, "throttled", {"bucket": bucket, "retry_after": wait, "at": iso(self.now)}
             )
-
-    def expect_first_lane(self, subscription: str) -> None:
-        """Tell the subscription's limiter that this orchestration will send a first-lane write (a create), so that
-        the normal lane leaves room for it (a one-way signal: no hop). Unpaced flows say nothing."""
-        if self.entity_id is not None:
-            self.signal_entity(LIMITER, subscription.lower(), "expect", {"at": iso(self.now), "bucket": "writes"})
 
     def call_raw(self, name: str, payload: Any) -> Steps:
         self.tasks += 1

@@ -262,7 +262,6 @@ class Recovery:
             )
             self.conclude(Outcome.NOT_PROTECTED, Reason.NOT_REMEMBERED, detail)
             return
-        self.flow.expect_first_lane(self.start.vm.subscription)  # a create will come: the limiter leaves it room
         yield from self.run_strategy("redeploy", None, 1, member=member.to_dict())
 
     def member(self) -> Steps:
