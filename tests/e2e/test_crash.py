@@ -171,7 +171,9 @@ def _vm_key(vm_id: str) -> str:
 
 def _put_statuses(arm: ArmEmulator) -> list[str]:
     counts = control(arm, "/requests")["counts"]
-    return [k.split()[-1] for k, n in counts.items() if k.startswith("VirtualMachines_CreateOrUpdate") for _ in range(n)]
+    return [
+        k.split()[-1] for k, n in counts.items() if k.startswith("VirtualMachines_CreateOrUpdate") for _ in range(n)
+    ]
 
 
 def _puts(arm: ArmEmulator) -> int:
