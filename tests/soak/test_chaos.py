@@ -11,7 +11,9 @@ aimed at a phase, at a moment a seeded Random picks:
 - ``write``: when ARM has served the k-th start or create (POST start 202, PUT 201) and before its answer leaves,
   so the activity that sent it never reports and runs again after the restart;
 - ``polling``: when ARM serves the k-th look at a long-running operation;
-- ``any``: when ARM serves respot's k-th request of any kind (the sweep's lists, Log Analytics, SKUs, prices...).
+- ``any``: when ARM serves respot's k-th request of any kind (the sweep's lists, Log Analytics, SKUs, prices...);
+- ``offset``: at a random real offset (up to OFFSET seconds) after the batch's last eviction: wherever that is
+  (an alert being taken, an entity batch, a replay after the last restart...).
 
 The request-bound kills fire on the emulator's serving thread (a request log listener), so they land exactly there;
 where the batch's other recoveries are when it fires is what the run happens to do, and no assertion depends on it.
@@ -52,8 +54,10 @@ pytestmark = pytest.mark.soak
 SEED = 12
 SPEED = 1200.0  # a simulated hour in three real seconds; the host is down about an hour per kill
 RECOVERIES = scale(full=100, ci=20)
-KILLS = scale(full=10, ci=5)  # at least one per phase
-PHASES = ("intake", "orchestration", "write", "polling", "any")
+KILLS = scale(full=10, ci=6)  # at least one per phase
+PHASES = ("intake", "orchestration", "write", "polling", "any", "offset")
+BY_TEST = ("intake", "offset")  # kills the test fires itself; the others fire on a request (KillSwitch)
+OFFSET = 2.0
 # The sweep every half hour, not every five minutes: on this clock that is still every 1.5 real seconds (the net
 # under alerts lost while the host is down), and five-minute sweeps (each sends every member to its entity) would
 # keep the host busy four times a second. No Regular fallbacks here: the return to Spot looks once an hour.
@@ -79,6 +83,7 @@ WRITES = {("VirtualMachines_Start", 202), ("VirtualMachines_Start", 200), ("Virt
 class KillPoint:
     phase: str
     nth: int  # the n-th matching request since armed; for intake, the n-th eviction of the batch
+    offset: float = 0.0  # for offset: real seconds after the batch's last eviction
 
 
 @dataclass
@@ -223,7 +228,7 @@ def kill_points(rng: random.Random, batches: list[list[str]]) -> list[KillPoint]
     phases += [rng.choice(PHASES) for _ in range(len(batches) - len(phases))]
     reach = {"any": 10}  # requests of any kind: several per VM
     return [
-        KillPoint(phase, rng.randint(1, reach.get(phase, 1) * len(batch)))
+        KillPoint(phase, rng.randint(1, reach.get(phase, 1) * len(batch)), rng.uniform(0, OFFSET))
         for phase, batch in zip(phases, batches, strict=True)
     ]
 
@@ -280,7 +285,7 @@ def test_the_host_killed_at_random_points_recovers_every_vm_once(tmp_path: Path,
         "chaos",
         recoveries=len(recoveries),
         vms=plan.vms,
-        kills=len(switch.landed) + phases["intake"],
+        kills=len(switch.landed) + sum(phases[p] for p in BY_TEST),
         restarts=host.runs - 1,
         recovered=recovered,
         duplicates=duplicates,
@@ -289,7 +294,8 @@ def test_the_host_killed_at_random_points_recovers_every_vm_once(tmp_path: Path,
         stuck=len(stuck),
         **{f"kills_{p}": phases[p] for p in PHASES},
         landed_on=" ".join(
-            f"{k}:{n}" for k, n in sorted(Counter(switch.landed + ["evict"] * phases["intake"]).items())
+            f"{k}:{n}"
+            for k, n in sorted(Counter(switch.landed + [p.phase for p in points if p.phase in BY_TEST]).items())
         ),
         started_meanwhile=counts["stopped/started_meanwhile"],
         undelivered_alerts=sum(1 for d in deliveries if not _ok(d)),
@@ -303,7 +309,7 @@ def test_the_host_killed_at_random_points_recovers_every_vm_once(tmp_path: Path,
     assert duplicates == 0 and extra == 0, (duplicates, extra)
     assert not lost, lost
     assert not stuck, stuck
-    assert len(switch.landed) == KILLS - phases["intake"], switch.landed
+    assert len(switch.landed) == KILLS - sum(phases[p] for p in BY_TEST), switch.landed
     # A start re-run after a kill may find the VM starting (its own start, unreported) and stop as
     # started_meanwhile: the VM runs, which is what this property asks; tests/e2e/test_crash.py covers the rest.
     assert set(counts) <= {"recovered/evicted", "recovered/replaced", "stopped/started_meanwhile"}, counts
@@ -311,13 +317,16 @@ def test_the_host_killed_at_random_points_recovers_every_vm_once(tmp_path: Path,
 
 def _evict_and_kill(arm: ArmEmulator, host: Host, switch: KillSwitch, batch: list[str], point: KillPoint) -> None:
     ids = {vm.name: vm.id for vm in _vms(arm)}
-    if point.phase != "intake":
+    if point.phase not in BY_TEST:
         switch.arm(point)
     for i, name in enumerate(batch, start=1):
         control(arm, "/evict", {"id": ids[name]})
         if point.phase == "intake" and i == point.nth:
             host.kill()
-    if point.phase != "intake" and not switch.fired.wait(REAL_TIMEOUT):
+    if point.phase == "offset":
+        threading.Event().wait(point.offset)  # the kill's moment itself, not a wait for some state
+        host.kill()
+    elif point.phase != "intake" and not switch.fired.wait(REAL_TIMEOUT):
         raise AssertionError(f"kill point {point} never came")
 
 
