@@ -355,8 +355,9 @@ def _recovered_count(plan: mass.Plan, vms: list[Any]) -> int:
 def _duplicates(
     plan: mass.Plan, vms: list[Any], writes: Counter[str], records: list[Any], since: Any
 ) -> tuple[int, int]:
-    """Replacements beyond one per member, starts beyond one per Deallocate VM (the emulator's answers and its
-    Activity Log), successful creates beyond one per replacement; and VMs beyond the plan's count."""
+    """Replacements beyond one per member; starts beyond one per Deallocate VM, counted twice over (succeeded in
+    the Activity Log, and accepted by ARM: no start or create fails in this world, so a second accepted one is a
+    second write, never a retry); creates ARM accepted beyond one per replacement. And VMs beyond the plan's count."""
     replacements = Counter(
         str(vm.tags["respot:replaces"]).lower() for vm in vms if (vm.tags or {}).get("respot:replaces")
     )
