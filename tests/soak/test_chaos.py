@@ -2,8 +2,8 @@
 task hub each time; every VM recovers, no VM gets two replacements or two starts, no signal is lost, none is stuck.
 
 The world is bench.mass's (half Stop/Deallocate VMs that respot restarts in place, half Delete-policy members of a
-fleet profile that it replaces). The host is a subprocess on a SQLite task hub, as in tests/e2e/test_crash.py; the
-emulator runs in this process on a fast clock. The VMs are evicted in batches, one kill per batch, and each kill is
+fleet profile that it replaces), and the wave's first starts and creates fail for capacity. The host is a subprocess
+on a SQLite task hub, as in tests/e2e/test_crash.py; the emulator runs in this process on a fast clock. The VMs are evicted in batches, one kill per batch, and each kill is
 aimed at a phase, at a moment a seeded Random picks:
 
 - ``intake``: right after the batch's j-th eviction, before its alert (60 simulated seconds later) is taken;
@@ -62,6 +62,9 @@ OFFSET = 2.0
 # under alerts lost while the host is down), and five-minute sweeps (each sends every member to its entity) would
 # keep the host busy four times a second. No Regular fallbacks here: the return to Spot looks once an hour.
 SWEEPS = {"RESPOT_SWEEP_SCHEDULE": "0 */30 * * * *", "RESPOT_RETURN_SCHEDULE": "0 0 * * * *"}
+# The first starts and creates of the wave fail for capacity: restarts back off and try again, replacements move
+# down their candidates and respot deletes the failed VM, all with kills among them.
+FAILED_ALLOCATIONS = RECOVERIES // 3
 ALERT_DELAY = 60.0  # simulated seconds from an eviction to its Activity Log alert
 TERMINAL = ("Completed", "Failed", "Terminated")
 # After the last restart every instance ends within REAL_TIMEOUT (real seconds: how much simulated time that is
@@ -172,7 +175,6 @@ class KillSwitch:
         self.seen = 0
         self.fired = threading.Event()
         self.landed: list[str] = []  # the request each kill landed on (SHORT)
-        self.writes: Counter[str] = Counter()  # successful starts and creates, per VM name
 
     def arm(self, point: KillPoint) -> None:
         with self.lock:
@@ -181,8 +183,6 @@ class KillSwitch:
 
     def __call__(self, entry: dict[str, Any]) -> None:
         op, status = entry["operation"], entry["status"]
-        if (op, status) in WRITES:
-            self.writes[_vm_name(entry["path"])] += 1
         with self.lock:
             point = self.armed
             if point is None or not _matches(point.phase, op, status):
@@ -194,10 +194,6 @@ class KillSwitch:
             self.host.kill()
             self.landed.append(SHORT.get(op, op.split("_")[-1].lower()))
             self.fired.set()
-
-
-def _vm_name(path: str) -> str:
-    return path.split("?")[0].split("/virtualMachines/")[-1].split("/")[0] if "/virtualMachines/" in path else "-"
 
 
 def _matches(phase: str, op: str, status: int) -> bool:
@@ -257,6 +253,7 @@ def test_the_host_killed_at_random_points_recovers_every_vm_once(tmp_path: Path,
             switch = KillSwitch(host)
             arm.services.requests.listeners.append(switch)
             wave = arm.clock.now()
+            control(arm, "/faults", {"allocation": {"code": "AllocationFailed", "count": FAILED_ALLOCATIONS}})
             order = sorted(ids)
             rng.shuffle(order)
             batches = [order[i::KILLS] for i in range(KILLS)]
@@ -277,7 +274,7 @@ def test_the_host_killed_at_random_points_recovers_every_vm_once(tmp_path: Path,
         records = list(arm.backend.world.activity)
     recoveries = [i for i in instances if i["name"] == "recover_vm"]
     counts = _outcomes(recoveries)
-    duplicates, extra = _duplicates(plan, vms, switch.writes, records, wave)
+    duplicates, extra = _duplicates(plan, vms, records, wave)
     lost, late = _signals(ids, recoveries, deliveries)
     recovered = _recovered_count(plan, vms)
     phases = Counter(p.phase for p in points)
@@ -297,6 +294,7 @@ def test_the_host_killed_at_random_points_recovers_every_vm_once(tmp_path: Path,
             f"{k}:{n}"
             for k, n in sorted(Counter(switch.landed + [p.phase for p in points if p.phase in BY_TEST]).items())
         ),
+        failed_allocations=sum(1 for r in records if r.status == "Failed" and r.timestamp >= wave),
         started_meanwhile=counts["stopped/started_meanwhile"],
         undelivered_alerts=sum(1 for d in deliveries if not _ok(d)),
         late_alerts=late,
@@ -352,28 +350,24 @@ def _recovered_count(plan: mass.Plan, vms: list[Any]) -> int:
     return restarts + members
 
 
-def _duplicates(
-    plan: mass.Plan, vms: list[Any], writes: Counter[str], records: list[Any], since: Any
-) -> tuple[int, int]:
-    """Replacements beyond one per member; starts beyond one per Deallocate VM, counted twice over (succeeded in
-    the Activity Log, and accepted by ARM: no start or create fails in this world, so a second accepted one is a
-    second write, never a retry); creates ARM accepted beyond one per replacement. And VMs beyond the plan's count."""
+def _duplicates(plan: mass.Plan, vms: list[Any], records: list[Any], since: datetime) -> tuple[int, int]:
+    """Replacements beyond one per member; starts that succeeded beyond one per Deallocate VM, and creates (VM
+    writes) that succeeded beyond one per replacement, from the Activity Log (a start or create that failed for
+    capacity is a retry, not a duplicate). And VMs beyond the plan's count."""
     replacements = Counter(
         str(vm.tags["respot:replaces"]).lower() for vm in vms if (vm.tags or {}).get("respot:replaces")
     )
-    starts: Counter[str] = Counter()
+    succeeded: Counter[tuple[str, str]] = Counter()
     for rec in records:
-        if (
-            rec.timestamp >= since
-            and rec.status == "Succeeded"
-            and rec.operation_name.lower().endswith("/start/action")
-        ):
-            starts[rec.resource_id.rsplit("/", 1)[-1].lower()] += 1
+        op = rec.operation_name.lower()
+        if rec.timestamp >= since and rec.status == "Succeeded" and op.endswith(("/start/action", "/write")):
+            kind = "start" if op.endswith("/start/action") else "write"
+            succeeded[(kind, rec.resource_id.rsplit("/", 1)[-1].lower())] += 1
     restarts = [n for names in plan.restarts.values() for n in names]
-    made = [vm.name for vm in vms if (vm.tags or {}).get("respot:replaces")]
+    made = [vm.name.lower() for vm in vms if (vm.tags or {}).get("respot:replaces")]
     extra_replacements = sum(n - 1 for n in replacements.values() if n > 1)
-    extra_starts = sum(max(0, starts[n] - 1) + max(0, writes[n] - 1) for n in restarts)
-    extra_creates = sum(max(0, writes[n] - 1) for n in made)
+    extra_starts = sum(max(0, succeeded[("start", n)] - 1) for n in restarts)
+    extra_creates = sum(max(0, succeeded[("write", n)] - 1) for n in made)
     return extra_replacements + extra_starts + extra_creates, max(0, len(vms) - plan.vms)
 
 
