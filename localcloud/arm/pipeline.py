@@ -68,11 +68,15 @@ class Route:
 
 @dataclass
 class RequestLog:
-    """Every request the emulator saw, and counts per operation id (control API ``/_localcloud/requests``)."""
+    """Every request the emulator saw, and counts per operation id (control API ``/_localcloud/requests``).
+
+    ``listeners`` (in-process, for tests) see each entry once it is served and before its answer leaves, on the
+    serving thread: a test can act at an exact request (the chaos suite kills the host right after a write)."""
 
     entries: list[dict[str, Any]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     limit: int = 20000
+    listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, entry: dict[str, Any]) -> None:
@@ -81,6 +85,8 @@ class RequestLog:
             self.entries.append(entry)
             if len(self.entries) > self.limit:
                 del self.entries[: len(self.entries) - self.limit]
+        for listener in list(self.listeners):
+            listener(entry)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

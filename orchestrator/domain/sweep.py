@@ -146,8 +146,11 @@ def settled(vms: list[tuple[VmRef, VmFacts]]) -> set[str]:
 
 
 def _failed_create(facts: VmFacts) -> bool:
-    """Failed, with no running power state beside the failed provisioning."""
-    return facts.status == VmStatus.FAILED and "powerstate/running" not in {c.lower() for c in facts.codes}
+    """Failed, with no running power state beside the failed provisioning. A create that failed for capacity may
+    show PowerState/deallocated beside it, as a failed start does (status deallocated): for a member that is a
+    create, since respot never starts one (an eviction deletes it)."""
+    failed = facts.status == VmStatus.FAILED or facts.provisioning_failed is not None
+    return failed and "powerstate/running" not in {c.lower() for c in facts.codes}
 
 
 def missing(roster: Roster, present: set[str], scope: Scope, swept: frozenset[str]) -> list[Candidate]:

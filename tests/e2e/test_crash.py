@@ -20,7 +20,7 @@ from localcloud.arm import ArmEmulator
 from localcloud.clock import Clock
 from tests.conftest import REPO
 from tests.e2e.conftest import SIZE, Stack, product_env
-from tests.integration.helpers import control, vm_body, wait_until
+from tests.integration.helpers import activity, control, vm_body, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +178,51 @@ def _put_statuses(arm: ArmEmulator) -> list[str]:
 
 def _puts(arm: ArmEmulator) -> int:
     return len(_put_statuses(arm))
+
+
+def test_host_killed_right_after_arm_accepted_a_start_leaves_the_vm_running_once(tmp_path: Path) -> None:
+    """The known edge of an at-least-once try_start: ARM accepted the start (202) and the host died before the
+    activity reported. The re-run's guard read finds the VM running and cannot tell respot's unreported start from
+    a person's, so the recovery concludes stopped/started_meanwhile: never a second start, and the VM runs."""
+    with ArmEmulator(clock=Clock(speed=1200)) as arm:
+        port = free_port()
+        host = serve(tmp_path, port, arm, start=arm.clock.now().isoformat())
+        compute = arm.compute_client(retry_total=0)
+        vm = compute.virtual_machines.begin_create_or_update(
+            arm.resource_group, "phoenix", vm_body(arm, zones=["1"])
+        ).result()
+        first, killed = host, []
+
+        def kill_at_the_start(entry: dict[str, Any]) -> None:  # on the emulator's thread, before the 202 leaves
+            if entry["operation"] == "VirtualMachines_Start" and entry["status"] == 202 and not killed:
+                first.send_signal(signal.SIGKILL)
+                killed.append(entry)
+
+        arm.services.requests.listeners.append(kill_at_the_start)
+        try:
+            wait_until(lambda: get(f"http://127.0.0.1:{port}/api/health") is not None, timeout=30, what="the host")
+            keys = json.loads((tmp_path / "keys.json").read_text())
+            alerts = f"http://127.0.0.1:{port}/api/alerts?code={keys['function']}"
+            control(arm, "/action-groups", {"name": "respot", "url": alerts, "delay_seconds": 60})
+            control(arm, "/evict", {"id": str(vm.id)})
+            wait_until(lambda: bool(killed), timeout=60, what="ARM accepting respot's start")
+        finally:
+            host.send_signal(signal.SIGKILL)
+            host.wait(timeout=10)
+        host = serve(tmp_path, port, arm, start=arm.clock.now().isoformat())
+        status_url = f"http://127.0.0.1:{port}/runtime/webhooks/durabletask/instances/{Stack.recovery(str(vm.id))}"
+        try:
+            wait_until(
+                lambda: status_of(f"{status_url}?code={keys['system']}").get("runtimeStatus") == "Completed",
+                timeout=90,
+                what="the recovery to finish after the restart",
+            )
+            out = status_of(f"{status_url}?code={keys['system']}")["output"]
+        finally:
+            host.send_signal(signal.SIGTERM)
+            assert host.wait(timeout=20) == 0
+        assert (out["outcome"], out["reason"]) == ("stopped", "started_meanwhile"), out
+        statuses = [s.code for s in compute.virtual_machines.instance_view(arm.resource_group, "phoenix").statuses]
+        assert "PowerState/running" in statuses
+        starts = [r for r in activity(arm, "/start/action") if r["status"] == "Succeeded"]
+        assert len(starts) == 1

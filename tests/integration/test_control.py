@@ -64,6 +64,17 @@ def test_request_log_counts_operations_by_status(arm: ArmEmulator, compute: Any)
     assert counts["Operations_Get 200"] >= 1
 
 
+def test_a_request_log_listener_sees_each_request_once_it_is_served(arm: ArmEmulator) -> None:
+    seen: list[tuple[str, int, int]] = []
+    arm.services.requests.listeners.append(
+        lambda e: seen.append((e["operation"], e["status"], len(arm.backend.world.vms)))
+    )
+    path = f"/subscriptions/{arm.subscription}/resourceGroups/{arm.resource_group}/providers/Microsoft.Compute/virtualMachines/vm1?api-version=2026-04-01"
+    assert not seen
+    assert raw(arm, "PUT", path, vm_body(arm))[0] == 201
+    assert seen == [("VirtualMachines_CreateOrUpdate", 201, 1)]  # served: the VM exists when the listener runs
+
+
 def test_the_request_log_and_the_activity_log_carry_simulated_time_to_the_microsecond(arm: ArmEmulator) -> None:
     control(arm, "/clock", {"speed": 0})
     control(arm, "/clock", {"advance": 1.0015})  # a millisecond and a half past a second

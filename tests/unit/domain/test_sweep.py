@@ -159,6 +159,16 @@ def test_a_running_member_whose_extension_failed_stays_on_the_roster_and_a_faile
     assert {ref.name for ref, _ in vms if ref.id in settled(vms)} == {"extension"}
 
 
+def test_a_failed_create_shown_deallocated_is_not_put_on_the_roster() -> None:
+    """ARM may show a create that failed for capacity beside PowerState/deallocated, as a failed start (the emulator
+    does). A sweep between that failure and respot's delete of the VM must not roster it: the next sweep would
+    miss it and start a recovery for a VM respot deleted itself (the chaos soak found one, ignored/user_deleted)."""
+    codes = ["ProvisioningState/failed/AllocationFailed", "PowerState/deallocated"]
+    failed = facts(status_of(codes), codes=codes, provisioning_failed="AllocationFailed", eviction_policy="Delete")
+    assert failed.status == VmStatus.DEALLOCATED
+    assert settled([(VM, failed)]) == set()
+
+
 def test_an_instance_is_missed_only_when_its_set_was_swept_and_kept_while_its_set_was_not() -> None:
     pool = VmRef(SUB, "rg", "pool_0", "pool", "0")
     gone_set = VmRef(SUB, "rg", "gone_0", "gone", "0")
