@@ -24,6 +24,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -308,20 +309,25 @@ def trace_dirs(root: Path | None = None) -> list[Path]:
 
 def part_policies(sizes: Sizes, dirs: list[Path] | None = None) -> dict[str, Any]:
     from bench import policies
+    from bench.sim import synth
     from bench.sim.prices import load_csv
     from bench.sim.signals import load_vm_skus
     from bench.sim.traces import load
 
     found = dirs if dirs is not None else trace_dirs()
-    chosen = found if sizes.policy_sets is None else found[: sizes.policy_sets]
     book = load_csv(policies.DEFAULT_PRICES) if policies.DEFAULT_PRICES.exists() else None
     vm_sizes = load_vm_skus(policies.DEFAULT_PRICES.with_name("vm_skus.csv"))
     results: dict[str, dict[str, Any]] = {}
-    for d in chosen:
-        traces = load(d)
-        name = traces.name if traces.name not in results else str(d)
-        results[name] = policies.run_set(traces, book, vm_sizes, False)
-        _say(policies.report(name, results[name], False))
+    with tempfile.TemporaryDirectory(prefix="respot-traces-") as tmp:
+        if not found:  # ../shared/data is not beside this checkout (a bare clone): the seeded synthetic sets
+            _say([f"no trace sets under {policies.SHARED / 'spot-traces'}: the synthetic sets instead (seed 1)"])
+            found = synth.write(Path(tmp), 1)
+        chosen = found if sizes.policy_sets is None else found[: sizes.policy_sets]
+        for d in chosen:
+            traces = load(d)
+            name = traces.name if traces.name not in results else str(d)
+            results[name] = policies.run_set(traces, book, vm_sizes, False)
+            _say(policies.report(name, results[name], False))
     doc = policies.as_json(results)
     figs: dict[str, Any] = {}
     for name, entry in doc["sets"].items():

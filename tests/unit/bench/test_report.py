@@ -115,3 +115,9 @@ def test_the_report_end_to_end_on_a_tiny_input_writes_every_section_and_the_mach
     assert set(one_set["policies"]) == set(POLICIES)
     assert "# bench report (--quick)" in done.stdout
     assert "written:" in done.stdout
+
+
+def test_without_the_shared_traces_the_policies_part_replays_the_synthetic_sets() -> None:
+    # A bare clone has no ../shared beside it (CI may not): the part still runs, on the seeded synthetic sets.
+    out = report.part_policies(TINY, dirs=[])
+    assert out["figures"] and all(name.startswith("synthetic-") for name in out["detail"]["sets"])
