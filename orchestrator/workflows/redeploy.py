@@ -77,6 +77,7 @@ MAX_LISTED = 40
 MAX_WALK = 60  # tries kept in the output (the story counts them all)
 P = TypeVar("P")
 PERSISTENT = ("not offered", "restricted", "cannot run as spot", "below the profile", "architecture", "family", "quota")
+MAX_DELETE_TRIES = 3  # a failed replacement's delete asked again after no answer (each look reads it first)
 
 
 @dataclass
@@ -515,8 +516,17 @@ class Redeploy(Waits):
         return Conclusion(Outcome.RECOVERED, reason, f"replaced by {target.name} on {attempt.offering.key}")
 
     def discard(self, attempt: Attempt) -> Steps:
-        """Delete what a failed create left (the VM resource in Failed state, its NIC): issued, not waited for."""
-        result = yield from self.flow.call(names.DELETE_VM, {"vm": self.target(attempt).to_dict()})
+        """Delete what a failed create left (the VM resource in Failed state, its NIC): issued, not waited for.
+        ARM trouble is waited out and the delete asked again (delete_vm reads first, so asking twice is safe): a
+        refused delete left a Failed VM and its disk behind (the soak's ARM faults found one)."""
+        payload = {"vm": self.target(attempt).to_dict()}
+        ask: dict[str, Any] = {"deadline": self.deadline, "budget": 2 * TASKS_PER_EXECUTION, "action": "delete"}
+        result = yield from self.flow.ask(names.DELETE_VM, payload, self.story, **ask)
+        for _ in range(MAX_DELETE_TRIES):
+            if result.step != Step.UNKNOWN:  # sent, no answer: look again, then delete what is still there
+                break
+            yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
+            result = yield from self.flow.ask(names.DELETE_VM, payload, self.story, **ask)
         if result.step not in (Step.ACCEPTED, Step.DONE):
             self.record("delete", result.step.value, result.reason, "the failed replacement was not deleted")
 

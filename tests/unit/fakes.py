@@ -98,7 +98,7 @@ class FakeCompute:
         return [vm for vm in self.vms.values() if vm.body]
 
     def fail_next(self, call: str, fault: Any) -> None:
-        """``call``: facts | start | operation | price; ``fault``: an ArmFailure to raise, or for ``operation``
+        """``call``: facts | start | operation | price | create | delete; ``fault``: an ArmFailure to raise, or for ``operation``
         a code the operation ends with; ``("applied", ArmFailure)`` applies the write, then raises."""
         self.faults.append((call, fault))
 
@@ -204,6 +204,9 @@ class FakeCompute:
 
     def begin_delete(self, vm: VmRef) -> Operation | None:
         self.log.append(("delete", vm.id))
+        fault = self._fault("delete")
+        if fault is not None:
+            raise fault
         readings.record({}, "DELETE")  # what the request spends of ARM's buckets
         self.vms.pop(vm.id, None)
         return None

@@ -466,3 +466,14 @@ def test_a_replacements_warm_up_read_throttled_past_its_budget_waits_its_retry_a
     assert out["outcome"] == "recovered"
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(reads[-60:])]
     assert len(reads) >= 60 and min(gaps) >= 120, gaps  # never sooner than ARM asked
+
+
+def test_a_failed_replacements_delete_that_arm_throttles_is_waited_out_and_sent_again() -> None:
+    w = world()
+    w.compute.create_codes["standard_d2s_v5/eastus/2"] = "ZonalAllocationFailed"  # the best candidate's create fails
+    w.compute.fail_next("delete", ArmFailure(Failure.THROTTLED, "TooManyRequests", "slow down", 429, 30))
+    out, _ = drive(w)
+    assert out["outcome"] == "recovered"
+    assert w.compute.count("delete") == 2  # refused once, then sent again after its Retry-After
+    left = [v for v in w.compute.vms.values() if v.tags.get("respot:recovery")]
+    assert len(left) == 1  # the failed one is gone: only the replacement that runs
