@@ -26,8 +26,16 @@ pytestmark = pytest.mark.e2e
 
 
 def serve(
-    tmp_path: Path, port: int, arm: ArmEmulator, *, speed: float = 1200, start: str | None = None, **env_extra: str
+    tmp_path: Path,
+    port: int,
+    arm: ArmEmulator,
+    *,
+    speed: float = 1200,
+    start: str | None = None,
+    log: Path | None = None,
+    **env_extra: str,
 ) -> subprocess.Popen[bytes]:
+    """The local Functions host as a subprocess on ``tmp_path``'s task hub (its output to ``log``, or nowhere)."""
     argv = [
         sys.executable,
         "-m",
@@ -43,7 +51,10 @@ def serve(
         *(["--start", start, "--start-real", str(time.time())] if start else []),
     ]
     env = {**os.environ, **product_env(arm, **env_extra)}
-    return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if log is None:
+        return subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def get(url: str) -> Any:
@@ -143,17 +154,7 @@ def test_host_killed_right_after_a_replacements_put_makes_no_second_vm(tmp_path:
             host.send_signal(signal.SIGKILL)  # the activity may not have reported: its create replays
             host.wait(timeout=10)
         host = serve(tmp_path, port, arm, **env)
-        status_url = f"http://127.0.0.1:{port}/runtime/webhooks/durabletask/instances/{Stack.recovery(str(vm.id))}"
-        try:
-            wait_until(
-                lambda: status_of(f"{status_url}?code={keys['system']}").get("runtimeStatus") == "Completed",
-                timeout=90,
-                what="the recovery to finish after the restart",
-            )
-            out = status_of(f"{status_url}?code={keys['system']}")["output"]
-        finally:
-            host.send_signal(signal.SIGTERM)
-            assert host.wait(timeout=20) == 0
+        out = output_after_restart(host, port, keys, str(vm.id))
         assert (out["outcome"], out["reason"]) == ("recovered", "replaced")
         made = [v for v in compute.virtual_machines.list(arm.resource_group) if (v.tags or {}).get("respot:recovery")]
         # One VM: a create that replays after the kill is create-only (If-None-Match: *), so ARM refuses it with
@@ -210,19 +211,25 @@ def test_host_killed_right_after_arm_accepted_a_start_leaves_the_vm_running_once
             host.send_signal(signal.SIGKILL)
             host.wait(timeout=10)
         host = serve(tmp_path, port, arm, start=arm.clock.now().isoformat())
-        status_url = f"http://127.0.0.1:{port}/runtime/webhooks/durabletask/instances/{Stack.recovery(str(vm.id))}"
-        try:
-            wait_until(
-                lambda: status_of(f"{status_url}?code={keys['system']}").get("runtimeStatus") == "Completed",
-                timeout=90,
-                what="the recovery to finish after the restart",
-            )
-            out = status_of(f"{status_url}?code={keys['system']}")["output"]
-        finally:
-            host.send_signal(signal.SIGTERM)
-            assert host.wait(timeout=20) == 0
+        out = output_after_restart(host, port, keys, str(vm.id))
         assert (out["outcome"], out["reason"]) == ("stopped", "started_meanwhile"), out
         statuses = [s.code for s in compute.virtual_machines.instance_view(arm.resource_group, "phoenix").statuses]
         assert "PowerState/running" in statuses
         starts = [r for r in activity(arm, "/start/action") if r["status"] == "Succeeded"]
         assert len(starts) == 1
+
+
+def output_after_restart(host: subprocess.Popen[bytes], port: int, keys: dict[str, str], vm_id: str) -> Any:
+    """The VM's first recovery's output once it completed on the restarted ``host``, which is then stopped (and
+    must exit cleanly)."""
+    status_url = f"http://127.0.0.1:{port}/runtime/webhooks/durabletask/instances/{Stack.recovery(vm_id)}"
+    try:
+        wait_until(
+            lambda: status_of(f"{status_url}?code={keys['system']}").get("runtimeStatus") == "Completed",
+            timeout=90,
+            what="the recovery to finish after the restart",
+        )
+        return status_of(f"{status_url}?code={keys['system']}")["output"]
+    finally:
+        host.send_signal(signal.SIGTERM)
+        assert host.wait(timeout=20) == 0

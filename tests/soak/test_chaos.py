@@ -26,7 +26,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -44,8 +43,8 @@ from bench.common import free_port
 from localcloud.arm import ArmEmulator
 from localcloud.arm.models import Power
 from localcloud.clock import Clock
-from tests.conftest import REPO
-from tests.e2e.conftest import Stack, product_env
+from tests.e2e.conftest import Stack
+from tests.e2e.test_crash import serve
 from tests.integration.helpers import control, wait_until
 from tests.soak.conftest import SoakReport, scale
 
@@ -102,25 +101,10 @@ class Host:
 
     def start(self) -> None:
         self.runs += 1
-        argv = [
-            sys.executable,
-            "-m",
-            "localcloud.functions",
-            "--app",
-            str(REPO / "function_app.py"),
-            "--port",
-            str(self.port),
-            "--db",
-            str(self.tmp / "hub.sqlite"),
-            "--speed",
-            str(SPEED),
-            # the emulator's time, so durable timers and ARM agree across restarts
-            *("--start", self.arm.clock.now().isoformat(), "--start-real", str(time.time())),
-        ]
-        log = (self.tmp / f"host-{self.runs}.log").open("wb")
-        env = {**os.environ, **product_env(self.arm, **self.env)}
-        self.proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        # the emulator's time, so durable timers and ARM agree across restarts
+        log = self.tmp / f"host-{self.runs}.log"
+        start = self.arm.clock.now().isoformat()
+        self.proc = serve(self.tmp, self.port, self.arm, speed=SPEED, start=start, log=log, **self.env)
         wait_until(lambda: get(f"{self.url}/api/health") is not None, timeout=60, what=f"host run {self.runs}")
 
     @property
