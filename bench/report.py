@@ -253,47 +253,25 @@ def part_mass(sizes: Sizes) -> dict[str, Any]:
     _say(mass.report(fig))
     clock = f"at {sizes.mass_speed:g}x" if sizes.mass_speed > 0 else "on a stepped clock"
     one = f"one wave of {fig['vms']} VMs {clock}"
+
+    def wave(value: float | None, unit: str, against: dict[str, Any] | None = None) -> dict[str, Any]:
+        return figure(value, unit, median_of=1, over=one, against=against)
+
     return {
         "figures": {
-            "recovered_share": figure(
-                fig["recovered"] / fig["vms"], "share", median_of=1, over=one, against=bound("==", 1, "every VM")
+            "recovered_share": wave(fig["recovered"] / fig["vms"], "share", bound("==", 1, "every VM")),
+            "seconds": wave(fig["seconds"], "s"),
+            "bound_seconds": wave(fig["bound_seconds"], "s"),
+            "ratio_to_bound": wave(fig["ratio"], "x", bound("<=", 1.2, "issue #9: within 1.2x of the ARM bound")),
+            "writes_per_vm": wave(fig["writes_per_vm"], "writes", bound("<=", 1.05, "one write per VM, 5% slack")),
+            "reads_per_vm": wave(fig["reads_per_vm"], "reads"),
+            "throttled": wave(fig["throttled"], "429s"),
+            "throttled_write_share": wave(
+                fig["throttled_write_share"], "share", bound("<", 0.01, "issue #9: < 1% of writes")
             ),
-            "seconds": figure(fig["seconds"], "s", median_of=1, over=one),
-            "bound_seconds": figure(fig["bound_seconds"], "s", median_of=1, over=one),
-            "ratio_to_bound": figure(
-                fig["ratio"],
-                "x",
-                median_of=1,
-                over=one,
-                against=bound("<=", 1.2, "issue #9: within 1.2x of the ARM bound"),
-            ),
-            "writes_per_vm": figure(
-                fig["writes_per_vm"],
-                "writes",
-                median_of=1,
-                over=one,
-                against=bound("<=", 1.05, "one write per VM, 5% slack"),
-            ),
-            "reads_per_vm": figure(fig["reads_per_vm"], "reads", median_of=1, over=one),
-            "throttled": figure(fig["throttled"], "429s", median_of=1, over=one),
-            "throttled_write_share": figure(
-                fig["throttled_write_share"],
-                "share",
-                median_of=1,
-                over=one,
-                against=bound("<", 0.01, "issue #9: < 1% of writes"),
-            ),
-            "duplicates": figure(
-                fig["duplicates"] + fig["extra_vms"],
-                "VMs",
-                median_of=1,
-                over=one,
-                against=bound("==", 0, "issue #9: none"),
-            ),
-            "peak_rss_mb": figure(
-                fig["peak_rss_mb"], "MB", median_of=1, over=one, against=bound("<", 500, "issue #9: < 500 MB")
-            ),
-            "cpu_cores": figure(fig["cpu_cores"], "cores", median_of=1, over=one),
+            "duplicates": wave(fig["duplicates"] + fig["extra_vms"], "VMs", bound("==", 0, "issue #9: none")),
+            "peak_rss_mb": wave(fig["peak_rss_mb"], "MB", bound("<", 500, "issue #9: < 500 MB")),
+            "cpu_cores": wave(fig["cpu_cores"], "cores"),
         },
         "detail": fig,
     }
