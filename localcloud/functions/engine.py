@@ -196,28 +196,51 @@ class Engine:
     # --- episodes -------------------------------------------------------------------------------------------
 
     def run_episode(self, iid: str) -> None:
+        """One episode of ``iid``: its visible messages and history are read, the orchestrator function replays
+        them with no lock of the task hub held (replay is the costly part: ~100 us an event), then one transaction
+        takes exactly those messages, appends the history and applies the actions. Messages that arrive meanwhile
+        wait for the next episode; a host killed before the commit leaves everything as it was (it runs again)."""
         if iid.startswith("@"):  # DurableTaskExtension.GetObject: a name starting with @ is an entity's scheduler
             self.entities.run_batch(iid)
             return
-        with self._locks[iid], self.store.tx():
-            inst = self.store.instance(iid)
-            now = self.now()
-            new = self.store.take_inbox(iid, stamp(now))
-            if inst is None or inst.status in TERMINAL or not new:
-                return
+        with self._locks[iid]:  # one episode per instance; terminate and start_new take the same lock
+            with self.store.tx():
+                inst = self.store.instance(iid)
+                now = self.now()
+                taken = self.store.visible_inbox(iid, stamp(now))
+                if inst is None or inst.status in TERMINAL or not taken:
+                    if taken:  # an ended instance's late messages are dropped
+                        self.store.delete_messages([n for n, _ in taken])
+                    return
+                old = self.store.history(iid)
+                retries = self._retry_state(inst)
             started = time.perf_counter()
-            outcome = self._episode(inst, now, new)
+            new = [e for _, e in taken]
+            if any(e["EventType"] == Kind.EXECUTION_STARTED for e in new):
+                inst.status = "Running"
+            delivered, state, planner = self._replay(inst, now, old, new, retries)
+            with self.store.tx():
+                current = self.store.instance(iid)
+                if current is None or current.execution_id != inst.execution_id or current.status in TERMINAL:
+                    return  # ended or replaced meanwhile (a purge cannot: the instance was running)
+                self.store.delete_messages([n for n, _ in taken])
+                self.store.append_history(inst.id, delivered + planner.events)
+                outcome = self._apply(inst, state, planner)
         self._log(inst.name, iid, started, outcome)
 
-    def _episode(self, inst: Instance, now: datetime, new: list[Event]) -> str:
-        if any(e["EventType"] == Kind.EXECUTION_STARTED for e in new):
-            inst.status = "Running"
-        old = self.store.history(inst.id)
+    def _replay(
+        self,
+        inst: Instance,
+        now: datetime,
+        old: list[Event],
+        new: list[Event],
+        retries: tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]],
+    ) -> tuple[list[Event], dict[str, Any], Planner]:
+        """The orchestrator function over its history: what it did (state) and what that asks of the hub. Pure
+        of the task hub: nothing here reads or writes it."""
         delivered = [event(Kind.ORCHESTRATOR_STARTED, now), *new]
         spec = self.app.orchestrators.get(inst.name)
-        planner = Planner(
-            inst, now, *self._retry_state(inst), entities=self.app.entities, unknown_entity=self.entities.unknown
-        )
+        planner = Planner(inst, now, *retries, entities=self.app.entities, unknown_entity=self.entities.unknown)
         try:
             if spec is None:
                 raise LookupError(f"The orchestrator function '{inst.name}' does not exist in this app.")
@@ -230,8 +253,7 @@ class Engine:
         inst.actions_seen = len(actions)
         if "customStatus" in state:
             inst.custom_status = json.dumps(state["customStatus"])
-        self.store.append_history(inst.id, delivered + planner.events)
-        return self._apply(inst, state, planner)
+        return delivered, state, planner
 
     def _retry_state(self, inst: Instance) -> tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]:
         rows = self.store.retries(inst.id, inst.execution_id)

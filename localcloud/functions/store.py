@@ -212,15 +212,15 @@ class Store:
             rows = self._db.execute(READY, {"now": now}).fetchall()
         return [r["instance_id"] for r in rows]
 
-    def take_inbox(self, instance_id: str, now: str) -> list[Event]:
-        with self.tx() as db:
-            rows = db.execute(
+    def visible_inbox(self, instance_id: str, now: str) -> list[tuple[int, Event]]:
+        """The instance's messages visible at ``now``, in delivery order, left in the inbox (the episode that
+        replays them takes them when it commits: :meth:`delete_messages`)."""
+        with self._lock:
+            rows = self._db.execute(
                 "SELECT id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? ORDER BY visible_at, id",
                 (instance_id, now),
             ).fetchall()
-            if rows:
-                db.execute(f"DELETE FROM inbox WHERE id IN ({','.join('?' * len(rows))})", [r["id"] for r in rows])  # noqa: S608 - placeholders only
-        return [json.loads(r["event"]) for r in rows]
+        return [(int(r["id"]), json.loads(r["event"])) for r in rows]
 
     def next_visible(self, after: str | None = None) -> str | None:
         """The earliest time an inbox message becomes visible (only those later than ``after``, when given)."""

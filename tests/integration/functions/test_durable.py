@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import threading
+
 import pytest
 
 from localcloud.functions.host import FunctionsHost
@@ -70,6 +74,32 @@ def test_external_events_win_the_race_against_a_timer(client: Client) -> None:
         "POST", f"/runtime/webhooks/durabletask/instances/{iid}/raiseEvent/approve", {"late": True}, key="system"
     )
     assert gone[0] == 410
+
+
+def test_an_episode_replays_without_holding_the_task_hub(client: Client, host: FunctionsHost) -> None:
+    """Replay is an episode's costly part, so it runs with no lock of the task hub held: a mass eviction's
+    activities, entities and HTTP calls are not kept waiting behind it. An event raised while the waiter's first
+    episode replays is written at once, and the next episode delivers it."""
+    spec = host.engine.app.orchestrators["waiter"]
+    written: list[bool] = []
+
+    def replay(context: str) -> object:
+        if not written:
+            raiser = threading.Thread(
+                target=host.engine.raise_event, args=("unlocked", "approve", json.dumps({"by": "replay"}))
+            )
+            raiser.start()
+            raiser.join(timeout=10)  # with the hub locked by this episode it could not finish
+            written.append(not raiser.is_alive())
+        return spec.fn(context)
+
+    host.engine.app.orchestrators["waiter"] = dataclasses.replace(spec, fn=replay)
+    try:
+        iid = client.start("waiter", instance_id="unlocked")
+        assert client.wait(iid)["output"] == {"approved": {"by": "replay"}}
+    finally:
+        host.engine.app.orchestrators["waiter"] = spec
+    assert written == [True]
 
 
 def test_the_timer_wins_when_no_event_comes(client: Client) -> None:
