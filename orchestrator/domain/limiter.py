@@ -13,6 +13,16 @@ taker waits behind it, and nobody is ever refused. The orchestration waits on a 
 slot, no sleep). The entity is the only writer of this state and runs one operation at a time, on one instance of a
 scaled-out app, and its state survives restarts, so the pacing holds across all of them.
 
+Two lanes, so that a wave's longest writes go first (the longest-first rule: the last VM runs sooner when the
+writes that take longest to come true are sent first): a create is 40 s or more of provisioning, a start 25 s. A
+recovery that will create says so as soon as it knows (``expect``: one write for the ``first`` lane, waited for at
+most EXPECT_FOR); while such writes are expected, a take of the normal lane keeps that many tokens more back (at
+most HOLD of the bucket), so a ``first``-lane take that arrives after it can go before it. That is safe: a later
+take jumps at most that many tokens ahead of a turn already given, so the bucket never goes below the reserve. And
+while writes are expected, a normal-lane take whose turn is more than DEFER away gets no turn yet, only a time to ask
+again (``again``): a wave's alerts come in any order, so its restarts may queue a moment before its creates are
+expected. Without expected writes (a wave of restarts alone) the lanes are one queue.
+
 What ARM says wins over the model: ``seen`` (a ``x-ms-ratelimit-remaining-*`` reading taken by an activity) lowers
 a bucket to that level when ARM counts fewer tokens (another client of the subscription spends them too), and
 ``throttled`` (a 429) empties the bucket until its Retry-After has passed.
@@ -36,6 +46,14 @@ LATE = timedelta(seconds=60)  # a turn taken this much after the limiter's time 
 # later, by delays that vary (activity queues, a busy host), so some arrive bunched. Without it a 1,000-VM wave
 # saw 2-5% of its writes answered 429 (bench mass); it costs the burst 15% once, never the refill.
 RESERVE = 0.15
+HOLD = 1 - RESERVE  # at most this share of a bucket is held back from the normal lane for expected first-lane writes
+EXPECT_FOR = 90.0  # seconds an expected first-lane write holds tokens back (a recovery that never creates)
+LANES = ("first",)
+# A normal-lane step that would wait longer than this while first-lane writes are expected is given no turn yet, only
+# a time to ask again DEFER before its turn would come: a turn given early is fixed, and creates known a moment later
+# (a wave's alerts come in any order) could not go before it. At most MAX_DEFERRALS times, then it takes its turn.
+DEFER = 5.0
+MAX_DEFERRALS = 8
 
 
 @dataclass(frozen=True)
@@ -63,26 +81,28 @@ DEFAULT_BUDGETS: dict[str, Bucket] = {
 def limiter_op(
     state: Any, operation: str, payload: Any, budgets: dict[str, Bucket] = DEFAULT_BUDGETS, reserve: float = RESERVE
 ) -> tuple[Any, Any]:
-    """``take {cost: {bucket: n}, at, seen?: {bucket: remaining}, seen_at?, refund?: {bucket: n}}`` -> ``{"at":
-    when to go}``; ``throttled {bucket?, retry_after, at}``; ``get``. State: ``{bucket: [tokens, epoch seconds]}``."""
+    """``take {cost: {bucket: n}, at, lane?: "first", deferred?: n, seen?: {bucket: remaining}, seen_at?, refund?:
+    {bucket: n}}`` -> ``{"at": when to go}``, or ``{"at": when to ask again, "again": true}``; ``expect {at, bucket?: "writes"}``: one first-lane write will come; ``throttled
+    {bucket?, retry_after, at}``; ``get``. State: ``{bucket: [tokens, epoch seconds], "expect": {bucket: [[until,
+    n], ...]}}``."""
     s: dict[str, list[float]] = _state(state)
+    expected = _expected(state)
     data = payload if isinstance(payload, dict) else {}
     if operation == "get":
-        return s, s
+        return _dump(s, expected, s)
     at = _epoch(parse_iso(data.get("at"), "at"))
     if operation == "take":
-        cost = _cost(data.get("cost"), budgets)
-        _apply_seen(s, budgets, data.get("seen"), data.get("seen_at"), at)
-        _refund(s, budgets, data.get("refund"), at)
-        go = at
-        for name, n in cost.items():
-            t = _now(s, name, at)
-            tokens = _level(s, budgets, name, t) - n
-            s[name] = [tokens, t]
-            keep = reserve * budgets[name].size
-            if tokens < keep:
-                go = max(go, t + (keep - tokens) / budgets[name].per_second)
-        return s, {"at": iso(_when(at if go <= at else math.ceil(go)))}
+        return _dump(*_take(s, expected, budgets, data, at, reserve))
+    if operation == "expect":
+        name = _names(data.get("bucket", "writes"), budgets)[0]
+        entries = [e for e in expected.get(name, []) if e[0] > at]
+        until = math.ceil(at + EXPECT_FOR)
+        if entries and entries[-1][0] == until:
+            entries[-1][1] += 1
+        else:
+            entries.append([float(until), 1.0])
+        expected[name] = entries[-MAX_EXPECT_ENTRIES:]
+        return _dump(s, expected, None)
     if operation == "throttled":
         wait = data.get("retry_after")
         if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= MAX_RETRY_AFTER:
@@ -91,8 +111,49 @@ def limiter_op(
             t = _now(s, name, at)
             debt = (wait - (t - at)) * budgets[name].per_second  # empty until Retry-After has passed
             s[name] = [min(_level(s, budgets, name, t), -debt), t]
-        return s, None
-    raise InvalidInput(f"limiter: no operation {operation!r} (take, throttled, get)")
+        return _dump(s, expected, None)
+    raise InvalidInput(f"limiter: no operation {operation!r} (take, expect, throttled, get)")
+
+
+def _take(
+    s: dict[str, list[float]],
+    expected: dict[str, list[list[float]]],
+    budgets: dict[str, Bucket],
+    data: dict[str, Any],
+    at: float,
+    reserve: float,
+) -> tuple[dict[str, list[float]], dict[str, list[list[float]]], dict[str, Any]]:
+    """Reserve the step's tokens and say when it goes; or, for a normal-lane step that would wait more than DEFER
+    while first-lane writes are expected, reserve nothing and say when to ask again (``again``)."""
+    cost = _cost(data.get("cost"), budgets)
+    lane, deferrals = _lane(data.get("lane")), _deferrals(data.get("deferred"))
+    _apply_seen(s, budgets, data.get("seen"), data.get("seen_at"), at)
+    _refund(s, budgets, data.get("refund"), at)
+    before = {name: list(level) for name, level in s.items()}
+    go, holding = at, False
+    for name, n in cost.items():
+        t = _now(s, name, at)
+        tokens = _level(s, budgets, name, t) - n
+        s[name] = [tokens, t]
+        keep = reserve * budgets[name].size
+        if lane == "first":
+            _arrived(expected, name, at, n)
+        else:
+            held = min(_live(expected, name, at), HOLD * budgets[name].size)
+            keep, holding = keep + held, holding or held > 0
+        if tokens < keep:
+            go = max(go, t + (keep - tokens) / budgets[name].per_second)
+    if holding and go > at + DEFER and deferrals < MAX_DEFERRALS:
+        return before, expected, {"at": iso(_when(math.ceil(go - DEFER))), "again": True}
+    return s, expected, {"at": iso(_when(at if go <= at else math.ceil(go)))}
+
+
+def _deferrals(raw: Any) -> int:
+    if raw is None:
+        return 0
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise InvalidInput("deferred must be a count of earlier asks")
+    return raw
 
 
 def wait_until(answer: Any, now: datetime) -> datetime | None:
@@ -160,6 +221,48 @@ def _state(raw: Any) -> dict[str, list[float]]:
     if not isinstance(raw, dict):
         return {}
     return {str(k): [float(v[0]), float(v[1])] for k, v in raw.items() if isinstance(v, list) and len(v) == 2}
+
+
+MAX_EXPECT_ENTRIES = 200  # per bucket; expectations made within one second share an entry
+
+
+def _expected(raw: Any) -> dict[str, list[list[float]]]:
+    """Expected first-lane writes per bucket: [[until epoch, count], ...], oldest first."""
+    table = raw.get("expect") if isinstance(raw, dict) else None
+    if not isinstance(table, dict):
+        return {}
+    out: dict[str, list[list[float]]] = {}
+    for name, entries in table.items():
+        if isinstance(entries, list):
+            out[str(name)] = [
+                [float(e[0]), float(e[1])] for e in entries if isinstance(e, list) and len(e) == 2 and e[1] > 0
+            ]
+    return out
+
+
+def _dump(s: dict[str, list[float]], expected: dict[str, list[list[float]]], answer: Any) -> tuple[Any, Any]:
+    """The entity's new state, and the operation's answer."""
+    live = {name: entries for name, entries in expected.items() if entries}
+    return ({**s, "expect": live} if live else dict(s)), answer
+
+
+def _live(expected: dict[str, list[list[float]]], name: str, at: float) -> float:
+    return sum(n for until, n in expected.get(name, []) if until > at)
+
+
+def _arrived(expected: dict[str, list[list[float]]], name: str, at: float, n: int) -> None:
+    """A first-lane take came: it is no longer expected (the oldest live expectations go first)."""
+    entries = [e for e in expected.get(name, []) if e[0] > at]
+    for entry in entries:
+        used = min(entry[1], n)
+        entry[1], n = entry[1] - used, n - int(used)
+    expected[name] = [e for e in entries if e[1] > 0]
+
+
+def _lane(raw: Any) -> str | None:
+    if raw is None or raw in LANES:
+        return raw if raw is None else str(raw)
+    raise InvalidInput(f"lane must be one of {', '.join(LANES)}")
 
 
 def _epoch(when: datetime) -> float:

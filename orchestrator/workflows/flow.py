@@ -15,12 +15,12 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.domain.limiter import ARM_THROTTLED, LATE, LIMITER, MAX_COST, wait_until
+from orchestrator.domain.limiter import ARM_THROTTLED, LATE, LIMITER, MAX_COST, MAX_DEFERRALS, wait_until
 from orchestrator.domain.models import Step, StepResult, iso
 from orchestrator.domain.schedule import throttle_delay, transient_delay
 from orchestrator.domain.story import AttemptRun, Story
 from orchestrator.workflows import names
-from orchestrator.workflows.pacing import LEARN_ONLY, cost_of, subscription_of
+from orchestrator.workflows.pacing import FIRST_LANE, LEARN_ONLY, cost_of, subscription_of
 
 Context = Any  # azure.durable_functions.DurableOrchestrationContext (workflows do not import the SDK)
 Steps = Generator[Any, Any, Any]
@@ -71,7 +71,7 @@ class Flow:
         subscription = subscription_of(payload) if cost is not None else None
         extra_raw: list[Any] | None = None
         if cost and subscription is not None:
-            extra_raw = yield from self.pace(subscription, cost, extra)
+            extra_raw = yield from self.pace(subscription, cost, extra, first=name in FIRST_LANE)
             if extra_raw is None and extra:  # the take failed, and took them with it: they go with the step
                 extra = self._unpaced(beside)
         self.tasks += 1
@@ -93,18 +93,27 @@ class Flow:
         self.tasks += len(calls)
         return [self.context.call_activity(name, payload) for name, payload in calls]
 
-    def pace(self, subscription: str, cost: dict[str, int], beside: list[Any] | None = None) -> Steps:
+    def pace(
+        self, subscription: str, cost: dict[str, int], beside: list[Any] | None = None, *, first: bool = False
+    ) -> Steps:
         """Reserve ``cost`` in the subscription's budgets; wait until the limiter says go. A turn missed by more
         than LATE (the host was down when it came: timers fire late, together) is asked for again, once, so that
         the steps of an outage do not all go at once beside the turns the limiter gave out since. ``beside``:
-        activity tasks to run at once with the first take; their results are returned (None without them)."""
+        activity tasks to run at once with the first take; their results are returned (None without them).
+        ``first``: the limiter's first lane (a create: see pacing.FIRST_LANE). An answer ``again`` gave no turn yet
+        (a start while creates are expected, see orchestrator.domain.limiter): it is asked again at its time."""
         refund: dict[str, int] | None = self._unspent or None
         extra: list[Any] | None = None
-        for _ in range(2):
+        deferred = late = 0
+        while True:
             ask: dict[str, Any] = {"cost": cost, "at": iso(self.now), **(self._seen or {})}
+            if first:
+                ask["lane"] = "first"
+            if deferred:
+                ask["deferred"] = deferred
             if refund is not None:
                 ask["refund"] = refund  # tokens reserved and never spent: a cache's reads, a late turn
-            self._seen, self._unspent = None, {}
+            self._seen, self._unspent, refund = None, {}, None
             try:
                 if beside and extra is None:
                     self.tasks += 1
@@ -115,13 +124,18 @@ class Flow:
             except Exception:  # noqa: BLE001 - the SDK raises what the entity raised; unpaced beats a failed recovery
                 return extra  # ARM's own 429s still pace this step
             when = wait_until(answer, self.now)
+            again = isinstance(answer, dict) and answer.get("again") is True and deferred < MAX_DEFERRALS
+            if again:  # no turn was given yet (creates are expected): ask for one at the time it says
+                deferred += 1
+                if when is not None:
+                    yield from self.sleep_until(when)
+                continue
             if when is None:
                 return extra
             yield from self.sleep_until(when)
-            if self.now - when <= LATE:
+            if self.now - when <= LATE or late:
                 return extra
-            refund = cost
-        return extra
+            late, refund = 1, cost
 
     def unspent(self, cost: dict[str, int], spent: Any) -> None:
         """What a step reserved of ARM's buckets and did not spend (its answer says what its requests took): handed
@@ -146,6 +160,12 @@ class Flow:
             self.signal_entity(
                 LIMITER, subscription, "throttled", {"bucket": bucket, "retry_after": wait, "at": iso(self.now)}
             )
+
+    def expect_first_lane(self, subscription: str) -> None:
+        """Tell the subscription's limiter that this orchestration will send a first-lane write (a create), so that
+        the normal lane leaves room for it (a one-way signal: no hop). Unpaced flows say nothing."""
+        if self.entity_id is not None:
+            self.signal_entity(LIMITER, subscription.lower(), "expect", {"at": iso(self.now), "bucket": "writes"})
 
     def call_raw(self, name: str, payload: Any) -> Steps:
         self.tasks += 1

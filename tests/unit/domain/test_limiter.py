@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.domain.limiter import DEFAULT_BUDGETS, RESERVE, Bucket, limiter_op, wait_until
+from orchestrator.domain.limiter import (
+    DEFAULT_BUDGETS,
+    DEFER,
+    MAX_DEFERRALS,
+    RESERVE,
+    Bucket,
+    limiter_op,
+    wait_until,
+)
 from orchestrator.domain.models import InvalidInput, iso, parse_iso
 from orchestrator.settings import parse_budgets
 
@@ -158,3 +167,113 @@ def test_a_share_of_each_bucket_is_kept_back_for_requests_that_reach_arm_bunched
     kept = int(RESERVE * DEFAULT_BUDGETS["writes"].size)
     assert sum(1 for t in turns if t == T0) == 200 - kept  # the burst less the reserve goes at once
     assert max(turns) == T0 + timedelta(seconds=kept / DEFAULT_BUDGETS["writes"].per_second)  # the rest at the refill
+
+
+def expect(state: Any, at: datetime, times: int = 1) -> Any:
+    for _ in range(times):
+        state, _ = limiter_op(state, "expect", {"at": iso(at)}, reserve=0.0)
+    return state
+
+
+def test_without_expected_creates_the_two_lanes_are_one_queue() -> None:
+    state: Any = None
+    for _ in range(200):
+        state, _ = take(state, T0)
+    _, start_turn = take(state, T0)
+    _, create_turn = take(state, T0, lane="first")
+    assert start_turn == create_turn == T0 + timedelta(seconds=1)
+
+
+def ask(state: Any, at: datetime, **extra: Any) -> tuple[Any, dict[str, Any]]:
+    return limiter_op(state, "take", {"cost": WRITE, "at": iso(at), **extra}, reserve=0.0)
+
+
+def test_an_expected_create_goes_before_the_starts_queued_ahead_of_it() -> None:
+    # A wave: 100 creates announced, then 300 starts ask for turns, then the creates come for theirs.
+    state = expect(None, T0, times=100)
+    starts, deferred = [], 0
+    for _ in range(300):
+        state, answer = ask(state, T0)
+        if answer.get("again"):
+            deferred += 1
+        else:
+            starts.append(parse_iso(answer["at"], "at"))
+    assert deferred and max(starts) <= T0 + timedelta(seconds=DEFER)  # no turn given further out than DEFER ...
+    state, create = take(state, T0 + timedelta(seconds=1), lane="first")
+    assert create <= T0 + timedelta(seconds=11)  # ... so the create goes before the starts still waiting
+    assert limiter_op(state, "get", {})[0]["expect"]["writes"][0][1] == 99  # and it is no longer expected
+
+
+def test_a_start_told_to_ask_again_reserved_nothing_and_is_deferred_at_most_max_deferrals_times() -> None:
+    state = expect(None, T0, times=400)
+    for _ in range(300):
+        state, _ = take(state, T0, lane="first")  # the queue: 10 s of writes beyond the burst, 100 creates to come
+    level = state["writes"][0]
+    state, answer = ask(state, T0)
+    assert answer["again"] is True and state["writes"][0] == level  # nothing taken from the bucket
+    assert parse_iso(answer["at"], "at") > T0  # a time to ask again, never now (that would be taken as a turn)
+    state, last = ask(state, T0, deferred=MAX_DEFERRALS)
+    assert "again" not in last and state["writes"][0] == level - 1  # the last time it takes its turn
+
+
+def test_without_expected_creates_a_start_is_never_told_to_ask_again() -> None:
+    state: Any = None
+    for _ in range(400):
+        state, answer = ask(state, T0)
+        assert "again" not in answer
+
+
+def test_deferred_must_be_a_count() -> None:
+    with pytest.raises(InvalidInput, match="deferred"):
+        ask(expect(None, T0), T0, deferred=-1)
+
+
+def test_an_expectation_that_never_comes_holds_nothing_back_after_expect_for() -> None:
+    from orchestrator.domain.limiter import EXPECT_FOR
+
+    state = expect(None, T0, times=50)
+    for _ in range(200):
+        state, _ = take(state, T0)
+    later = T0 + timedelta(seconds=EXPECT_FOR + 1)
+    _, start = take(state, later)
+    _, create = take(state, later, lane="first")
+    assert start == create  # the expectations expired: one queue again
+
+
+def test_a_lane_must_be_known() -> None:
+    with pytest.raises(InvalidInput, match="lane"):
+        take(None, T0, lane="fast")
+
+
+@given(
+    asks=st.lists(
+        st.tuples(st.floats(0, 120), st.sampled_from(["start", "create", "expect"]), st.integers(1, 3)),
+        min_size=1,
+        max_size=120,
+    ),
+)
+def test_with_both_lanes_what_goes_never_exceeds_the_burst_plus_the_refill(asks: list[tuple[float, str, int]]) -> None:
+    """A create may go before starts that asked earlier, never before ARM's bucket has the token: over any window
+    from T0, the tokens of the steps that went fit in the bucket. A start told to ask again does so at its time."""
+    state: Any = None
+    went: list[tuple[float, int]] = []
+    queue = [(offset, i, kind, n, 0) for i, (offset, kind, n) in enumerate(asks)]
+    heapq.heapify(queue)
+    while queue:
+        offset, i, kind, n, deferred = heapq.heappop(queue)
+        at = T0 + timedelta(seconds=offset)
+        if kind == "expect":
+            state = expect(state, at, times=n * 20)
+            continue
+        extra = {"lane": "first"} if kind == "create" else {"deferred": deferred}
+        state, answer = limiter_op(state, "take", {"cost": {"writes": n}, "at": iso(at), **extra}, reserve=0.0)
+        when = (parse_iso(answer["at"], "at") - T0).total_seconds()
+        if answer.get("again"):
+            assert when > offset and deferred < MAX_DEFERRALS
+            heapq.heappush(queue, (when, i, kind, n, deferred + 1))
+        else:
+            went.append((when, n))
+    assert len(went) == sum(1 for _, kind, _ in asks if kind != "expect")  # every step went, in the end
+    for end, _ in went:
+        spent = sum(n for t, n in went if t <= end)
+        assert spent <= 200 + 10 * end + 1e-6

@@ -69,6 +69,8 @@ def test_an_evicted_vm_is_restarted_and_the_output_tells_the_whole_story() -> No
     assert out["finishedAt"] >= iso(_parse(concluded) + timedelta(minutes=15))  # the settle window
     # The recovery takes its policy from observe_vm's answer (one read less per recovery in a wave).
     assert [name for name, _ in d.calls].count(names.RECOVERY_POLICY) == 2  # observe_vm's and restart_vm's
+    said = [(name, op) for name, _, op, _ in d.entities.log if name in (memory.MEMBER, LIMITER)]
+    assert said[0] == (memory.MEMBER, "get") and (LIMITER, "expect") not in said  # no member: no create expected
 
 
 def test_a_look_that_fails_still_settles_on_the_policy_read_by_the_recovery_itself() -> None:

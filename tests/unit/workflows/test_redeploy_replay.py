@@ -13,11 +13,16 @@ from azure.durable_functions import EntityId
 from orchestrator.domain import memory
 from orchestrator.domain.errors import ArmFailure, Failure
 from orchestrator.domain.fleet import parse_fleets
-from orchestrator.domain.models import VmFacts, VmRef, VmStatus, iso
+from orchestrator.domain.identity import recovery_id
+from orchestrator.domain.limiter import LIMITER
+from orchestrator.domain.models import Signal, Source, VmFacts, VmRef, VmStatus, iso
 from orchestrator.domain.scope import vm_hash
 from orchestrator.domain.template import FALLBACK_TAG, Member, replacement_name
 from orchestrator.workflows import names
+from orchestrator.workflows.observe import observe_vm
+from orchestrator.workflows.recover import recover_vm
 from orchestrator.workflows.redeploy import redeploy_vm
+from orchestrator.workflows.restart import restart_vm
 from tests.unit.fakes import SUB, T0, FakeMarket, World, vm_ref
 from tests.unit.workflows.driver import Driver, Entities
 
@@ -429,6 +434,38 @@ def test_an_earlier_failed_attempt_still_being_deleted_is_not_a_live_member() ->
     third = {**payload, "offering": "standard_d2s_v5/westus2/1", "attempt": 3, "spot": True}
     out = fleet.create_vm(third, w.compute, w.market, w.secrets, w.fleets, w.config.scope)
     assert (out["step"], out["reason"]) == ("skipped", "fleet_full"), out
+
+
+def test_a_members_recovery_tells_the_limiter_before_its_first_look_and_its_create_takes_the_first_lane() -> None:
+    w = world().with_settings(log_workspace_id="ws")
+    w.activity_log.evictions[VM.id] = T0  # gone, and the Activity Log says an eviction deleted it
+    shared = entities()
+    shared.state[(memory.MEMBER, vm_hash(VM))] = member().to_dict()
+    children = {
+        names.OBSERVE_VM: lambda c: observe_vm(c, EntityId),
+        names.RESTART_VM: restart_vm,
+        names.REDEPLOY_VM: redeploy,
+    }
+    data = {"signal": Signal(VM, Source.EVENT_GRID, "e1", T0).to_dict(), "seq": 1, "previous": None}
+    d = Driver(
+        lambda c: recover_vm(c, EntityId),
+        data,
+        recovery_id(VM, 1),
+        T0,
+        w.activity,
+        children,
+        on_tick=w.compute.tick,
+        entities=shared,
+    )
+    out = d.run()
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced")
+    ops = [(op, p) for name, _, op, p in shared.log if name == LIMITER]
+    said = next(i for i, (op, _) in enumerate(ops) if op == "expect")
+    assert said == 0  # before its first read: a wave's restarts, whose way to their write is shorter, queue later
+    assert [op for op, _ in ops].count("expect") == 1
+    create = next(i for i, (op, p) in enumerate(ops) if op == "take" and p.get("lane") == "first")
+    assert said < create and ops[create][1]["cost"] == {"writes": 1, "compute.put": 1}
+    assert [p.get("lane") for op, p in ops if op == "take" and p["cost"].get("writes")] == ["first"]
 
 
 def test_a_long_throttling_storm_on_the_create_is_waited_out_at_its_retry_after_every_time() -> None:

@@ -11,8 +11,8 @@ from typing import Any
 from azure.durable_functions import EntityId
 
 from orchestrator.domain.errors import ArmFailure, Failure
-from orchestrator.domain.limiter import ARM_THROTTLED, LIMITER
-from orchestrator.domain.models import VmStatus, iso
+from orchestrator.domain.limiter import ARM_THROTTLED, LIMITER, limiter_op
+from orchestrator.domain.models import VmStatus, iso, parse_iso
 from orchestrator.workflows import names
 from orchestrator.workflows.pacing import COSTS
 from orchestrator.workflows.restart import restart_vm
@@ -245,6 +245,26 @@ def test_with_the_budget_spent_the_start_waits_on_a_durable_timer_for_the_limite
     assert ("take", COSTS[names.CHECK_OPERATION]) in takes  # the LRO's status reads are paced too
     assert world.compute.started_at[0] >= T0 + timedelta(seconds=60)  # its write waited for the queue ahead of it
     assert any((fire - created).total_seconds() >= 55 for created, fire in driver.timers)  # on a durable timer
+
+
+def test_a_start_told_to_ask_again_asks_again_and_never_takes_that_for_its_turn() -> None:
+    """While creates are expected the limiter may give a start no turn yet, only a time to ask again. On a busy host
+    that time may have passed when the answer is read: the start asks again then, it does not go unpaced."""
+    world = evicted_world()
+
+    def deferring(state: Any, operation: str, payload: Any) -> Any:
+        deferred = payload.get("deferred", 0) if operation == "take" else None
+        if deferred is not None and "writes" in payload["cost"] and deferred < 2:
+            again = T0 if not deferred else parse_iso(payload["at"], "at") + timedelta(seconds=30)
+            return state, {"at": iso(again), "again": True}  # the first one already past
+        return limiter_op(state, operation, payload)
+
+    shared = Entities(ops={LIMITER: deferring})
+    out, _ = drive_paced(world, shared)
+    assert out["outcome"] == "recovered" and world.compute.count("start") == 1
+    writes = [p for name, _, op, p in shared.log if name == LIMITER and op == "take" and "writes" in p["cost"]]
+    assert [p.get("deferred", 0) for p in writes] == [0, 1, 2]  # asked again twice, then given its turn
+    assert world.compute.started_at[0] >= T0 + timedelta(seconds=30)
 
 
 def test_arms_429_empties_the_bucket_for_every_recovery_and_readings_travel_with_the_next_take() -> None:
