@@ -46,7 +46,10 @@ LATE = timedelta(seconds=60)  # a turn taken this much after the limiter's time 
 # later, by delays that vary (activity queues, a busy host), so some arrive bunched. Without it a 1,000-VM wave
 # saw 2-5% of its writes answered 429 (bench mass); it costs the burst 15% once, never the refill.
 RESERVE = 0.15
-HOLD = 1 - RESERVE  # at most this share of a bucket is held back from the normal lane for expected first-lane writes
+# At most this share of a bucket is held back from the normal lane for expected first-lane writes. With the reserve
+# it stays a reserve's depth below ARM's cap: a full bucket wastes its refill while turns already given are still on
+# their way to ARM, which the model cannot see, so creates that then take the held tokens at once would meet 429s.
+HOLD = 1 - 2 * RESERVE
 EXPECT_FOR = 90.0  # seconds an expected first-lane write holds tokens back (a recovery that never creates)
 LANES = ("first",)
 # A normal-lane step that would wait longer than this while first-lane writes are expected is given no turn yet, only

@@ -83,6 +83,8 @@ class Flow:
         result = StepResult.from_dict(raw)
         if cost is not None and subscription is not None:
             self.learn(subscription, cost, result, raw.get("remaining"))
+            if name in FIRST_LANE and result.step == Step.THROTTLED:
+                self.expect_first_lane(subscription)  # its next take: room kept again, ahead of the starts
             self.unspent(cost, raw.get("spent"))
         return result, extra_raw or []
 

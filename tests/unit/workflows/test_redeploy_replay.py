@@ -14,7 +14,7 @@ from orchestrator.domain import memory
 from orchestrator.domain.errors import ArmFailure, Failure
 from orchestrator.domain.fleet import parse_fleets
 from orchestrator.domain.identity import recovery_id
-from orchestrator.domain.limiter import LIMITER
+from orchestrator.domain.limiter import ARM_THROTTLED, LIMITER
 from orchestrator.domain.models import Signal, Source, VmFacts, VmRef, VmStatus, iso
 from orchestrator.domain.scope import vm_hash
 from orchestrator.domain.template import FALLBACK_TAG, Member, replacement_name
@@ -485,6 +485,18 @@ def test_a_long_throttling_storm_on_the_create_is_waited_out_at_its_retry_after_
     assert len(sent) == 31
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(sent)]
     assert min(gaps) >= 120, gaps  # never earlier than ARM asked
+
+
+def test_a_create_answered_429_is_expected_again_so_its_next_take_keeps_the_first_lane_ahead_of_the_starts() -> None:
+    w = world()
+    w.compute.fail_next("create", ArmFailure(Failure.THROTTLED, ARM_THROTTLED, "throttled", 429, 5))
+    shared = entities()
+    out, _ = drive(w, shared=shared)
+    assert out["outcome"] == "recovered" and len(w.compute.created()) == 1
+    ops = [(op, p) for name, _, op, p in shared.log if name == LIMITER]
+    throttled = next(i for i, (op, _) in enumerate(ops) if op == "throttled")
+    again = next(i for i, (op, p) in enumerate(ops) if op == "take" and p.get("lane") == "first" and i > throttled)
+    assert any(op == "expect" for op, _ in ops[throttled:again])  # said before it asks for its next turn
 
 
 def test_a_replacements_warm_up_read_throttled_past_its_budget_waits_its_retry_after_every_time() -> None:
