@@ -208,7 +208,9 @@ def part_functions(sizes: Sizes) -> dict[str, Any]:
         "episode_median_ms": figure(
             median([r["episode_median_ms"] for r in runs]), "ms", median_of=len(runs), over=over
         ),
-        "task_hub_lock_share": figure(median([r["lock_share"] for r in runs]), "share", median_of=len(runs), over=over),
+        "episodes_in_flight": figure(
+            median([r["in_flight"] for r in runs]), "episodes", median_of=len(runs), over=over
+        ),
     }
     for c in calls:
         key = "entity_calls_per_second_" + ("shared" if "shared" in c["shape"] else "each")
