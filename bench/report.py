@@ -92,6 +92,13 @@ def figure(
     return {"value": value, "unit": unit, "median_of": median_of, "over": over, "bound": checked}
 
 
+def median_figure(
+    samples: list[float], unit: str, *, over: str, against: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The median of ``samples`` as a figure (None when there are none)."""
+    return figure(median(samples) if samples else None, unit, median_of=len(samples), over=over, against=against)
+
+
 def holds(value: float | None, op: str, limit: float) -> bool | None:
     if value is None:
         return None
@@ -115,19 +122,13 @@ def part_arm(sizes: Sizes) -> dict[str, Any]:
     target = bound(">=", 500, "issue #2: at least 500 GET/s")
     return {
         "figures": {
-            "get_per_second_one_client": figure(
-                median([r["one_client"]["per_second"] for r in runs]), "req/s", median_of=len(runs), over=per_run
+            "get_per_second_one_client": median_figure(
+                [r["one_client"]["per_second"] for r in runs], "req/s", over=per_run
             ),
-            "get_per_second_two_processes": figure(
-                median([r["two_processes"]["per_second"] for r in runs]),
-                "req/s",
-                median_of=len(runs),
-                over=per_run,
-                against=target,
+            "get_per_second_two_processes": median_figure(
+                [r["two_processes"]["per_second"] for r in runs], "req/s", over=per_run, against=target
             ),
-            "get_handler_p50_ms": figure(
-                median([r["handler_p50_ms"] for r in runs]), "ms", median_of=len(runs), over=per_run
-            ),
+            "get_handler_p50_ms": median_figure([r["handler_p50_ms"] for r in runs], "ms", over=per_run),
             "lro_overhead_ms": figure(
                 median(lro["overhead_ms"]),
                 "ms",
@@ -157,20 +158,10 @@ def part_latency(sizes: Sizes) -> dict[str, Any]:
     ratios = [b / a for a, b in zip(p50s, p99s, strict=True) if a > 0]
     return {
         "figures": {
-            "p50_ms": figure(median(p50s) if p50s else None, "ms", median_of=len(p50s), over=over),
-            "p99_ms": figure(
-                median(p99s) if p99s else None,
-                "ms",
-                median_of=len(p99s),
-                over=over,
-                against=bound("<=", 100, "issue #7: p99 at most 100 ms"),
-            ),
-            "p99_over_p50": figure(
-                median(ratios) if ratios else None,
-                "x",
-                median_of=len(ratios),
-                over=over,
-                against=bound("<=", 3, "issue #7: p99 within 3x of p50"),
+            "p50_ms": median_figure(p50s, "ms", over=over),
+            "p99_ms": median_figure(p99s, "ms", over=over, against=bound("<=", 100, "issue #7: p99 at most 100 ms")),
+            "p99_over_p50": median_figure(
+                ratios, "x", over=over, against=bound("<=", 3, "issue #7: p99 within 3x of p50")
             ),
             "answered": figure(
                 min(len(r) for r in runs) / sizes.latency_evictions,
@@ -198,19 +189,14 @@ def part_functions(sizes: Sizes) -> dict[str, Any]:
     replays = functions.replay_figures(sizes.replay_calls)
     over = f"runs of {sizes.functions_orchestrations} orchestrations x 5 activities"
     figs = {
-        "orchestrations_per_second": figure(
-            median([r["per_second"] for r in runs]),
+        "orchestrations_per_second": median_figure(
+            [r["per_second"] for r in runs],
             "/s",
-            median_of=len(runs),
             over=over,
             against=bound(">=", 50, "issue #3: at least 50 orchestrations/s"),
         ),
-        "episode_median_ms": figure(
-            median([r["episode_median_ms"] for r in runs]), "ms", median_of=len(runs), over=over
-        ),
-        "episodes_in_flight": figure(
-            median([r["in_flight"] for r in runs]), "episodes", median_of=len(runs), over=over
-        ),
+        "episode_median_ms": median_figure([r["episode_median_ms"] for r in runs], "ms", over=over),
+        "episodes_in_flight": median_figure([r["in_flight"] for r in runs], "episodes", over=over),
     }
     for c in calls:
         key = "entity_calls_per_second_" + ("shared" if "shared" in c["shape"] else "each")
