@@ -85,9 +85,9 @@ def limiter_op(
     state: Any, operation: str, payload: Any, budgets: dict[str, Bucket] = DEFAULT_BUDGETS, reserve: float = RESERVE
 ) -> tuple[Any, Any]:
     """``take {cost: {bucket: n}, at, lane?: "first", deferred?: n, seen?: {bucket: remaining}, seen_at?, refund?:
-    {bucket: n}}`` -> ``{"at": when to go}``, or ``{"at": when to ask again, "again": true}``; ``expect {at, bucket?: "writes"}``: one first-lane write will come; ``throttled
-    {bucket?, retry_after, at}``; ``get``. State: ``{bucket: [tokens, epoch seconds], "expect": {bucket: [[until,
-    n], ...]}}``."""
+    {bucket: n}}`` -> ``{"at": when to go}``, or ``{"at": when to ask again, "again": true}``;
+    ``expect {at, bucket?: "writes"}``: one first-lane write will come; ``throttled {bucket?, retry_after, at}``;
+    ``get``. State: ``{bucket: [tokens, epoch seconds], "expect": {bucket: [[until, n], ...]}}``."""
     s: dict[str, list[float]] = _state(state)
     expected = _expected(state)
     data = payload if isinstance(payload, dict) else {}
@@ -263,8 +263,10 @@ def _arrived(expected: dict[str, list[list[float]]], name: str, at: float, n: in
 
 
 def _lane(raw: Any) -> str | None:
-    if raw is None or raw in LANES:
-        return raw if raw is None else str(raw)
+    if raw is None:
+        return None
+    if raw in LANES:
+        return str(raw)
     raise InvalidInput(f"lane must be one of {', '.join(LANES)}")
 
 
