@@ -78,7 +78,8 @@ def world_of(traces: TraceSet, book: PriceBook | None) -> World:
 
 def policies(vm_sizes: dict[str, tuple[int, float]]) -> dict[str, Callable[[World], Tally]]:
     def home(world: World) -> str:
-        return respot.RespotSim(world, respot.Knobs(), vm_sizes).ranked(world.start, None)[0][0].offering.key
+        first = respot.Knobs(low_probe=lambda last, now: True, one_probe=False)  # respot's first pick, any score
+        return respot.RespotSim(world, first, vm_sizes).ranked(world.start, None)[0][0].offering.key
 
     return {
         "respot": lambda w: respot.run(w, respot.Knobs(), vm_sizes),
@@ -198,6 +199,7 @@ def report(name: str, result: dict[str, Any], show_mapping: bool) -> list[str]:
         causes = {
             "cooling": "every available offering cooling down",
             "backoff": "the restart schedule's timer (an offering was free)",
+            "score": "the placement score (every free one scored Low)",
         }
         lines.append(
             "  respot's wait:cap by cause: "

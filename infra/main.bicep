@@ -98,10 +98,15 @@ param returnSchedule string = '0 */5 * * * *'
 @maxValue(240)
 param activityLogDelayMinutes int = 20
 
-@description('Optional. RESPOT_MARKET_TTL_SECONDS: how long spot prices, eviction rates, placement scores and resource SKUs are kept.')
+@description('Optional. RESPOT_MARKET_TTL_SECONDS: how long spot prices, eviction rates and resource SKUs are kept.')
 @minValue(0)
 @maxValue(86400)
 param marketTtlSeconds int = 3600
+
+@description('Optional. RESPOT_PLACEMENT_TTL_SECONDS: how long spot placement scores are kept (Azure suggests 15 to 30 minutes).')
+@minValue(0)
+@maxValue(3600)
+param placementTtlSeconds int = 900
 
 @description('Optional. RESPOT_QUOTA_TTL_SECONDS: how long one reading of a region\'s quota and of a fleet\'s members serves the next rankings on a worker.')
 @minValue(0)
@@ -330,6 +335,7 @@ var respotSettings = {
   RESPOT_LOG_WORKSPACE_ID: workspaceReader.outputs.customerId
   RESPOT_FLEETS_FILE: fleetsFile
   RESPOT_MARKET_TTL_SECONDS: string(marketTtlSeconds)
+  RESPOT_PLACEMENT_TTL_SECONDS: string(placementTtlSeconds)
   RESPOT_QUOTA_TTL_SECONDS: string(quotaTtlSeconds)
   RESPOT_ARM_BUDGETS: armBudgets
   RESPOT_RETRY_FIRST_SECONDS: string(retryFirstSeconds)

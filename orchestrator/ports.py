@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from orchestrator.domain.capacity import ScaleSetFacts
 from orchestrator.domain.classify import UserAction
 from orchestrator.domain.models import Operation, VmFacts, VmRef
-from orchestrator.domain.placement import Sku
+from orchestrator.domain.placement import Scores, Sku
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,9 @@ class MarketData(Protocol):
         """The eviction-rate bucket ("0-5" ... "20+") of each (size lower, region) (Resource Graph SpotResources)."""
         ...
 
-    def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> tuple[dict[str, str], bool]:
-        """High / Medium / Low per offering key, and whether they are stale (a throttled call kept the last)."""
+    def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> Scores:
+        """High / Medium / Low per offering key, whether they are stale (a throttled call kept the last), and when
+        they are asked again."""
         ...
 
 

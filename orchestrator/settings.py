@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     market_ttl_seconds: float = Field(
         3600, ge=0, le=86400, description="How long prices, eviction rates and resource SKUs are kept."
     )
+    placement_ttl_seconds: float = Field(
+        900,
+        ge=0,
+        le=3600,
+        description="How long spot placement scores are kept (Azure suggests 15 to 30 minutes: a score is only valid "
+        "when it is asked).",
+    )
     quota_ttl_seconds: float = Field(
         30,
         ge=0,

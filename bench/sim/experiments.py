@@ -8,22 +8,24 @@ holds it to that). Each variant is a ``Knobs`` for bench.sim.respot, so it runs 
 
 Proposals that became the product (docs/benchmarks.md has their before/after figures) are gone from here: the
 evicted VM's offering only cools down, price as a tie-breaker (log2), cool-downs of 10 minutes that double per
-failure in a row, the next round at the first cool-down's end, and the region-cooling term.
+failure in a row, the next round at the first cool-down's end, the region-cooling term, and no create on a fresh
+Low placement score (one probe an hour) with the next round when the scores are renewed.
 
 Two families:
-- ``x*``: changes to respot alone, under the benchmark's default signal model;
-- ``s*``: the signal model's sensitivity. ``s1`` changes no respot code: it reads Azure's placement score as current
-  capacity (the latest probe) instead of the last hour's share; ``s4`` neither: the score as fetched at the start of
-  each hour (respot's market adapter caches it that long). ``s2``/``s3`` are a signal-driven walk (create only on a
-  High or Medium score, rank again after every failure, look again every minute, which costs reads, not writes)
-  under the latest-probe and the default signal models.
+- ``x*``: changes to respot alone, under the benchmark's default signal model; ``x8`` is the product before the
+  Low-score rule (every candidate walked, whatever its score);
+- ``s*``: the signal model's sensitivity, no respot change. The default is Azure's documented one: the score is
+  valid when it is asked (the latest tick) and kept 15 minutes. ``s1`` is the earlier default (the trailing hour's
+  share, worked out at every decision), ``s4`` the trailing hour kept an hour (the product's cache before),
+  ``s5``/``s6`` the trailing 10 minutes / hour kept 15 minutes. ``s2`` is the bound a score asked every minute
+  would give (the latest tick, no cache, rank again after every failure, look every minute: reads, not writes).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bench.sim.respot import Knobs, Ranker
 from bench.sim.signals import SignalConfig
@@ -82,19 +84,24 @@ def _limit_low(ordered: list[Candidate], limit: int | None) -> list[Candidate]:
     return out
 
 
-LATEST = SignalConfig(placement_window=1.0)  # one tick: the latest probe
-HOURLY = SignalConfig(placement_refresh=3600.0)  # the score as fetched at the start of each hour
+HOUR = 3600.0
 POLL = Backoff(first=timedelta(minutes=1), cap=timedelta(minutes=1), deadline=timedelta(days=366))
 
 
+def always(last_create: datetime, now: datetime) -> bool:
+    return True
+
+
 def variants() -> dict[str, Knobs]:
-    signal_driven = Knobs(ranker=rank_copy(Weights(low_limit=0)), rerank=True, backoff=POLL)
+    every_minute = SignalConfig(placement_window=0.0, placement_refresh=0.0)
     return {
-        "x3_one_low_per_walk": Knobs(ranker=rank_copy(Weights(low_limit=1))),
+        "x3_one_low_per_walk": Knobs(ranker=rank_copy(Weights(low_limit=1)), low_probe=always, one_probe=False),
         "x5_other_region_first": Knobs(ranker=rank_copy(Weights(other_region_first=True))),
         "x7_no_region_term": Knobs(ranker=rank_copy(Weights(region=0.0))),
-        "s1_score_is_latest_probe": Knobs(signals=LATEST),
-        "s2_signal_driven_latest": replace(signal_driven, signals=LATEST),
-        "s3_signal_driven_hourly": signal_driven,
-        "s4_score_cached_hourly": Knobs(signals=HOURLY),
+        "x8_walk_low_scores_too": Knobs(low_probe=always, one_probe=False),
+        "s1_last_hour_every_decision": Knobs(signals=SignalConfig(placement_window=HOUR, placement_refresh=0.0)),
+        "s2_asked_every_minute": Knobs(signals=every_minute, rerank=True, backoff=POLL),
+        "s4_last_hour_kept_an_hour": Knobs(signals=SignalConfig(placement_window=HOUR, placement_refresh=HOUR)),
+        "s5_last_10_minutes_kept_15": Knobs(signals=SignalConfig(placement_window=600.0)),
+        "s6_last_hour_kept_15": Knobs(signals=SignalConfig(placement_window=HOUR)),
     }

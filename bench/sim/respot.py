@@ -30,7 +30,18 @@ from bench.sim.world import Tally, World, create
 from orchestrator.domain import memory
 from orchestrator.domain.errors import Failure
 from orchestrator.domain.models import iso
-from orchestrator.domain.placement import Candidate, Market, Offering, candidates, cooling_ends, rank
+from orchestrator.domain.placement import (
+    LOW_EXCLUDED,
+    Candidate,
+    Market,
+    Offering,
+    candidates,
+    cooling_ends,
+    low_probe_due,
+    one_probe,
+    rank,
+    waiting_for_score,
+)
 from orchestrator.domain.policy import Policy
 from orchestrator.domain.schedule import Backoff
 from orchestrator.domain.walk import Verdict, Walk, verdict
@@ -51,6 +62,8 @@ class Knobs:
     signals: SignalConfig = field(default_factory=SignalConfig)
     backoff: Backoff = field(default_factory=lambda: Policy().backoff)
     rerank: bool = False  # rank again after every failed create (the product walks one ranking to its end)
+    low_probe: Callable[[datetime, datetime], bool] = low_probe_due  # when Low-scored offerings are candidates
+    one_probe: bool = True  # ... and then only the best of them (off: every Low one is walked, as before)
 
 
 class RespotSim:
@@ -62,6 +75,9 @@ class RespotSim:
         self.memory: dict[str, dict[str, Any]] = {}  # the recovery's view of it (Redeploy.memory)
         self.tally = Tally()
         self.recoveries = 0
+        self.last_create = world.when(world.start)  # this recovery's last create, or its start (low_probe_due)
+        self.waiting = False  # the last ranking left a candidate waiting for its placement score ...
+        self.low: set[str] = set()  # ... these
 
     @property
     def cooled(self) -> dict[str, datetime]:
@@ -78,6 +94,7 @@ class RespotSim:
         """One recovery from ``t``: until the member runs and is lost again (when respot hears of it, and where)."""
         self.recoveries += 1
         key, started, attempt = f"bench/{self.recoveries}", self.world.when(t), 0
+        self.last_create = started
         if evicted is not None:
             self.cool(evicted, t, "evicted")
         while t < self.world.end:
@@ -92,6 +109,8 @@ class RespotSim:
             now = self.world.when(t)
             cooled = replace(market, cooled=memory.cooled_until(self.memory))
             ends = cooling_ends(self.profile, cooled, now, since=ranked_at)
+            if self.waiting and market.placement_until is not None:
+                ends = sorted([*ends, market.placement_until])  # Redeploy.backoff: the renewed scores are worth a look
             nxt = self.knobs.backoff.next_round(now, attempt, key, started, ends)
             if nxt is None:
                 self.tally.events["gave_up"] += 1
@@ -105,14 +124,16 @@ class RespotSim:
     def blame(self, a: float, b: float) -> None:
         """While respot waits from ``a`` to ``b``: why it is not trying an offering that is available (per tick,
         as of the tick's start): ``backoff`` (one is free: only the restart schedule's timer holds respot back) or
-        ``cooling`` (every available one is cooling down)."""
+        ``cooling`` (every available one is cooling down) or ``score`` (every free one scored Low in the last
+        ranking, which waits for the scores to be renewed)."""
         t, cooled = a, self.cooled
         while t < min(b, self.world.end):
             nxt = min(b, (self.world.tick(t) + 1) * self.world.gap)
             up = [k for k in self.world.lanes if self.world.up(k, t)]
             if up:
                 now = self.world.when(t)
-                why = "backoff" if any(cooled.get(k, now) <= now for k in up) else "cooling"
+                free = [k for k in up if cooled.get(k, now) <= now]
+                why = "cooling" if not free else "score" if set(free) <= self.low else "backoff"
                 self.tally.waits[why] = self.tally.waits.get(why, 0.0) + nxt - t
             t = nxt
 
@@ -123,6 +144,7 @@ class RespotSim:
         w = Walk(ranked)
         while (c := w.next()) is not None:
             o = c.offering
+            self.last_create = self.world.when(t)
             done = create(self.world, self.tally, o.key, t)
             if done is None:
                 return self.world.end, None, None
@@ -152,8 +174,12 @@ class RespotSim:
         market = market_at(
             self.world, t, skus=self.skus, cooled=memory.cooled_until(self.memory), config=self.knobs.signals
         )
-        found = candidates(self.profile, market, now=now)
-        return self.knobs.ranker(found, self.knobs.strategy, evicted.region if evicted else None), market
+        probe = self.knobs.low_probe(self.last_create, now)
+        found = candidates(self.profile, market, now=now, probe_low=probe)
+        self.waiting = waiting_for_score(found)
+        self.low = {c.offering.key for c in found if c.excluded.startswith(LOW_EXCLUDED)}
+        ordered = self.knobs.ranker(found, self.knobs.strategy, evicted.region if evicted else None)
+        return (one_probe(ordered, market) if probe and self.knobs.one_probe else ordered), market
 
     def cool(self, o: Offering, t: float, why: str) -> None:
         """Redeploy.cool: the recovery's own view follows the entity's rule; the entity counts the strike."""

@@ -7,9 +7,12 @@ start. From them, per decision:
   a running VM there would have been evicted) per hour of available time, summed over the region's zones, put in
   Azure's buckets "0-5", "5-10", "10-15", "15-20", "20+" (% per hour); no available time at all: unknown;
 - placement score per offering (Azure's Spot Placement Score is per region or zone): the share of available ticks
-  over the trailing ``placement_window``: High at least ``high``, Medium at least ``medium``, else Low; by default
-  worked out at each decision, or (``placement_refresh``, a sensitivity check) as of the start of each refresh
-  period, as respot's market adapter keeps a score for its hour-long cache;
+  over the trailing ``placement_window``: High at least ``high``, Medium at least ``medium``, else Low. By default
+  the window is the latest tick alone, because Azure says a score "is only valid at the time when it's requested"
+  (learn.microsoft.com/azure/virtual-machine-scale-sets/spot-placement-score), and the score is the one fetched at
+  the start of each ``placement_refresh`` period (15 minutes), as respot's market adapter keeps it
+  (``placement_ttl_seconds``, the shortest cache Azure suggests); the Market says when it is renewed. The
+  experiments (bench.sim.experiments) try longer windows and other refresh periods;
 - spot prices at the current tick (prices are public and current); quota unknown (not modelled); the shared
   cool-down memory as the simulation keeps it.
 The fleet ``Profile`` is built from a fleets document through ``parse_fleets``, as the product reads its file.
@@ -33,10 +36,10 @@ SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 @dataclass(frozen=True)
 class SignalConfig:
     eviction_window: float = 28 * 86400.0  # seconds: Azure's trailing 28 days
-    placement_window: float = 3600.0  # seconds of recent ticks behind a placement score
+    placement_window: float = 0.0  # seconds of recent ticks behind a placement score (0: the latest tick alone)
     high: float = 2 / 3  # share of available ticks for High
     medium: float = 1 / 3  # ... and for Medium
-    placement_refresh: float = 0.0  # seconds a score is kept (0: worked out at every decision; 3600: at each hour)
+    placement_refresh: float = 900.0  # seconds a score is kept (the product's placement_ttl_seconds; 0: none)
 
 
 def bucket(rate: float) -> str:
@@ -70,6 +73,11 @@ def placement_scores(world: World, t: float, config: SignalConfig) -> dict[str, 
     return out
 
 
+def renewed(t: float, config: SignalConfig) -> float:
+    """When the score a decision at ``t`` sees is fetched again: the end of its refresh period."""
+    return t - t % config.placement_refresh + config.placement_refresh
+
+
 def market_at(
     world: World, t: float, *, skus: dict[tuple[str, str], Sku], cooled: dict[str, datetime], config: SignalConfig
 ) -> Market:
@@ -79,6 +87,7 @@ def market_at(
         spot_prices={(o.size.lower(), o.region): world.price(key, t) for key, o in world.offerings.items()},
         eviction_rates=eviction_rates(world, t, config.eviction_window),
         placement=placement_scores(world, t, config),
+        placement_until=world.when(renewed(t, config)) if config.placement_refresh > 0 else None,
         cooled=dict(cooled),
     )
 

@@ -67,13 +67,14 @@ def gather_market(
         regions = [p.region for p in profile.placements]
         skus = {(r, k): s for r in regions for k, s in market.skus(vm.subscription, r).items()}
         sizes = sorted({o.size.lower() for o in offerings(profile, Market(skus=skus))})
-        scores, stale = market.placement_scores(vm.subscription, sizes, regions)
+        scores = market.placement_scores(vm.subscription, sizes, regions)
         gathered = Market(
             skus=skus,
             spot_prices={(s, r): p for r in regions for s, p in market.spot_prices(r).items()},
             eviction_rates=market.eviction_rates(vm.subscription, sizes, regions),
-            placement=scores,
-            placement_stale=stale,
+            placement=scores.scores,
+            placement_stale=scores.stale,
+            placement_until=scores.renewed,
             quota={r: market.quota(vm.subscription, r) for r in regions},
             members=live_members(compute, vm.subscription, profile, scope, max_age=members_age),
         )

@@ -4,8 +4,11 @@ placement scores (Microsoft.Compute placementScores/spot/generate, not in azure-
 compute client's pipeline). Sources: ../shared/reference/azure-facts.md section 6.
 
 Signal lifetimes (per Function instance, in memory): prices and eviction rates ``market_ttl_seconds`` (an hour:
-Azure refreshes them about that often); placement scores cached per (sizes, regions) set, asked at most 8 regions x 5
-sizes per call; a 429 keeps the last scores and marks them stale (it never blocks a recovery). Resource SKUs (sizes,
+Azure refreshes them about that often); placement scores ``placement_ttl_seconds`` (15 minutes) per (sizes, regions)
+set, asked at most 8 regions x 5 sizes per call: a score "is only valid at the time when it's requested", and Azure
+suggests caching it 15 to 30 minutes (learn.microsoft.com/azure/virtual-machine-scale-sets/spot-placement-score);
+the answer says when the scores are renewed, so a recovery waiting for a better score looks again then. A 429 keeps
+the last scores and marks them stale (it never blocks a recovery). Resource SKUs (sizes,
 zones, restrictions: they change on the scale of days) are kept ``market_ttl_seconds`` too; quota
 ``quota_ttl_seconds`` (30 s): a mass eviction ranks hundreds of replacements within a minute, and one region's
 usages read for each of them would spend the subscription's read budget (250 deep, 25/s) that the VMs' own reads
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from azure.core import PipelineClient
@@ -29,7 +33,7 @@ from orchestrator.adapters import arm
 from orchestrator.adapters.compute import ArmCompute
 from orchestrator.adapters.credentials import LoopbackHttpPolicy
 from orchestrator.domain.errors import ArmFailure, Failure
-from orchestrator.domain.placement import Sku
+from orchestrator.domain.placement import Scores, Sku
 from orchestrator.settings import Settings
 
 T = TypeVar("T")
@@ -56,6 +60,7 @@ class ArmMarket:
     def __init__(self, settings: Settings, compute: ArmCompute) -> None:
         self.settings, self.compute = settings, compute
         self.ttl, self.quota_ttl = settings.market_ttl_seconds, settings.quota_ttl_seconds
+        self.placement_ttl = settings.placement_ttl_seconds
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._graph = graph_client(settings, compute)
         self._prices: PipelineClient[Any, Any] = PipelineClient(
@@ -131,20 +136,25 @@ class ArmMarket:
         rows = graph_rows(self._graph, subscription, query)
         return {(str(r["skuName"]).lower(), str(r["location"]).lower()): str(r["spotEvictionRate"]) for r in rows}
 
-    def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> tuple[dict[str, str], bool]:
-        """(offering key -> High | Medium | Low | DataNotFoundOrStale, stale). Stale: the last scores, after a 429."""
+    def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> Scores:
+        """Offering key -> High | Medium | Low | DataNotFoundOrStale; stale: the last scores, after a 429."""
         key = ("placement", subscription, tuple(sorted(sizes)), tuple(sorted(regions)))
         hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self.ttl:
-            return hit[1], False
+        if hit is not None and time.monotonic() - hit[0] < self.placement_ttl:
+            return Scores(hit[1], renewed=self._renewed(hit[0]))
         try:
             scores = self._fetch_scores(subscription, sizes, regions)
         except ArmFailure as failure:
             if failure.kind not in (Failure.THROTTLED, Failure.TRANSIENT, Failure.CONFIG):
                 raise
-            return (hit[1] if hit else {}), True  # keep the last scores; the ranking treats them as unknown
-        self._cache[key] = (time.monotonic(), scores)
-        return scores, False
+            return Scores(hit[1] if hit else {}, stale=True)  # keep the last; the ranking treats them as unknown
+        fetched = time.monotonic()
+        self._cache[key] = (fetched, scores)
+        return Scores(scores, renewed=self._renewed(fetched))
+
+    def _renewed(self, fetched: float) -> datetime:
+        """When scores fetched at ``fetched`` (monotonic) are asked again: wall-clock UTC, for the orchestration."""
+        return datetime.now(UTC) + timedelta(seconds=max(0.0, fetched + self.placement_ttl - time.monotonic()))
 
     def _fetch_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -9,7 +9,12 @@ Hard limits (a candidate failing one is listed with the reason, never ranked):
 - the spot price is within the profile's cap;
 - the offering is not cooling down (shared memory, orchestrator.domain.memory): a create there just failed for
   capacity, or a VM there was just evicted (the evicted VM's own offering included: the recovery cools it down when
-  it starts, so a mass eviction does not pile back in, and it is a candidate again when the cool-down ends).
+  it starts, so a mass eviction does not pile back in, and it is a candidate again when the cool-down ends);
+- for Spot, its fresh placement score is not Low (``LOW_EXCLUDED``): Azure's score is valid when it is asked, so a
+  Low one predicts a create that fails (two writes, minutes lost) while the recovery could be waiting for the scores
+  to be renewed (``Market.placement_until``), which is when its next round is due. A recovery with nothing but Low
+  candidates still probes one, the best, an hour after its last create (``low_probe_due``, ``one_probe``). Stale or
+  missing scores exclude nothing.
 
 Cool-downs (``cool_until``): 10 minutes after a failed create or an eviction (one probe interval: capacity often
 comes back within minutes), doubling with each failure in a row on that offering (10, 20, 40, then 60 minutes at
@@ -54,6 +59,8 @@ COOL_DOWN = {"capacity": timedelta(minutes=10), "evicted": timedelta(minutes=10)
 COOL_GROWTH = 2.0  # each failure in a row on an offering doubles its cool-down ...
 COOL_MAX = timedelta(hours=1)  # ... up to this
 COOL_REMEMBER = timedelta(hours=1)  # a failure this soon after the previous cool-down ended is one more in a row
+LOW_EXCLUDED = "placement score Low: waiting for a better one"
+LOW_PROBE_EVERY = timedelta(hours=1)  # with only Low scores, one create this often still probes (COOL_MAX)
 
 
 @dataclass(frozen=True, order=True)
@@ -88,6 +95,16 @@ class Sku:
 
 
 @dataclass(frozen=True)
+class Scores:
+    """Spot placement scores as the market adapter gives them: per offering key, whether they are the last ones kept
+    after a refused call (``stale``), and when they will be asked again (``renewed``; None when unknown)."""
+
+    scores: dict[str, str]
+    stale: bool = False
+    renewed: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Market:
     """What one decision knows, fetched by activities (recorded in the history, so ranking replays identically)."""
 
@@ -96,6 +113,7 @@ class Market:
     eviction_rates: dict[tuple[str, str], str] = field(default_factory=dict)  # (size lower, region) -> bucket
     placement: dict[str, str] = field(default_factory=dict)  # offering key -> High | Medium | Low | ...
     placement_stale: bool = False
+    placement_until: datetime | None = None  # when the scores are renewed (the adapter's cache ends): worth a look
     quota: dict[str, dict[str, int]] = field(default_factory=dict)  # region -> usage name -> free units
     cooled: dict[str, datetime] = field(default_factory=dict)  # offering key -> until
     members: dict[str, int] = field(default_factory=dict)  # the fleet's live members by priority (Spot, Regular)
@@ -151,9 +169,11 @@ def candidates(
     now: datetime,
     spot: bool = True,
     cap: float | Literal["profile"] | None = "profile",
+    probe_low: bool = False,
 ) -> list[Candidate]:
     """Each allowed offering with its factors, and the hard limit it fails, if any. ``cap``: the spot price cap
-    (the profile's by default; after a price eviction under ``price_policy: raise``, its ceiling)."""
+    (the profile's by default; after a price eviction under ``price_policy: raise``, its ceiling). ``probe_low``:
+    offerings whose fresh placement score is Low are candidates too (``low_probe_due``), else they wait."""
     limit = price_cap(profile) if cap == "profile" else cap
     allowed = offerings(profile, market)
     cooling = [o for o in allowed if _cooling(market, o, now)]
@@ -166,7 +186,8 @@ def candidates(
                 market.spot_prices.get((lower, offering.region)),
                 market.eviction_rates.get((lower, offering.region)),
                 _placement_score(market, offering),
-                excluded=_excluded(profile, market, offering, now=now, spot=spot, cap=limit),
+                excluded=_excluded(profile, market, offering, now=now, spot=spot, cap=limit)
+                or ("" if probe_low or not spot else _low(market, offering)),
                 region_cooling=sum(o.region == offering.region and o != offering for o in cooling),
             )
         )
@@ -184,6 +205,36 @@ def cooling_ends(profile: Profile, market: Market, now: datetime, since: datetim
     see (the offering came back while it tried the others): it is due at once."""
     seen_at = now if since is None else min(since, now)
     return sorted(market.cooled[o.key] for o in offerings(profile, market) if _cooling(market, o, seen_at))
+
+
+def _low(market: Market, offering: Offering) -> str:
+    """Why a Spot create waits for a better placement score: the fresh score is Low. Azure's score is valid at the
+    time it is asked (learn.microsoft.com/azure/virtual-machine-scale-sets/spot-placement-score), so a Low one
+    predicts a failed create (two writes and minutes lost); stale or missing scores exclude nothing."""
+    if market.placement_stale or (_placement_score(market, offering) or "").lower() != "low":
+        return ""
+    renewed = f" (scores renewed at {market.placement_until:%H:%M})" if market.placement_until else ""
+    return f"{LOW_EXCLUDED}{renewed}"
+
+
+def low_probe_due(last_create: datetime, now: datetime) -> bool:
+    """A recovery whose only candidates score Low still tries one every ``LOW_PROBE_EVERY`` (measured from its
+    last create, or its start): a score is a forecast, and a drought must not mean never asking again."""
+    return now >= last_create + LOW_PROBE_EVERY
+
+
+def one_probe(ordered: list[Candidate], market: Market) -> list[Candidate]:
+    """A due probe's walk: the ranked list with its best Low-scored candidate only (one create asks whether the
+    forecast still holds; the others wait for the next probe or a better score)."""
+    if market.placement_stale:
+        return ordered
+    lows = [c for c in ordered if (c.placement_score or "").lower() == "low"]
+    return [c for c in ordered if c not in lows[1:]]
+
+
+def waiting_for_score(found: Iterable[Candidate]) -> bool:
+    """Some candidate waits only for its placement score: the next round is due when the scores are renewed."""
+    return any(c.excluded.startswith(LOW_EXCLUDED) for c in found)
 
 
 def _placement_score(market: Market, offering: Offering) -> str | None:
@@ -377,6 +428,7 @@ def market_to_dict(market: Market) -> dict[str, Any]:
         "eviction_rates": {f"{s}|{r}": b for (s, r), b in sorted(market.eviction_rates.items())},
         "placement": dict(sorted(market.placement.items())),
         "placement_stale": market.placement_stale,
+        "placement_until": market.placement_until.isoformat() if market.placement_until else None,
         "quota": market.quota,
         "cooled": {k: v.isoformat() for k, v in sorted(market.cooled.items())},
         "members": market.members,
@@ -400,6 +452,7 @@ def market_from_dict(data: Any) -> Market:
         eviction_rates={k: str(v) for k, v in pairs("eviction_rates").items()},
         placement={str(k): str(v) for k, v in (data.get("placement") or {}).items()},
         placement_stale=bool(data.get("placement_stale")),
+        placement_until=datetime.fromisoformat(data["placement_until"]) if data.get("placement_until") else None,
         quota={str(r): {str(n): int(f) for n, f in u.items()} for r, u in (data.get("quota") or {}).items()},
         cooled={str(k): datetime.fromisoformat(v) for k, v in (data.get("cooled") or {}).items()},
         members={str(k): int(v) for k, v in (data.get("members") or {}).items()},

@@ -19,9 +19,11 @@ profile's template and what respot knew of it, on the best candidate size x regi
 Failures by class (orchestrator.domain.walk): quota skips the family in that region, SkuNotAvailable the size,
 capacity cools the offering, a price error skips the size by price, a configuration error fails the recovery, ARM
 trouble tries the same create again later (the guard read makes a retried PUT harmless). The evicted VM's own
-offering is not excluded: it cools down like any other and is a candidate again when that ends. When no candidate
-is left the recovery waits on the restart schedule, or until the first of the fleet's cool-downs ends if that comes
-sooner (``Backoff.next_round``), and ranks again with fresh data until the deadline; a Regular VM is created instead
+offering is not excluded: it cools down like any other and is a candidate again when that ends. An offering whose
+fresh placement score is Low waits for a better one (a probe of the best one an hour after the last create). When
+no candidate is left the recovery waits on the restart schedule, or until the first of the fleet's cool-downs ends
+or the placement scores are renewed, if that comes sooner (``Backoff.next_round``), and ranks again with fresh data
+until the deadline; a Regular VM is created instead
 when the profile's fallback allows it. Every limit that waiting cannot lift (no quota anywhere,
 restricted sizes) ends the recovery at once with the table of reasons: never a loop that cannot succeed.
 """
@@ -56,8 +58,11 @@ from orchestrator.domain.placement import (
     candidates,
     cooling_ends,
     good_shares,
+    low_probe_due,
     market_from_dict,
+    one_probe,
     rank,
+    waiting_for_score,
     why_chosen,
 )
 from orchestrator.domain.policy import MAX_UNKNOWN_FAILURES, TASKS_PER_EXECUTION, Policy
@@ -228,7 +233,7 @@ class Redeploy(Waits):
         market = yield from self.market()
         if isinstance(market, Conclusion) or market is None:
             return market
-        ranked_at = self.flow.now
+        ranked_at, waiting = self.flow.now, False
         for spot in (False, True) if self.below_regular_floor() else (True, False):
             if not spot and not self.fallback_allowed():
                 continue
@@ -239,12 +244,13 @@ class Redeploy(Waits):
                 return outcome
             if spot and self.p.spot_lost_at is None:
                 self.p.spot_lost_at = iso(self.flow.now)
+            waiting = waiting or (spot and waiting_for_score(found))
         if self.flow.tasks >= TASKS_PER_EXECUTION:
             return None
         hopeless = self.hopeless(market)
         if hopeless is not None:
             return hopeless
-        return (yield from self.backoff(market, ranked_at))
+        return (yield from self.backoff(market, ranked_at, waiting))
 
     def market(self) -> Steps:
         """Today's market with the shared cool-downs, a Conclusion (refused, failed), or None (waited out trouble)."""
@@ -279,7 +285,8 @@ class Redeploy(Waits):
         """(the walk, every candidate). Among the good candidates (within a point of the best) the shared
         ``placements`` entity deals a wave out by score, at most two thirds to one offering, so a wave of members spreads
         instead of piling into one place that may be reclaimed next."""
-        found = candidates(self.profile, market, now=self.flow.now, spot=spot, cap=self.cap(market))
+        probe = low_probe_due(self.last_create(), self.flow.now)
+        found = candidates(self.profile, market, now=self.flow.now, spot=spot, cap=self.cap(market), probe_low=probe)
         ordered = rank(
             found,
             strategy=self.profile.strategy,
@@ -287,12 +294,19 @@ class Redeploy(Waits):
             stale=market.placement_stale,
             spread=self.member.name,
         )
+        if probe and spot:
+            ordered = one_probe(ordered, market)
         head = good_shares(ordered) if self.profile.strategy == "ranked" else []
         if len(head) > 1:
             chosen = yield from self.place([c.offering.key for c, _ in head], [w for _, w in head])
             ordered = sorted(ordered, key=lambda c: c.offering.key != chosen)  # stable: the rest keep their order
         families = {k: sku.family for (_, k), sku in market.skus.items()}
         return Walk(ordered, families=families), found
+
+    def last_create(self) -> datetime:
+        """This recovery's last create, or its start: a Low-scored offering is probed an hour after it."""
+        last = self.p.walk[-1].get("at") if self.p.walk else None
+        return parse_iso(last, "walk.at") if isinstance(last, str) else self.started
 
     def place(self, keys: list[str], weights: list[float]) -> Steps:
         payload = {"keys": keys, "weights": weights, "by": self.recovery, "at": iso(self.flow.now)}
@@ -540,10 +554,15 @@ class Redeploy(Waits):
 
     # --- waiting ----------------------------------------------------------------------------------------------
 
-    def backoff(self, market: Market, ranked_at: datetime) -> Steps:
+    def backoff(self, market: Market, ranked_at: datetime, waiting: bool = False) -> Steps:
+        """Wait for the next round: the schedule's time, or sooner when a cool-down ends or, while a candidate waits
+        for a better placement score (``waiting``), when the scores are renewed."""
         self.p.rounds += 1
         cooled = replace(market, cooled=cooled_until(self.memory))
         ends = cooling_ends(self.profile, cooled, self.flow.now, since=ranked_at)
+        renewed = market.placement_until
+        if waiting and renewed is not None and renewed > self.flow.now:  # a past one (another clock) is no news
+            ends = sorted([*ends, renewed])
         when = self.policy.backoff.next_round(self.flow.now, self.p.rounds, self.flow.key, self.started, ends)
         if when is None:
             return self.give_up()

@@ -20,12 +20,12 @@ REVERT = {"enabled": True, "after_minutes": 10, "min_placement": "High", "dwell_
 @pytest.fixture
 def fleet_stack(stack_factory: Any, tmp_path: Path) -> Any:
     """The redeploy tests' stack, with placement scores read fresh at every look: the market adapter keeps them
-    ``market_ttl_seconds`` of wall-clock time, and here a simulated hour passes in a real second."""
+    ``placement_ttl_seconds`` of wall-clock time, and here a simulated hour passes in a real second."""
 
     def make(**profile: Any) -> Stack:
         path = fleets_file(tmp_path, **profile)
         env = {"RESPOT_LOG_WORKSPACE_ID": "respot-workspace", "RESPOT_FLEETS_FILE": path}
-        stack: Stack = stack_factory(RESPOT_MARKET_TTL_SECONDS="0", **env)
+        stack: Stack = stack_factory(RESPOT_MARKET_TTL_SECONDS="0", RESPOT_PLACEMENT_TTL_SECONDS="0", **env)
         return stack
 
     return make

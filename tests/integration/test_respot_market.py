@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from localcloud.arm import ArmEmulator
@@ -13,7 +15,7 @@ from tests.integration.helpers import control
 pytestmark = pytest.mark.integration
 
 
-def market(arm: ArmEmulator, ttl: float = 0, quota_ttl: float = 0) -> ArmMarket:
+def market(arm: ArmEmulator, ttl: float = 0, quota_ttl: float = 0, placement_ttl: float = 0) -> ArmMarket:
     settings = Settings(
         subscriptions=arm.subscription,
         arm_endpoint=arm.url,
@@ -21,6 +23,7 @@ def market(arm: ArmEmulator, ttl: float = 0, quota_ttl: float = 0) -> ArmMarket:
         credential="localcloud",
         market_ttl_seconds=ttl,
         quota_ttl_seconds=quota_ttl,
+        placement_ttl_seconds=placement_ttl,
     )
     return ArmMarket(settings, ArmCompute(settings))
 
@@ -67,8 +70,20 @@ def test_eviction_rates_from_resource_graph(arm: ArmEmulator) -> None:
 
 def test_placement_scores_per_zone_and_stale_after_a_429(arm: ArmEmulator) -> None:
     m = market(arm)
-    scores, stale = m.placement_scores(arm.subscription, ["Standard_D2s_v5"], ["eastus", "westus2"])
-    assert not stale and scores["standard_d2s_v5/eastus/1"] in ("High", "Medium", "Low")
+    first = m.placement_scores(arm.subscription, ["Standard_D2s_v5"], ["eastus", "westus2"])
+    assert not first.stale and first.scores["standard_d2s_v5/eastus/1"] in ("High", "Medium", "Low")
     control(arm, "/faults", {"error429": 1.0, "path": "placementScores"})
-    again, stale = m.placement_scores(arm.subscription, ["Standard_D2s_v5"], ["eastus", "westus2"])
-    assert stale and again == scores  # the last scores, marked stale: never a blocked recovery
+    again = m.placement_scores(arm.subscription, ["Standard_D2s_v5"], ["eastus", "westus2"])
+    assert again.stale and again.scores == first.scores  # the last scores, marked stale: never a blocked recovery
+    assert again.renewed is None
+
+
+def test_placement_scores_are_kept_for_their_own_ttl_and_say_when_they_are_renewed(arm: ArmEmulator) -> None:
+    m = market(arm, ttl=0, placement_ttl=900)
+    before = datetime.now(UTC)
+    first = m.placement_scores(arm.subscription, ["Standard_D2s_v5"], ["eastus"])
+    control(arm, "/faults", {"error429": 1.0, "path": "placementScores"})  # a call now would be refused
+    again = m.placement_scores(arm.subscription, ["Standard_D2s_v5"], ["eastus"])
+    assert not again.stale and again.scores == first.scores  # from the cache: no call was made
+    assert first.renewed is not None and again.renewed is not None
+    assert before + timedelta(seconds=899) <= again.renewed <= datetime.now(UTC) + timedelta(seconds=900)

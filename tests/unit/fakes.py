@@ -22,7 +22,7 @@ from orchestrator.domain.classify import UserAction
 from orchestrator.domain.errors import ArmFailure, Failure
 from orchestrator.domain.fleet import Fleets
 from orchestrator.domain.models import Missing, Operation, VmFacts, VmRef, VmStatus
-from orchestrator.domain.placement import Sku
+from orchestrator.domain.placement import Scores, Sku
 from orchestrator.ports import OperationState
 from orchestrator.settings import Settings
 from orchestrator.workflows import names
@@ -281,6 +281,7 @@ class FakeMarket:
     rates: dict[tuple[str, str], str] = field(default_factory=dict)
     scores: dict[str, str] = field(default_factory=dict)
     stale: bool = False
+    renewed: datetime | None = None  # when the scores are asked again (the adapter's cache ends)
     log: list[str] = field(default_factory=list)
 
     def offer(
@@ -315,9 +316,9 @@ class FakeMarket:
     def eviction_rates(self, subscription: str, sizes: list[str], regions: list[str]) -> dict[tuple[str, str], str]:
         return {k: v for k, v in self.rates.items() if k[0] in sizes and k[1] in regions}
 
-    def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> tuple[dict[str, str], bool]:
+    def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> Scores:
         self.log.append("scores")
-        return dict(self.scores), self.stale
+        return Scores(dict(self.scores), stale=self.stale, renewed=self.renewed)
 
 
 @dataclass

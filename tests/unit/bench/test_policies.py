@@ -80,16 +80,29 @@ def test_the_evicted_offering_cools_down_for_ten_minutes_then_the_next_round_is_
     tally = sim.run()
     heard = 10 * 60 + w.detect  # A is evicted at tick 10 and respot hears of it 30 s later
     requests = [(req, c.ok) for req, c in tally.log]
-    assert requests[:2] == [(0, True), (heard, False)]  # A cools down (evicted): B, which is down, is tried
-    # rounds at the restart schedule's 1, 2, 4 minutes find both cooling; the next is due when A's cool-down ends
-    assert requests[2] == (heard + 600, True) and tally.placed[A.key] == 2
-    assert tally.waits["cooling"] == pytest.approx(600 - 150)  # from B's failure to A's end: A was up (tick 11 on)
-    assert sim.entity[B.key]["strikes"] == 1 and A.key not in sim.entity  # held on A: its record is cleared
+    # A cools down (evicted); B, which is down, scores Low and waits: no create is wasted on it. The next rounds
+    # (the restart schedule, the scores renewed at 900 s) find the same; the next is due when A's cool-down ends
+    assert requests == [(0, True), (heard + 600, True)] and tally.placed[A.key] == 2
+    assert tally.waits["cooling"] == pytest.approx(heard + 600 - 11 * 60)  # A was up from tick 11, cooling
+    assert B.key not in sim.entity and A.key not in sim.entity  # B never failed; held on A: its record is cleared
+    walked = respot.run(w, respot.Knobs(low_probe=experiments.always, one_probe=False))  # every candidate walked
+    assert [(req, c.ok) for req, c in walked.log][:3] == [(0, True), (heard, False), (heard + 600, True)]
+
+
+def test_a_low_offering_is_tried_when_its_renewed_score_is_better_and_probed_once_an_hour_before() -> None:
+    # A is down for 40 minutes from the start, B always down: both score Low at 0 s
+    w = world(60, {A: "1" * 40 + "0" * 200, B: "1" * 240})
+    tally = respot.run(w, respot.Knobs())
+    # at 0 s nothing is worth a create; the scores are renewed every 900 s: at 2700 s A scores High (up since 2400 s)
+    assert [(req, c.ok) for req, c in tally.log] == [(2700, True)]
+    drought = world(60, {A: "1" * 200, B: "1" * 200})
+    probes = respot.run(drought, respot.Knobs()).log
+    assert [req for req, _ in probes] == [3600, 7200, 10800]  # one probe an hour, on the best Low offering only
 
 
 def test_the_bench_drives_the_offerings_entity_with_the_products_operation() -> None:
     w = world(60, {A: "1" * 200, B: "1" * 200})
-    sim = respot.RespotSim(w, respot.Knobs())
+    sim = respot.RespotSim(w, respot.Knobs(low_probe=experiments.always, one_probe=False))  # Low ones walked too
     sim.run()
     assert sim.entity[A.key]["strikes"] >= 4  # 10, 20, 40, 60 minutes: fewer creates in a long drought
     cools = [req for req, c in sim.tally.log if not c.ok]
@@ -111,8 +124,14 @@ def test_eviction_rate_buckets_are_per_size_and_region_and_placement_per_zone() 
     rates = eviction_rates(w, 59 * 60, 28 * 86400)
     # eastus: 30 drops in (30 + 60) available minutes = 2000 % per hour; westus2: none
     assert rates == {("standard_d4s_v5", "eastus"): "20+", ("standard_d4s_v5", "westus2"): "0-5"}
-    scores = placement_scores(w, 59 * 60, SignalConfig())
+    hourly = SignalConfig(placement_window=3600, placement_refresh=0)
+    scores = placement_scores(w, 59 * 60, hourly)
     assert scores == {A.key: "Medium", B.key: "High", C.key: "High"}  # A: up half of the last hour
+    now = placement_scores(w, 59 * 60, SignalConfig())  # by default: the latest tick as of 45 min (15-min cache)
+    assert now == {A.key: "Low", B.key: "High", C.key: "High"}  # A was down at tick 45
+    assert market_at(w, 59 * 60, skus={}, cooled={}, config=SignalConfig()).placement_until == START + timedelta(
+        hours=1
+    )
     market = market_at(w, 0, skus={}, cooled={A.key: START}, config=SignalConfig())
     assert market.spot_prices[("standard_d4s_v5", "eastus")] == 1.0 and market.cooled == {A.key: START}
 

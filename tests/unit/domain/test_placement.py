@@ -3,7 +3,9 @@ the offerings entity), the region term, price as a tie-breaker, stale placement 
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +14,21 @@ import pytest
 from orchestrator.domain import memory
 from orchestrator.domain.fleet import Profile, parse_fleets
 from orchestrator.domain.models import iso
-from orchestrator.domain.placement import Market, Sku, candidates, cool_until, cooling_ends, rank, why_chosen
+from orchestrator.domain.placement import (
+    LOW_EXCLUDED,
+    Market,
+    Sku,
+    candidates,
+    cool_until,
+    cooling_ends,
+    low_probe_due,
+    market_from_dict,
+    market_to_dict,
+    one_probe,
+    rank,
+    waiting_for_score,
+    why_chosen,
+)
 from orchestrator.domain.schedule import Backoff
 from tests.unit.domain.test_fleet import SUBNET, profile
 
@@ -74,14 +90,39 @@ def test_ranked_prefers_a_long_lived_placement_over_the_cheapest_contended_size(
     assert {c.offering.region for c in home[:4]} == {"eastus"} and home[0].offering.size == "Standard_D2s_v5"
 
 
-def test_placement_scores_lift_or_sink_a_candidate_unless_stale() -> None:
+def test_placement_scores_lift_a_candidate_and_a_fresh_low_one_waits_unless_stale() -> None:
     scores = {"standard_d2s_v5/eastus/2": "High", "standard_d2as_v5/westus2/1": "Low"}
-    ranked = rank(candidates(fleet(), market(placement=scores), now=NOW), strategy="ranked", home_region=None)
+    found = candidates(fleet(), market(placement=scores), now=NOW)
+    ranked = rank(found, strategy="ranked", home_region=None)
     assert ranked[0].offering.key == "standard_d2s_v5/eastus/2"
-    stale = rank(
-        candidates(fleet(), market(placement=scores), now=NOW), strategy="ranked", home_region=None, stale=True
-    )
+    low = next(c for c in found if c.offering.key == "standard_d2as_v5/westus2/1")
+    assert low.excluded == LOW_EXCLUDED and waiting_for_score(found)  # a fresh Low score predicts a failed create
+    stale_market = market(placement=scores, placement_stale=True)
+    stale = rank(candidates(fleet(), stale_market, now=NOW), strategy="ranked", home_region=None, stale=True)
     assert stale[0].offering.key == "standard_d2as_v5/westus2/1"  # stale scores count as unknown, for all alike
+
+
+def test_a_low_score_says_when_the_scores_are_renewed_and_an_hour_without_a_create_lets_one_probe() -> None:
+    scores = {f"standard_d2s_v5/eastus/{z}": "Low" for z in "12"} | {"standard_d2as_v5/westus2/1": "Low"}
+    renewed = NOW + timedelta(minutes=12)
+    m = market(placement=scores, placement_until=renewed)
+    waiting = {c.offering.key: c.excluded for c in candidates(fleet(), m, now=NOW) if c.excluded}
+    assert set(waiting) == set(scores) and set(waiting.values()) == {f"{LOW_EXCLUDED} (scores renewed at 12:12)"}
+    assert not low_probe_due(NOW - timedelta(minutes=59), NOW) and low_probe_due(NOW - timedelta(hours=1), NOW)
+    probing = rank(candidates(fleet(), m, now=NOW, probe_low=True), strategy="ranked", home_region=None)
+    assert len(probing) == 6  # every offering is a candidate again ...
+    walk = one_probe(probing, m)
+    lows = [c.offering.key for c in walk if c.placement_score == "Low"]
+    assert lows == ["standard_d2as_v5/westus2/1"]  # ... but the probe tries only the best Low one (0-5 %, cheap)
+    assert keys(walk) == [k for k in keys(probing) if k not in scores or k in lows]  # the rest keep their order
+    assert one_probe(probing, replace(m, placement_stale=True)) == probing  # stale scores sink nothing
+    assert not [c for c in candidates(fleet(), m, now=NOW, spot=False) if c.excluded]  # a Regular VM: no Spot score
+
+
+def test_the_placement_scores_renewal_travels_with_the_market() -> None:
+    m = market(placement={"standard_d2s_v5/eastus/1": "High"}, placement_until=NOW + timedelta(minutes=15))
+    assert market_from_dict(json.loads(json.dumps(market_to_dict(m)))).placement_until == m.placement_until
+    assert market_from_dict(market_to_dict(market())).placement_until is None
 
 
 def test_ties_go_to_the_cheaper_then_the_name() -> None:

@@ -4,7 +4,7 @@ Market, with the real entity operations: the walk by error class, shared cool-do
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -144,6 +144,7 @@ def test_the_replacement_goes_to_the_best_candidate_and_the_output_says_old_to_n
     assert ranking["choice"].startswith("standard_d2s_v5/eastus/2: first of")
     excluded = {(c["size"], c["region"], c["zone"]): c["excluded"] for c in ranking["excluded"]}
     assert excluded.pop(("Standard_D2s_v5", "eastus", "1")).startswith("cooling down until")  # the evicted one
+    assert excluded.pop(("Standard_D2s_v5", "northeurope", None)).startswith("placement score Low: waiting")
     assert set(excluded.values()) == {"not offered in the region"}
     assert any(s and "ranking" in s for s in d.statuses)  # the operator sees the ranking while it runs
     body = w.compute.created()[0].body
@@ -269,6 +270,45 @@ def test_with_no_fallback_and_no_capacity_it_waits_on_the_schedule_and_ranks_aga
     waits = [(fire - made).total_seconds() for made, fire in d.timers]
     assert max(waits) >= 600  # backed off to minutes between rounds, never a tight loop
     assert len(w2.compute.created()) <= 5 * 12  # each round tries each offering once at most
+
+
+def test_with_only_low_scores_nothing_is_created_until_a_renewed_score_is_better() -> None:
+    w = world()
+    w.market.scores = dict.fromkeys(EVERY_OFFERING, "Low")
+    w.market.renewed = T0 + timedelta(minutes=5)
+    better = "standard_d2s_v5/westus2/1"
+
+    def tick(now: datetime) -> None:
+        w.compute.tick(now)
+        if now >= T0 + timedelta(minutes=5) and w.market.scores[better] == "Low":
+            w.market.scores[better], w.market.renewed = "High", T0 + timedelta(minutes=20)
+
+    data = {"vm": VM.to_dict(), "since": iso(T0), "member": member().to_dict()}
+    w.compute.now = T0
+    d = Driver(redeploy, data, f"{RECOVERY}:redeploy", T0, w.activity, on_tick=tick, entities=entities())
+    out = d.run()
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced") and creates(w) == [better]
+    # rounds at the schedule's 1 and 3 minutes find every score Low; the next is due when the scores are renewed
+    # (5 minutes), not at the schedule's 7
+    rounds = [fire for _, fire in d.timers][:3]
+    assert rounds[0] < T0 + timedelta(minutes=2) < rounds[1] < T0 + timedelta(minutes=4)
+    assert rounds[2] == T0 + timedelta(minutes=5)
+
+
+def test_a_drought_of_low_scores_still_probes_the_best_one_an_hour_after_the_start() -> None:
+    w = world()
+    w.market.scores = dict.fromkeys(EVERY_OFFERING, "Low")
+    out, _ = drive(w)
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced")
+    assert len(creates(w)) == 1  # one create: a probe of a Low one, never a walk down every Low one
+    assert T0 + timedelta(hours=1) <= _t(out["walk"][0]["at"]) < T0 + timedelta(hours=1, minutes=20)
+    dry = world()
+    dry.market.scores = dict.fromkeys(EVERY_OFFERING, "Low")
+    dry.compute.create_codes.update(dict.fromkeys(EVERY_OFFERING, "ZonalAllocationFailed"))
+    out, _ = drive(dry.with_settings(retry_deadline_hours=3.5))
+    tried = [_t(t["at"]) - T0 for t in out["walk"]]
+    assert out["outcome"] == "gave_up" and len(tried) == 3  # one probe an hour, each on one Low offering
+    assert [round(t.total_seconds() / 3600) for t in tried] == [1, 2, 3]
 
 
 def _t(text: str) -> Any:
