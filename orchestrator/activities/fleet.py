@@ -74,7 +74,7 @@ def gather_market(
             eviction_rates=market.eviction_rates(vm.subscription, sizes, regions),
             placement=scores.scores,
             placement_stale=scores.stale,
-            placement_until=scores.renewed,
+            placement_renewed_in=scores.renewed_in,
             quota={r: market.quota(vm.subscription, r) for r in regions},
             members=live_members(compute, vm.subscription, profile, scope, max_age=members_age),
         )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from azure.core import PipelineClient
@@ -141,7 +140,7 @@ class ArmMarket:
         key = ("placement", subscription, tuple(sorted(sizes)), tuple(sorted(regions)))
         hit = self._cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < self.placement_ttl:
-            return Scores(hit[1], renewed=self._renewed(hit[0]))
+            return Scores(hit[1], renewed_in=self._renewed_in(hit[0]))
         try:
             scores = self._fetch_scores(subscription, sizes, regions)
         except ArmFailure as failure:
@@ -150,11 +149,11 @@ class ArmMarket:
             return Scores(hit[1] if hit else {}, stale=True)  # keep the last; the ranking treats them as unknown
         fetched = time.monotonic()
         self._cache[key] = (fetched, scores)
-        return Scores(scores, renewed=self._renewed(fetched))
+        return Scores(scores, renewed_in=self._renewed_in(fetched))
 
-    def _renewed(self, fetched: float) -> datetime:
-        """When scores fetched at ``fetched`` (monotonic) are asked again: wall-clock UTC, for the orchestration."""
-        return datetime.now(UTC) + timedelta(seconds=max(0.0, fetched + self.placement_ttl - time.monotonic()))
+    def _renewed_in(self, fetched: float) -> float:
+        """Seconds until scores fetched at ``fetched`` (monotonic) are asked again."""
+        return max(0.0, fetched + self.placement_ttl - time.monotonic())
 
     def _fetch_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}

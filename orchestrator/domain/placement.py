@@ -97,11 +97,12 @@ class Sku:
 @dataclass(frozen=True)
 class Scores:
     """Spot placement scores as the market adapter gives them: per offering key, whether they are the last ones kept
-    after a refused call (``stale``), and when they will be asked again (``renewed``; None when unknown)."""
+    after a refused call (``stale``), and in how many seconds they will be asked again (``renewed_in``; None when
+    unknown). Seconds, not a time: the orchestration adds them to its own clock."""
 
     scores: dict[str, str]
     stale: bool = False
-    renewed: datetime | None = None
+    renewed_in: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class Market:
     eviction_rates: dict[tuple[str, str], str] = field(default_factory=dict)  # (size lower, region) -> bucket
     placement: dict[str, str] = field(default_factory=dict)  # offering key -> High | Medium | Low | ...
     placement_stale: bool = False
-    placement_until: datetime | None = None  # when the scores are renewed (the adapter's cache ends): worth a look
+    placement_renewed_in: float | None = None  # seconds from the reading until the adapter asks again ...
+    placement_until: datetime | None = None  # ... as a time on the orchestration's clock (``renewal``): worth a look
     quota: dict[str, dict[str, int]] = field(default_factory=dict)  # region -> usage name -> free units
     cooled: dict[str, datetime] = field(default_factory=dict)  # offering key -> until
     members: dict[str, int] = field(default_factory=dict)  # the fleet's live members by priority (Spot, Regular)
@@ -428,11 +430,22 @@ def market_to_dict(market: Market) -> dict[str, Any]:
         "eviction_rates": {f"{s}|{r}": b for (s, r), b in sorted(market.eviction_rates.items())},
         "placement": dict(sorted(market.placement.items())),
         "placement_stale": market.placement_stale,
-        "placement_until": market.placement_until.isoformat() if market.placement_until else None,
+        "placement_renewed_in": market.placement_renewed_in,
         "quota": market.quota,
         "cooled": {k: v.isoformat() for k, v in sorted(market.cooled.items())},
         "members": market.members,
     }
+
+
+def renewal(market: Market, read_at: datetime) -> Market:
+    """The market with ``placement_until`` on the reader's clock: read at ``read_at``, renewed that many seconds on."""
+    if market.placement_renewed_in is None:
+        return market
+    return replace(market, placement_until=read_at + timedelta(seconds=market.placement_renewed_in))
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def market_from_dict(data: Any) -> Market:
@@ -452,7 +465,7 @@ def market_from_dict(data: Any) -> Market:
         eviction_rates={k: str(v) for k, v in pairs("eviction_rates").items()},
         placement={str(k): str(v) for k, v in (data.get("placement") or {}).items()},
         placement_stale=bool(data.get("placement_stale")),
-        placement_until=datetime.fromisoformat(data["placement_until"]) if data.get("placement_until") else None,
+        placement_renewed_in=_seconds(data.get("placement_renewed_in")),
         quota={str(r): {str(n): int(f) for n, f in u.items()} for r, u in (data.get("quota") or {}).items()},
         cooled={str(k): datetime.fromisoformat(v) for k, v in (data.get("cooled") or {}).items()},
         members={str(k): int(v) for k, v in (data.get("members") or {}).items()},

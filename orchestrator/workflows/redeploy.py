@@ -62,6 +62,7 @@ from orchestrator.domain.placement import (
     market_from_dict,
     one_probe,
     rank,
+    renewal,
     waiting_for_score,
     why_chosen,
 )
@@ -260,7 +261,7 @@ class Redeploy(Waits):
             names.GATHER_MARKET, payload, self.story, deadline=self.deadline, budget=TASKS_PER_EXECUTION, action="rank"
         )
         if result.step == Step.OK and isinstance(result.value, str):
-            market = market_from_dict(json.loads(result.value))
+            market = renewal(market_from_dict(json.loads(result.value)), self.flow.now)
             self.members = dict(market.members)
             return replace(market, cooled=cooled)
         if result.step == Step.OUT_OF_SCOPE:
@@ -561,7 +562,7 @@ class Redeploy(Waits):
         cooled = replace(market, cooled=cooled_until(self.memory))
         ends = cooling_ends(self.profile, cooled, self.flow.now, since=ranked_at)
         renewed = market.placement_until
-        if waiting and renewed is not None and renewed > self.flow.now:  # a past one (another clock) is no news
+        if waiting and renewed is not None and renewed > self.flow.now:
             ends = sorted([*ends, renewed])
         when = self.policy.backoff.next_round(self.flow.now, self.p.rounds, self.flow.key, self.started, ends)
         if when is None:

@@ -281,7 +281,7 @@ class FakeMarket:
     rates: dict[tuple[str, str], str] = field(default_factory=dict)
     scores: dict[str, str] = field(default_factory=dict)
     stale: bool = False
-    renewed: datetime | None = None  # when the scores are asked again (the adapter's cache ends)
+    renewed_in: float | None = None  # seconds until the scores are asked again (the adapter's cache ends)
     log: list[str] = field(default_factory=list)
 
     def offer(
@@ -318,7 +318,7 @@ class FakeMarket:
 
     def placement_scores(self, subscription: str, sizes: list[str], regions: list[str]) -> Scores:
         self.log.append("scores")
-        return Scores(dict(self.scores), stale=self.stale, renewed=self.renewed)
+        return Scores(dict(self.scores), stale=self.stale, renewed_in=self.renewed_in)
 
 
 @dataclass

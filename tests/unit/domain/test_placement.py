@@ -26,6 +26,7 @@ from orchestrator.domain.placement import (
     market_to_dict,
     one_probe,
     rank,
+    renewal,
     waiting_for_score,
     why_chosen,
 )
@@ -119,10 +120,12 @@ def test_a_low_score_says_when_the_scores_are_renewed_and_an_hour_without_a_crea
     assert not [c for c in candidates(fleet(), m, now=NOW, spot=False) if c.excluded]  # a Regular VM: no Spot score
 
 
-def test_the_placement_scores_renewal_travels_with_the_market() -> None:
-    m = market(placement={"standard_d2s_v5/eastus/1": "High"}, placement_until=NOW + timedelta(minutes=15))
-    assert market_from_dict(json.loads(json.dumps(market_to_dict(m)))).placement_until == m.placement_until
-    assert market_from_dict(market_to_dict(market())).placement_until is None
+def test_the_placement_scores_renewal_travels_as_seconds_and_lands_on_the_readers_clock() -> None:
+    m = market(placement={"standard_d2s_v5/eastus/1": "High"}, placement_renewed_in=600.0)
+    read = market_from_dict(json.loads(json.dumps(market_to_dict(m))))
+    assert read.placement_renewed_in == 600.0 and read.placement_until is None  # the activity knows no clock of ours
+    assert renewal(read, NOW).placement_until == NOW + timedelta(minutes=10)
+    assert renewal(market_from_dict(market_to_dict(market())), NOW).placement_until is None
 
 
 def test_ties_go_to_the_cheaper_then_the_name() -> None:
