@@ -35,6 +35,7 @@ from orchestrator.domain.placement import (
     Candidate,
     Market,
     Offering,
+    after_renewal,
     candidates,
     cooling_ends,
     low_probe_due,
@@ -109,8 +110,9 @@ class RespotSim:
             now = self.world.when(t)
             cooled = replace(market, cooled=memory.cooled_until(self.memory))
             ends = cooling_ends(self.profile, cooled, now, since=ranked_at)
-            if self.waiting and market.placement_until is not None:
-                ends = sorted([*ends, market.placement_until])  # Redeploy.backoff: the renewed scores are worth a look
+            renewed = after_renewal(market, key, attempt) if self.waiting else None
+            if renewed is not None:
+                ends = sorted([*ends, renewed])  # Redeploy.backoff: the renewed scores are worth a look
             nxt = self.knobs.backoff.next_round(now, attempt, key, started, ends)
             if nxt is None:
                 self.tally.events["gave_up"] += 1
@@ -174,12 +176,14 @@ class RespotSim:
         market = market_at(
             self.world, t, skus=self.skus, cooled=memory.cooled_until(self.memory), config=self.knobs.signals
         )
-        probe = self.knobs.low_probe(self.last_create, now)
+        probe = self.knobs.low_probe(self.last_create, now)  # Redeploy.probe_due (no fallback here)
         found = candidates(self.profile, market, now=now, probe_low=probe)
+        ordered = self.knobs.ranker(found, self.knobs.strategy, evicted.region if evicted else None)
+        if probe and self.knobs.one_probe:
+            ordered, found = one_probe(ordered, found, market)
         self.waiting = waiting_for_score(found)
         self.low = {c.offering.key for c in found if c.excluded.startswith(LOW_EXCLUDED)}
-        ordered = self.knobs.ranker(found, self.knobs.strategy, evicted.region if evicted else None)
-        return (one_probe(ordered, market) if probe and self.knobs.one_probe else ordered), market
+        return ordered, market
 
     def cool(self, o: Offering, t: float, why: str) -> None:
         """Redeploy.cool: the recovery's own view follows the entity's rule; the entity counts the strike."""

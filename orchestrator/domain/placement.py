@@ -46,6 +46,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from orchestrator.domain.fleet import Profile
+from orchestrator.domain.schedule import unit
 
 PLACEMENT_POINTS = {"high": 3.0, "medium": 2.0, "low": 1.0}
 UNKNOWN_PLACEMENT = 1.5
@@ -60,6 +61,8 @@ COOL_GROWTH = 2.0  # each failure in a row on an offering doubles its cool-down 
 COOL_MAX = timedelta(hours=1)  # ... up to this
 COOL_REMEMBER = timedelta(hours=1)  # a failure this soon after the previous cool-down ended is one more in a row
 LOW_EXCLUDED = "placement score Low: waiting for a better one"
+PROBED = f"{LOW_EXCLUDED} (another Low one is probed)"
+RENEWAL_SPREAD = timedelta(seconds=30)  # rounds waiting for renewed scores start within this after the renewal
 LOW_PROBE_EVERY = timedelta(hours=1)  # with only Low scores, one create this often still probes (COOL_MAX)
 
 
@@ -225,13 +228,27 @@ def low_probe_due(last_create: datetime, now: datetime) -> bool:
     return now >= last_create + LOW_PROBE_EVERY
 
 
-def one_probe(ordered: list[Candidate], market: Market) -> list[Candidate]:
-    """A due probe's walk: the ranked list with its best Low-scored candidate only (one create asks whether the
-    forecast still holds; the others wait for the next probe or a better score)."""
+def one_probe(
+    ordered: list[Candidate], found: list[Candidate], market: Market
+) -> tuple[list[Candidate], list[Candidate]]:
+    """A due probe's (walk, candidates): the ranked list keeps its best Low-scored candidate only (one create asks
+    whether the forecast still holds); the other Low ones stay in the candidates, excluded as waiting for a better
+    score (``PROBED``), so the ranking shows them and the next round is due when the scores are renewed."""
     if market.placement_stale:
-        return ordered
-    lows = [c for c in ordered if (c.placement_score or "").lower() == "low"]
-    return [c for c in ordered if c not in lows[1:]]
+        return ordered, found
+    lows = [c.offering for c in ordered if (c.placement_score or "").lower() == "low"]
+    waiting = set(lows[1:])  # the best one is the probe
+    walk = [c for c in ordered if c.offering not in waiting]
+    marked = [replace(c, excluded=PROBED) if c.offering in waiting and not c.excluded else c for c in found]
+    return walk, marked
+
+
+def after_renewal(market: Market, key: str, rounds: int) -> datetime | None:
+    """When a round that waits for renewed scores is due: up to ``RENEWAL_SPREAD`` after the renewal, spread per
+    recovery and round, so a wave's recoveries do not all rank again in the same second."""
+    if market.placement_until is None:
+        return None
+    return market.placement_until + RENEWAL_SPREAD * (1 + unit(f"{key}/renewal/{rounds}")) / 2
 
 
 def waiting_for_score(found: Iterable[Candidate]) -> bool:

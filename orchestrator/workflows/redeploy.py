@@ -55,6 +55,7 @@ from orchestrator.domain.placement import (
     Candidate,
     Market,
     Offering,
+    after_renewal,
     candidates,
     cooling_ends,
     good_shares,
@@ -103,13 +104,15 @@ class Progress:
     executions: int = 1
     last_error: dict[str, Any] | None = None
     evicted_cooled: bool = False  # the evicted VM's own offering was cooled down (the recovery's first round)
+    last_create_at: str | None = None  # when the last create was issued (a Low-scored offering's probe counts from it)
 
     @classmethod
     def from_dict(cls, data: Any) -> Progress:
         """Raises InvalidInput unless ``data`` is a progress as this module writes it."""
         progress = load_progress(cls, data, ("attempt", "rounds", "unknown_failures", "executions"))
-        if progress.spot_lost_at is not None:
-            parse_iso(progress.spot_lost_at, "progress.spot_lost_at")
+        for name in ("spot_lost_at", "last_create_at"):
+            if getattr(progress, name) is not None:
+                parse_iso(getattr(progress, name), f"progress.{name}")
         if progress.current is not None:
             _attempt_of(progress.current)
         if not isinstance(progress.walk, list) or len(progress.walk) > MAX_WALK:
@@ -196,6 +199,7 @@ def _not_protected(found: StepResult, member: Member) -> dict[str, Any]:
 
 class Redeploy(Waits):
     CREATE = names.CREATE_VM  # the activity that PUTs an attempt's VM (orchestrator.workflows.revert has its own)
+    LOW_WAITS = True  # a fresh Low placement score keeps a Spot candidate out (the return to Spot has its own gate)
 
     def __init__(
         self, flow: Flow, vm: VmRef, member: Member, profile: Profile, policy: Policy, progress: Progress
@@ -286,8 +290,9 @@ class Redeploy(Waits):
         """(the walk, every candidate). Among the good candidates (within a point of the best) the shared
         ``placements`` entity deals a wave out by score, at most two thirds to one offering, so a wave of members spreads
         instead of piling into one place that may be reclaimed next."""
-        probe = low_probe_due(self.last_create(), self.flow.now)
-        found = candidates(self.profile, market, now=self.flow.now, spot=spot, cap=self.cap(market), probe_low=probe)
+        probe = spot and self.LOW_WAITS and self.probe_due()
+        low = probe or not self.LOW_WAITS
+        found = candidates(self.profile, market, now=self.flow.now, spot=spot, cap=self.cap(market), probe_low=low)
         ordered = rank(
             found,
             strategy=self.profile.strategy,
@@ -295,8 +300,8 @@ class Redeploy(Waits):
             stale=market.placement_stale,
             spread=self.member.name,
         )
-        if probe and spot:
-            ordered = one_probe(ordered, market)
+        if probe:
+            ordered, found = one_probe(ordered, found, market)
         head = good_shares(ordered) if self.profile.strategy == "ranked" else []
         if len(head) > 1:
             chosen = yield from self.place([c.offering.key for c, _ in head], [w for _, w in head])
@@ -304,10 +309,15 @@ class Redeploy(Waits):
         families = {k: sku.family for (_, k), sku in market.skus.items()}
         return Walk(ordered, families=families), found
 
-    def last_create(self) -> datetime:
-        """This recovery's last create, or its start: a Low-scored offering is probed an hour after it."""
-        last = self.p.walk[-1].get("at") if self.p.walk else None
-        return parse_iso(last, "walk.at") if isinstance(last, str) else self.started
+    def probe_due(self) -> bool:
+        """The best Low-scored Spot candidate is tried: an hour after this recovery's last create (or its start), or
+        when a Regular fallback would come and nothing was created since Spot was lost (Spot is asked once before
+        the fallback is paid for)."""
+        last = parse_iso(self.p.last_create_at, "last_create_at") if self.p.last_create_at else None
+        if low_probe_due(last or self.started, self.flow.now):
+            return True
+        lost = parse_iso(self.p.spot_lost_at, "spot_lost_at") if self.p.spot_lost_at else None
+        return self.fallback_allowed() and (last is None or (lost is not None and last <= lost))
 
     def place(self, keys: list[str], weights: list[float]) -> Steps:
         payload = {"keys": keys, "weights": weights, "by": self.recovery, "at": iso(self.flow.now)}
@@ -359,6 +369,7 @@ class Redeploy(Waits):
             if choice is None:
                 return None
             self.p.attempt += 1
+            self.p.last_create_at = iso(self.flow.now)
             raised = spot and self.cap_raised(choice)
             outcome = yield from self.attempt(Attempt(self.p.attempt, choice.offering, spot, raised))
             if isinstance(outcome, Conclusion):
@@ -561,8 +572,8 @@ class Redeploy(Waits):
         self.p.rounds += 1
         cooled = replace(market, cooled=cooled_until(self.memory))
         ends = cooling_ends(self.profile, cooled, self.flow.now, since=ranked_at)
-        renewed = market.placement_until
-        if waiting and renewed is not None and renewed > self.flow.now:
+        renewed = after_renewal(market, self.flow.key, self.p.rounds) if waiting else None
+        if renewed is not None and renewed > self.flow.now:
             ends = sorted([*ends, renewed])
         when = self.policy.backoff.next_round(self.flow.now, self.p.rounds, self.flow.key, self.started, ends)
         if when is None:

@@ -79,6 +79,7 @@ def _progress(data: dict[str, Any], now: datetime) -> ReturnProgress:
 
 
 class Return(Redeploy):
+    LOW_WAITS = False  # ``min_placement`` is the return's own gate on the score: every candidate is ranked
     CREATE = names.CREATE_RETURN
 
     def __init__(

@@ -93,11 +93,14 @@ def test_a_low_offering_is_tried_when_its_renewed_score_is_better_and_probed_onc
     # A is down for 40 minutes from the start, B always down: both score Low at 0 s
     w = world(60, {A: "1" * 40 + "0" * 200, B: "1" * 240})
     tally = respot.run(w, respot.Knobs())
-    # at 0 s nothing is worth a create; the scores are renewed every 900 s: at 2700 s A scores High (up since 2400 s)
-    assert [(req, c.ok) for req, c in tally.log] == [(2700, True)]
+    # at 0 s nothing is worth a create; the scores are renewed every 900 s: at 2700 s A scores High (up since 2400 s),
+    # and the round comes within RENEWAL_SPREAD (30 s) after the renewal
+    [(request, outcome)] = tally.log
+    assert 2700 <= request <= 2730 and outcome.ok
     drought = world(60, {A: "1" * 200, B: "1" * 200})
     probes = respot.run(drought, respot.Knobs()).log
-    assert [req for req, _ in probes] == [3600, 7200, 10800]  # one probe an hour, on the best Low offering only
+    asked = [req for req, _ in probes]  # one probe an hour (at the first round after it), the best Low one only
+    assert len(asked) == 2 and 3600 <= asked[0] < 3630 and 3600 <= asked[1] - asked[0] <= 3600 + 930
 
 
 def test_the_bench_drives_the_offerings_entity_with_the_products_operation() -> None:

@@ -16,8 +16,11 @@ from orchestrator.domain.fleet import Profile, parse_fleets
 from orchestrator.domain.models import iso
 from orchestrator.domain.placement import (
     LOW_EXCLUDED,
+    PROBED,
+    RENEWAL_SPREAD,
     Market,
     Sku,
+    after_renewal,
     candidates,
     cool_until,
     cooling_ends,
@@ -110,14 +113,34 @@ def test_a_low_score_says_when_the_scores_are_renewed_and_an_hour_without_a_crea
     waiting = {c.offering.key: c.excluded for c in candidates(fleet(), m, now=NOW) if c.excluded}
     assert set(waiting) == set(scores) and set(waiting.values()) == {f"{LOW_EXCLUDED} (scores renewed at 12:12)"}
     assert not low_probe_due(NOW - timedelta(minutes=59), NOW) and low_probe_due(NOW - timedelta(hours=1), NOW)
-    probing = rank(candidates(fleet(), m, now=NOW, probe_low=True), strategy="ranked", home_region=None)
+    found = candidates(fleet(), m, now=NOW, probe_low=True)
+    probing = rank(found, strategy="ranked", home_region=None)
     assert len(probing) == 6  # every offering is a candidate again ...
-    walk = one_probe(probing, m)
+    walk, marked = one_probe(probing, found, m)
     lows = [c.offering.key for c in walk if c.placement_score == "Low"]
     assert lows == ["standard_d2as_v5/westus2/1"]  # ... but the probe tries only the best Low one (0-5 %, cheap)
     assert keys(walk) == [k for k in keys(probing) if k not in scores or k in lows]  # the rest keep their order
-    assert one_probe(probing, replace(m, placement_stale=True)) == probing  # stale scores sink nothing
+    waiting = {c.offering.key: c.excluded for c in marked if c.excluded}
+    assert waiting == {k: PROBED for k in scores if k not in lows}  # the others are shown waiting, not dropped
+    assert waiting_for_score(marked)  # so the next round is due when the scores are renewed
+    assert one_probe(probing, found, replace(m, placement_stale=True)) == (probing, found)  # stale: no probe
     assert not [c for c in candidates(fleet(), m, now=NOW, spot=False) if c.excluded]  # a Regular VM: no Spot score
+
+
+def test_a_score_that_is_not_low_or_not_fresh_keeps_its_candidate() -> None:
+    scores = {"standard_d2s_v5/eastus/1": "DataNotFoundOrStale", "standard_d2s_v5/eastus/2": "Medium"}
+    assert not [c for c in candidates(fleet(), market(placement=scores), now=NOW) if c.excluded]
+    low = {"standard_d2s_v5/eastus/1": "Low"}
+    assert not [c for c in candidates(fleet(), market(placement=low, placement_stale=True), now=NOW) if c.excluded]
+
+
+def test_rounds_waiting_for_renewed_scores_spread_over_the_half_minute_after_the_renewal() -> None:
+    m = renewal(market(placement_renewed_in=600.0), NOW)
+    due = [after_renewal(m, f"respot-{n}", 1) for n in range(200)]
+    renewed = NOW + timedelta(minutes=10)
+    assert all(d is not None and renewed <= d < renewed + RENEWAL_SPREAD for d in due)
+    assert len(set(due)) > 150 and after_renewal(market(), "respot-1", 1) is None  # spread; no renewal known: none
+    assert after_renewal(m, "respot-1", 1) == after_renewal(m, "respot-1", 1)  # deterministic (replayed)
 
 
 def test_the_placement_scores_renewal_travels_as_seconds_and_lands_on_the_readers_clock() -> None:

@@ -293,7 +293,24 @@ def test_with_only_low_scores_nothing_is_created_until_a_renewed_score_is_better
     # (5 minutes), not at the schedule's 7
     rounds = [fire for _, fire in d.timers][:3]
     assert rounds[0] < T0 + timedelta(minutes=2) < rounds[1] < T0 + timedelta(minutes=4)
-    assert T0 + timedelta(minutes=5) <= rounds[2] <= T0 + timedelta(minutes=5, seconds=5)  # + the read's second
+    assert T0 + timedelta(minutes=5) <= rounds[2] <= T0 + timedelta(minutes=5, seconds=31)  # RENEWAL_SPREAD after
+    excluded = {c["excluded"] for c in out["ranking"]["excluded"]}
+    assert any(e.startswith("placement score Low") for e in excluded)  # the ones still Low, shown waiting
+
+
+def test_before_a_regular_fallback_is_paid_for_the_best_low_spot_offering_is_tried_once() -> None:
+    w = world(fallback={"mode": "after_minutes", "minutes": 30})
+    w.market.scores = dict.fromkeys(EVERY_OFFERING, "Low")
+    out, _ = drive(w)
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced"), out  # the Spot probe held: no Regular VM
+    [spot] = w.compute.created()
+    assert spot.priority == "Spot" and T0 + timedelta(minutes=30) <= _t(out["walk"][0]["at"])
+    dry = world(fallback={"mode": "after_minutes", "minutes": 30})
+    dry.market.scores = dict.fromkeys(EVERY_OFFERING, "Low")
+    dry.compute.create_codes.update(dict.fromkeys(EVERY_OFFERING, "ZonalAllocationFailed"))
+    out, _ = drive(dry)
+    assert (out["outcome"], out["reason"]) == ("recovered", "replaced_regular")
+    assert [(t["spot"], t["result"]) for t in out["walk"]] == [(True, "cool"), (False, "succeeded")]
 
 
 def test_a_drought_of_low_scores_still_probes_the_best_one_an_hour_after_the_start() -> None:

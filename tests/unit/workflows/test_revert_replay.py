@@ -145,6 +145,21 @@ def test_no_candidate_ranking_well_enough_keeps_the_fallback_and_creates_nothing
     assert "below High" in out["detail"] and spot_vms(w) == []
 
 
+def test_with_only_low_scores_the_return_names_the_best_candidate_and_min_placement_low_still_returns() -> None:
+    w = world()
+    for key in list(w.market.scores):
+        w.market.scores[key] = "Low"
+    out, _, _ = drive(w)  # the return has its own gate on the score (min_placement): Low ones are ranked, not hidden
+    assert (out["outcome"], out["reason"]) == ("kept", "no_good_candidate") and spot_vms(w) == []
+    assert "has placement Low, below High" in out["detail"], out["detail"]
+    low = world(revert={**REVERT, "min_placement": "Low"})
+    for key in list(low.market.scores):
+        low.market.scores[key] = "Low"
+    out, _, _ = drive(low)
+    assert (out["outcome"], out["reason"]) == ("returned", "returned_to_spot"), out
+    assert len(spot_vms(low)) == 1
+
+
 def test_a_candidate_that_stops_ranking_well_before_after_minutes_keeps_the_fallback() -> None:
     w = world()
     timeline = Timeline(w)
