@@ -111,7 +111,7 @@ class RespotSim:
             cooled = replace(market, cooled=memory.cooled_until(self.memory))
             ends = cooling_ends(self.profile, cooled, now, since=ranked_at)
             renewed = after_renewal(market, key, attempt) if self.waiting else None
-            if renewed is not None:
+            if renewed is not None and renewed > now:
                 ends = sorted([*ends, renewed])  # Redeploy.backoff: the renewed scores are worth a look
             nxt = self.knobs.backoff.next_round(now, attempt, key, started, ends)
             if nxt is None:

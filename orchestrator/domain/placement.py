@@ -224,8 +224,10 @@ def _low(market: Market, offering: Offering) -> str:
 
 def low_probe_due(last_create: datetime, now: datetime) -> bool:
     """A recovery whose only candidates score Low still tries one every ``LOW_PROBE_EVERY`` (measured from its
-    last create, or its start): a score is a forecast, and a drought must not mean never asking again."""
-    return now >= last_create + LOW_PROBE_EVERY
+    last create, or its start): a score is a forecast, and a drought must not mean never asking again. Rounds come
+    up to ``RENEWAL_SPREAD`` after a renewal, so the hour is that much shorter: the probe is due at the renewal an
+    hour on, not one renewal later."""
+    return now >= last_create + LOW_PROBE_EVERY - RENEWAL_SPREAD
 
 
 def one_probe(

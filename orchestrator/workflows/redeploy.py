@@ -104,7 +104,7 @@ class Progress:
     executions: int = 1
     last_error: dict[str, Any] | None = None
     evicted_cooled: bool = False  # the evicted VM's own offering was cooled down (the recovery's first round)
-    last_create_at: str | None = None  # when the last create was issued (a Low-scored offering's probe counts from it)
+    last_create_at: str | None = None  # the last Spot create's issue (a Low-scored offering's probe counts from it)
 
     @classmethod
     def from_dict(cls, data: Any) -> Progress:
@@ -316,6 +316,8 @@ class Redeploy(Waits):
         last = parse_iso(self.p.last_create_at, "last_create_at") if self.p.last_create_at else None
         if low_probe_due(last or self.started, self.flow.now):
             return True
+        if self.profile.fallback.mode != FallbackMode.AFTER_MINUTES:
+            return False  # keep_regular tries Regular first below its floor, and never above it
         lost = parse_iso(self.p.spot_lost_at, "spot_lost_at") if self.p.spot_lost_at else None
         return self.fallback_allowed() and (last is None or (lost is not None and last <= lost))
 
@@ -369,7 +371,8 @@ class Redeploy(Waits):
             if choice is None:
                 return None
             self.p.attempt += 1
-            self.p.last_create_at = iso(self.flow.now)
+            if spot:  # the hourly probe counts from the last Spot create (a failing Regular one must not defer it)
+                self.p.last_create_at = iso(self.flow.now)
             raised = spot and self.cap_raised(choice)
             outcome = yield from self.attempt(Attempt(self.p.attempt, choice.offering, spot, raised))
             if isinstance(outcome, Conclusion):

@@ -16,6 +16,8 @@ from orchestrator.domain.fleet import parse_fleets
 from orchestrator.domain.identity import recovery_id
 from orchestrator.domain.limiter import ARM_THROTTLED, LIMITER
 from orchestrator.domain.models import Signal, Source, VmFacts, VmRef, VmStatus, iso
+from orchestrator.domain.placement import PROBED, RENEWAL_SPREAD
+from orchestrator.domain.schedule import unit
 from orchestrator.domain.scope import vm_hash
 from orchestrator.domain.template import FALLBACK_TAG, Member, replacement_name
 from orchestrator.workflows import names
@@ -293,7 +295,9 @@ def test_with_only_low_scores_nothing_is_created_until_a_renewed_score_is_better
     # (5 minutes), not at the schedule's 7
     rounds = [fire for _, fire in d.timers][:3]
     assert rounds[0] < T0 + timedelta(minutes=2) < rounds[1] < T0 + timedelta(minutes=4)
-    assert T0 + timedelta(minutes=5) <= rounds[2] <= T0 + timedelta(minutes=5, seconds=31)  # RENEWAL_SPREAD after
+    spread = RENEWAL_SPREAD * (1 + unit(f"{RECOVERY}:redeploy/renewal/3")) / 2  # this recovery's, for its 3rd wait
+    assert spread > timedelta(seconds=5)  # (so the check below tells a spread round from one at the renewal)
+    assert spread <= rounds[2] - renewed <= spread + timedelta(seconds=2)  # + the market read's second
     excluded = {c["excluded"] for c in out["ranking"]["excluded"]}
     assert any(e.startswith("placement score Low") for e in excluded)  # the ones still Low, shown waiting
 
@@ -311,6 +315,28 @@ def test_before_a_regular_fallback_is_paid_for_the_best_low_spot_offering_is_tri
     out, _ = drive(dry)
     assert (out["outcome"], out["reason"]) == ("recovered", "replaced_regular")
     assert [(t["spot"], t["result"]) for t in out["walk"]] == [(True, "cool"), (False, "succeeded")]
+
+
+def test_a_failed_probe_shows_the_other_low_ones_waiting_and_the_next_round_comes_at_the_renewal() -> None:
+    w = world().with_settings(retry_deadline_hours=1.25)
+    w.market.scores = dict.fromkeys(EVERY_OFFERING, "Low")
+    w.compute.create_codes.update(dict.fromkeys(EVERY_OFFERING, "ZonalAllocationFailed"))
+
+    def tick(now: datetime) -> None:  # the adapter's cache renews the scores every 5 minutes
+        w.compute.tick(now)
+        w.market.renewed_in = 300 - (now - T0).total_seconds() % 300
+
+    data = {"vm": VM.to_dict(), "since": iso(T0), "member": member().to_dict()}
+    w.compute.now = T0
+    d = Driver(redeploy, data, f"{RECOVERY}:redeploy", T0, w.activity, on_tick=tick, entities=entities())
+    out = d.run()
+    [probe] = out["walk"]  # one create in the hour and a quarter: the probe
+    assert T0 + timedelta(hours=1) <= _t(probe["at"]) < T0 + timedelta(hours=1, minutes=5)
+    shown = [s["ranking"] for s in d.statuses if isinstance(s, dict) and s.get("ranking")]
+    assert any(c["excluded"] == PROBED for r in shown for c in r["excluded"])  # the others: shown, not hidden
+    after = [fire for made, fire in d.timers if made >= _t(probe["at"])]
+    # the next round is at the next renewal (the scores may be better), not at the probed one's 10-minute cool-down
+    assert after and after[0] - _t(probe["at"]) < timedelta(minutes=5, seconds=31)
 
 
 def test_a_drought_of_low_scores_still_probes_the_best_one_an_hour_after_the_start() -> None:
