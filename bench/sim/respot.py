@@ -35,12 +35,11 @@ from orchestrator.domain.placement import (
     Candidate,
     Market,
     Offering,
-    after_renewal,
     candidates,
-    cooling_ends,
     low_probe_due,
     one_probe,
     rank,
+    round_ends,
     waiting_for_score,
 )
 from orchestrator.domain.policy import Policy
@@ -109,10 +108,7 @@ class RespotSim:
             attempt += 1
             now = self.world.when(t)
             cooled = replace(market, cooled=memory.cooled_until(self.memory))
-            ends = cooling_ends(self.profile, cooled, now, since=ranked_at)
-            renewed = after_renewal(market, key, attempt) if self.waiting else None
-            if renewed is not None and renewed > now:
-                ends = sorted([*ends, renewed])  # Redeploy.backoff: the renewed scores are worth a look
+            ends = round_ends(self.profile, cooled, now, since=ranked_at, key=key, rounds=attempt, waiting=self.waiting)
             nxt = self.knobs.backoff.next_round(now, attempt, key, started, ends)
             if nxt is None:
                 self.tally.events["gave_up"] += 1

@@ -253,6 +253,16 @@ def after_renewal(market: Market, key: str, rounds: int) -> datetime | None:
     return market.placement_until + RENEWAL_SPREAD * (1 + unit(f"{key}/renewal/{rounds}")) / 2
 
 
+def round_ends(
+    profile: Profile, market: Market, now: datetime, *, since: datetime, key: str, rounds: int, waiting: bool
+) -> list[datetime]:
+    """What makes a waiting recovery's next round due before the schedule's time: the cool-downs seen at ``since``
+    (``cooling_ends``) and, while a candidate waits for its placement score, the scores' renewal if still ahead."""
+    ends = cooling_ends(profile, market, now, since=since)
+    renewed = after_renewal(market, key, rounds) if waiting else None
+    return sorted([*ends, renewed]) if renewed is not None and renewed > now else ends
+
+
 def waiting_for_score(found: Iterable[Candidate]) -> bool:
     """Some candidate waits only for its placement score: the next round is due when the scores are renewed."""
     return any(c.excluded.startswith(LOW_EXCLUDED) for c in found)

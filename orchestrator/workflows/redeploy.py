@@ -55,15 +55,14 @@ from orchestrator.domain.placement import (
     Candidate,
     Market,
     Offering,
-    after_renewal,
     candidates,
-    cooling_ends,
     good_shares,
     low_probe_due,
     market_from_dict,
     one_probe,
     rank,
     renewal,
+    round_ends,
     waiting_for_score,
     why_chosen,
 )
@@ -574,10 +573,8 @@ class Redeploy(Waits):
         for a better placement score (``waiting``), when the scores are renewed."""
         self.p.rounds += 1
         cooled = replace(market, cooled=cooled_until(self.memory))
-        ends = cooling_ends(self.profile, cooled, self.flow.now, since=ranked_at)
-        renewed = after_renewal(market, self.flow.key, self.p.rounds) if waiting else None
-        if renewed is not None and renewed > self.flow.now:
-            ends = sorted([*ends, renewed])
+        key, rounds = self.flow.key, self.p.rounds
+        ends = round_ends(self.profile, cooled, self.flow.now, since=ranked_at, key=key, rounds=rounds, waiting=waiting)
         when = self.policy.backoff.next_round(self.flow.now, self.p.rounds, self.flow.key, self.started, ends)
         if when is None:
             return self.give_up()

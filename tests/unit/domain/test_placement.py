@@ -30,6 +30,7 @@ from orchestrator.domain.placement import (
     one_probe,
     rank,
     renewal,
+    round_ends,
     waiting_for_score,
     why_chosen,
 )
@@ -141,6 +142,17 @@ def test_rounds_waiting_for_renewed_scores_spread_over_the_half_minute_after_the
     assert all(d is not None and renewed <= d < renewed + RENEWAL_SPREAD for d in due)
     assert len(set(due)) > 150 and after_renewal(market(), "respot-1", 1) is None  # spread; no renewal known: none
     assert after_renewal(m, "respot-1", 1) == after_renewal(m, "respot-1", 1)  # deterministic (replayed)
+
+
+def test_a_round_waiting_for_its_score_is_due_at_the_renewal_only_while_that_is_ahead() -> None:
+    cooled = {"standard_d2s_v5/eastus/1": NOW + timedelta(minutes=20)}
+    m = renewal(market(placement_renewed_in=300.0, cooled=cooled), NOW)
+    at = {"since": NOW, "key": "respot-1", "rounds": 1}
+    ends = round_ends(fleet(), m, NOW, waiting=True, **at)
+    assert ends == [after_renewal(m, "respot-1", 1), NOW + timedelta(minutes=20)]  # the renewal first, then the cool
+    assert round_ends(fleet(), m, NOW, waiting=False, **at) == [NOW + timedelta(minutes=20)]  # nobody waits for it
+    late = NOW + timedelta(minutes=6)  # the renewal has passed (another clock, a long walk): it is no news
+    assert round_ends(fleet(), m, late, waiting=True, **at) == [NOW + timedelta(minutes=20)]
 
 
 def test_the_placement_scores_renewal_travels_as_seconds_and_lands_on_the_readers_clock() -> None:
