@@ -162,7 +162,7 @@ async def _sweep_subscription(
     for candidate in candidates + gone:
         if not await record.admit(client, candidate) and candidate.finding == rules.Finding.MISSING:
             kept[candidate.vm.id] = before[candidate.vm.id]  # not handed over: the next sweep tries again
-    now, settled = iso(record.at), rules.settled(everything)
+    now, settled = iso(record.at), rules.settled(everything, before)
     kept |= {ref.id: {"fleet": m.fleet, "seen": now} for ref, m in members if ref.id in settled}
     kept |= {ref.id: {"fleet": "", "seen": now} for ref, f in listed.instances if f.delete_policy and ref.id in settled}
     await client.signal_entity(entity, "set", {"members": kept})

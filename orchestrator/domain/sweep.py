@@ -138,11 +138,21 @@ def _held(since: datetime, clock: Clock) -> str:
 Roster = dict[str, dict[str, str]]  # VM id -> {fleet, seen, [gone]: the first sweep that did not list it}
 
 
-def settled(vms: list[tuple[VmRef, VmFacts]]) -> set[str]:
+def settled(vms: list[tuple[VmRef, VmFacts]], roster: Roster) -> set[str]:
     """The VMs that go on the roster when they are members: not still being created, and not a create that failed
     (a replacement respot deletes after a failed create was never a member, and is not missed). A member that runs
-    with a failed provisioning state (a failed extension: ``VMExtensionProvisioningError``) is a member."""
-    return {ref.id for ref, facts in vms if facts.status != VmStatus.CREATING and not _failed_create(facts)}
+    with a failed provisioning state (a failed extension: ``VMExtensionProvisioningError``) is a member.
+
+    A VM being deleted stays on the ``roster`` if it was on it (a Delete-policy eviction shows Deleting: the next
+    sweep must miss it), and is not put on it otherwise: a sweep that first sees a VM while it is deleted sees, as a
+    rule, respot deleting the replacement whose create failed, which was never a member (the chaos soak found one)."""
+    return {
+        ref.id
+        for ref, facts in vms
+        if facts.status != VmStatus.CREATING
+        and not _failed_create(facts)
+        and (facts.status != VmStatus.DELETING or ref.id in roster)
+    }
 
 
 def _failed_create(facts: VmFacts) -> bool:
