@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,9 +27,9 @@ from typing import Any
 from bench.common import REPO, machine
 from bench.sim import baselines, experiments, oracle, respot, synth
 from bench.sim.analysis import Capacity, Losses, losses
-from bench.sim.prices import PriceBook, load_csv, prices
+from bench.sim.prices import PriceBook, PriceError, load_csv, prices
 from bench.sim.signals import load_vm_skus
-from bench.sim.traces import TraceSet, load
+from bench.sim.traces import TraceError, TraceSet, load
 from bench.sim.world import Tally, World, first_tick
 
 SHARED = REPO.parent / "shared" / "data"
@@ -233,13 +234,7 @@ def as_json(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench policies", description=__doc__.split("\n\n")[0])
     p.add_argument("--traces", action="append", type=Path, default=[], metavar="DIR", help="a trace set (repeatable)")
-    p.add_argument(
-        "--prices",
-        type=Path,
-        default=DEFAULT_PRICES,
-        metavar="CSV",
-        help="spot price history (default: the shared CSV)",
-    )
+    p.add_argument("--prices", type=Path, metavar="CSV", help="spot price history (default: the shared CSV, if there)")
     p.add_argument("--no-prices", action="store_true", help="ignore the CSV: the trace's own prices, else the default")
     p.add_argument("--synthetic", action="store_true", help="add the seeded synthetic sets")
     p.add_argument("--seed", type=int, default=1, help="the synthetic sets' seed")
@@ -248,6 +243,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--mapping", action="store_true", help="print each file's Azure offering and price source")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = p.parse_args(argv)
+    if args.prices is not None and not args.prices.is_file():
+        p.error(f"--prices {args.prices}: no such file")
+    args.prices = args.prices or DEFAULT_PRICES
+    for d in args.traces:
+        if not d.is_dir():
+            p.error(f"--traces {d}: no such directory")
     if not args.traces and not args.synthetic:
         args.traces, args.synthetic = [d for d in SHARED_TRACES if d.is_dir()], True
     return args
@@ -255,19 +256,23 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    book = None if args.no_prices or not args.prices.exists() else load_csv(args.prices)
+    try:
+        book = None if args.no_prices or not args.prices.exists() else load_csv(args.prices)
+        with tempfile.TemporaryDirectory() as tmp:
+            dirs = list(args.traces) + (
+                synth.write(args.synthetic_dir or Path(tmp), args.seed) if args.synthetic else []
+            )
+            sets = [(d, load(d)) for d in dirs]  # every set read before any runs: a bad one is named at once
+    except (TraceError, PriceError) as exc:
+        print(f"python -m bench policies: error: {exc}", file=sys.stderr)
+        return 2
     vm_sizes = load_vm_skus(args.prices.with_name("vm_skus.csv"))
-    with tempfile.TemporaryDirectory() as tmp:
-        dirs = list(args.traces)
-        if args.synthetic:
-            dirs += synth.write(args.synthetic_dir or Path(tmp), args.seed)
-        results = {}
-        for d in dirs:
-            traces = load(d)
-            name = traces.name if traces.name not in results else str(d)
-            results[name] = run_set(traces, book, vm_sizes, args.experiments)
-            if not args.json:
-                print("\n".join(report(name, results[name], args.mapping)), flush=True)
+    results = {}
+    for d, traces in sets:
+        name = traces.name if traces.name not in results else str(d)
+        results[name] = run_set(traces, book, vm_sizes, args.experiments)
+        if not args.json:
+            print("\n".join(report(name, results[name], args.mapping)), flush=True)
     if args.json:
         print(json.dumps(as_json(results), indent=2))
     else:

@@ -23,6 +23,7 @@ from bench.sim.traces import Trace, TraceSet
 SPOT_SHARE = (
     0.4  # spot / Regular: East US spot was 40 % of the list price in the CSV's 2022-09 rows (D4s_v5 0.0767 / 0.192)
 )
+COLUMNS = ("observed_at", "arm_sku_name", "arm_region_name", "spot_price_usd_per_hour")
 DEFAULT_SPOT = 1.0  # USD/h (times the size map's factor) when neither the CSV nor the trace has a price
 
 
@@ -40,19 +41,38 @@ class PriceBook:
         return prices[max(0, bisect.bisect_right(times, when) - 1)]
 
 
+class PriceError(ValueError):
+    """A price CSV that cannot be read: names the file and the row."""
+
+
 def load_csv(path: Path) -> PriceBook:
+    """Raises :class:`PriceError`."""
     found: dict[tuple[str, str], list[tuple[datetime, float]]] = {}
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            key = (row["arm_sku_name"].lower(), row["arm_region_name"])
-            found.setdefault(key, []).append(
-                (datetime.fromisoformat(row["observed_at"]), float(row["spot_price_usd_per_hour"]))
-            )
+    try:
+        with path.open(newline="") as fh:
+            for line, row in enumerate(csv.DictReader(fh), start=2):
+                found.setdefault(_key(row, path, line), []).append(_observation(row, path, line))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise PriceError(f"{path}: not readable ({exc})") from None
     rows = {}
     for key, obs in found.items():
         obs.sort()
         rows[key] = ([t for t, _ in obs], [p for _, p in obs])
     return PriceBook(rows)
+
+
+def _key(row: dict[str, str], path: Path, line: int) -> tuple[str, str]:
+    try:
+        return row["arm_sku_name"].lower(), row["arm_region_name"]
+    except (KeyError, AttributeError):
+        raise PriceError(f"{path}:{line}: expected the columns {', '.join(COLUMNS)}") from None
+
+
+def _observation(row: dict[str, str], path: Path, line: int) -> tuple[datetime, float]:
+    try:
+        return datetime.fromisoformat(row["observed_at"]), float(row["spot_price_usd_per_hour"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PriceError(f"{path}:{line}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def _read(path: Path) -> dict[str, Any]:
         if not isinstance(doc["data"], list) or float(doc["metadata"]["gap_seconds"]) <= 0:
             raise ValueError("data must be a list and gap_seconds above 0")
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise TraceError(f"{path.name}: not a trace file ({exc})") from None
+        raise TraceError(f"{path}: not a trace file ({type(exc).__name__}: {exc})") from None
     return dict(doc)
 
 

@@ -265,3 +265,32 @@ def test_a_recovery_that_passes_its_deadline_is_picked_up_by_the_sweep() -> None
     tally = respot.run(w, respot.Knobs())
     assert tally.events["gave_up"] == 1 and tally.placed[A.key] == 1
     assert w.when(tally.log[-1][0]) - START >= timedelta(hours=24)
+
+
+@pytest.mark.parametrize(
+    ("files", "argv", "message"),
+    [
+        ({}, ["--traces", "{d}/missing"], "--traces {d}/missing: no such directory"),
+        ({}, ["--traces", "{d}"], "{d}: no *.json trace files"),
+        ({"a_b.json": "{}"}, ["--traces", "{d}"], "{d}/a_b.json: not a trace file (KeyError: 'data')"),
+        ({}, ["--synthetic", "--prices", "{d}/none.csv"], "--prices {d}/none.csv: no such file"),
+        ({"p.csv": "a,b\n1,2\n"}, ["--synthetic", "--prices", "{d}/p.csv"], "{d}/p.csv:2: expected the columns"),
+        (
+            {"p.csv": "observed_at,arm_sku_name,arm_region_name,spot_price_usd_per_hour\nsoon,D2,eastus,1\n"},
+            ["--synthetic", "--prices", "{d}/p.csv"],
+            "{d}/p.csv:2: Invalid isoformat string: 'soon'",
+        ),
+    ],
+)
+def test_bad_sets_and_price_files_are_named_in_one_line_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, str], argv: list[str], message: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    try:
+        code = policies.main([a.format(d=tmp_path) for a in argv])
+    except SystemExit as exc:  # argparse's own error: usage, the message, exit 2
+        code = int(str(exc.code))
+    assert code == 2
+    err = capsys.readouterr()
+    assert message.format(d=tmp_path) in err.err and "Traceback" not in err.err and err.out == ""
