@@ -294,7 +294,8 @@ def test_the_host_killed_at_random_points_recovers_every_vm_once(tmp_path: Path,
     assert len(switch.landed) == KILLS - sum(phases[p] for p in BY_TEST), switch.landed
     # A start re-run after a kill may find the VM starting (its own start, unreported) and stop as
     # started_meanwhile: the VM runs, which is what this property asks; tests/e2e/test_crash.py covers the rest.
-    assert set(counts) <= {"recovered/evicted", "recovered/replaced", "stopped/started_meanwhile"}, counts
+    expected = {"recovered/evicted", "recovered/replaced", "stopped/started_meanwhile"}
+    assert set(counts) <= expected, (counts, _unexpected(recoveries, expected))
 
 
 def _evict_and_kill(arm: ArmEmulator, host: Host, switch: KillSwitch, batch: list[str], point: KillPoint) -> None:
@@ -401,6 +402,17 @@ def _wait_terminal(host: Host, *, until: float) -> list[str]:
     while (left := open_ones()) and time.monotonic() < until:
         pause.wait(0.25)  # a look at up to 1000 instances: not at wait_until's pace
     return left
+
+
+def _unexpected(recoveries: list[dict[str, Any]], expected: set[str]) -> list[str]:
+    """The recoveries whose outcome is not expected: their id, signal and detail (what a failure here must show)."""
+    out = []
+    for inst in recoveries:
+        done = inst.get("output") or {}
+        if f"{done.get('outcome')}/{done.get('reason')}" not in expected:
+            signal = (inst.get("input") or {}).get("signal") or inst.get("input")
+            out.append(f"{inst['instanceId']} {done.get('vm')} {signal}: {done.get('detail')}")
+    return out
 
 
 def _outcomes(recoveries: list[dict[str, Any]]) -> Counter[str]:
