@@ -163,8 +163,13 @@ async def _sweep_subscription(
         if not await record.admit(client, candidate) and candidate.finding == rules.Finding.MISSING:
             kept[candidate.vm.id] = before[candidate.vm.id]  # not handed over: the next sweep tries again
     now, settled = iso(record.at), rules.settled(everything, before)
-    kept |= {ref.id: {"fleet": m.fleet, "seen": now} for ref, m in members if ref.id in settled}
-    kept |= {ref.id: {"fleet": "", "seen": now} for ref, f in listed.instances if f.delete_policy and ref.id in settled}
+    created = {ref.id: {"created": f.created_at} if f.created_at else {} for ref, f in everything}
+    kept |= {r.id: {"fleet": m.fleet, "seen": now} | created.get(r.id, {}) for r, m in members if r.id in settled}
+    kept |= {
+        r.id: {"fleet": "", "seen": now} | created.get(r.id, {})
+        for r, f in listed.instances
+        if f.delete_policy and r.id in settled
+    }
     await client.signal_entity(entity, "set", {"members": kept})
 
 

@@ -44,6 +44,7 @@ from orchestrator.domain.scope import InvalidResourceId, Scope, parse_vm_id
 ROSTER = "roster"  # entity: the fleet members a subscription had at the last sweep (key: the subscription id)
 PREFIX = "respot-sweep-"
 MAX_ROSTER = 20_000  # members on one subscription's roster
+FORGET_FOR = timedelta(days=1)  # how long a member respot deleted itself stays forgotten (far past any sweep)
 
 
 def sweep_id(fired_at: datetime) -> str:
@@ -135,7 +136,9 @@ def _held(since: datetime, clock: Clock) -> str:
 
 # --- the roster: which fleet members a subscription had at the last sweep --------------------------------------
 
-Roster = dict[str, dict[str, str]]  # VM id -> {fleet, seen, [gone]: the first sweep that did not list it}
+# VM id -> {fleet, seen, [created]: its timeCreated, [gone]: the first sweep that did not list it, [forgotten]: when
+# respot deleted it itself}
+Roster = dict[str, dict[str, str]]
 
 
 def settled(vms: list[tuple[VmRef, VmFacts]], roster: Roster) -> set[str]:
@@ -168,8 +171,8 @@ def missing(roster: Roster, present: set[str], scope: Scope, swept: frozenset[st
     or not; ``swept``: the scale sets whose instances were listed, so an instance of another is not concluded on)."""
     out = []
     for vm_id, entry in sorted(roster.items()):
-        if vm_id in present:
-            continue
+        if vm_id in present or entry.get("forgotten"):
+            continue  # listed, or deleted by respot itself (a recovery would blame a person for it)
         try:
             ref, seen = parse_vm_id(vm_id), parse_iso(entry.get("seen"), "seen")
         except (InvalidResourceId, InvalidInput):
@@ -215,7 +218,8 @@ def _gone(ref: VmRef, fleet: str, seen: datetime) -> str:
 
 
 def roster_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
-    """``set`` {members: {VM id: {fleet, seen}}}: the roster after a sweep. ``get``: the roster."""
+    """``set`` {members: {VM id: {fleet, seen, created?}}}: the roster after a sweep (the members respot forgot
+    stay forgotten). ``forget`` {id, at}: respot deletes that member itself. ``get``: the roster."""
     roster: Roster = state if isinstance(state, dict) else {}
     if operation == "get":
         return roster, roster
@@ -224,16 +228,50 @@ def roster_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
         if not isinstance(members, dict) or len(members) > MAX_ROSTER:
             raise InvalidInput(f"roster: members must be an object of at most {MAX_ROSTER} entries")
         kept = {str(k)[:400]: _entry(v) for k, v in members.items()}
-        return kept, None
-    raise InvalidInput(f"roster: no operation {operation!r} (set, get)")
+        return forgotten(roster, kept), None
+    if operation == "forget":
+        vm_id, at = _forget(payload)
+        if vm_id not in roster and len(roster) >= MAX_ROSTER:
+            return roster, None  # full: the entry would have to push out a member the net still needs
+        return {**roster, vm_id: {**roster.get(vm_id, {"fleet": "", "seen": at}), "forgotten": at}}, None
+    raise InvalidInput(f"roster: no operation {operation!r} (set, get, forget)")
+
+
+def forgotten(before: Roster, after: Roster) -> Roster:
+    """``after`` with the members respot forgot in ``before`` still forgotten: a sweep that listed one before its
+    delete (or while it ran) sets it again, and the next sweep must not miss it. A VM of that name created after
+    the delete is a new member; a mark older than ``FORGET_FOR`` is dropped (a delete ARM refused for good)."""
+    out = dict(after)
+    seen = [parse_iso(e["seen"], "seen") for e in after.values()]
+    for vm_id, entry in before.items():
+        mark = entry.get("forgotten")
+        if mark is None:
+            continue
+        at, fresh = parse_iso(mark, "forgotten"), after.get(vm_id)
+        if fresh is not None and fresh.get("created") and parse_iso(fresh["created"], "created") > at:
+            continue
+        if seen and max(seen) - at > FORGET_FOR:
+            continue
+        out[vm_id] = {**(fresh or entry), "forgotten": mark}
+    return out
+
+
+def _forget(payload: Any) -> tuple[str, str]:
+    vm_id = payload.get("id") if isinstance(payload, dict) else None
+    if not isinstance(vm_id, str) or not vm_id or len(vm_id) > 400:
+        raise InvalidInput("roster: forget needs {id: a VM id, at: an ISO 8601 time}")
+    return vm_id.lower(), iso(parse_iso(payload.get("at"), "at"))
 
 
 def _entry(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise InvalidInput("roster: each member is {fleet, seen, gone?}")
+        raise InvalidInput("roster: each member is {fleet, seen, gone?, created?, forgotten?}")
     entry = {"fleet": str(value.get("fleet") or "")[:100], "seen": iso(parse_iso(value.get("seen"), "seen"))}
-    gone = value.get("gone")
-    return entry | ({"gone": iso(parse_iso(gone, "gone"))} if gone is not None else {})
+    for key in ("gone", "forgotten"):
+        if value.get(key):
+            entry[key] = iso(parse_iso(value[key], key))
+    created = _time(value.get("created"))  # ARM's timeCreated: without it a forgotten name stays forgotten
+    return entry | ({"created": iso(created)} if created else {})
 
 
 def _time(value: str | None) -> datetime | None:

@@ -10,6 +10,7 @@ profile's template and what respot knew of it, on the best candidate size x regi
     create_vm attempt 1 -> accepted         guard reads (the evicted VM is gone, this name is free), then PUT
     timer, check_operation -> failed AllocationFailed
     signal_entity offerings.cool            that offering cools down for every recovery; delete_vm the failed one
+    signal_entity roster.forget             respot deletes it itself: the sweep must not miss it
     create_vm attempt 2 -> accepted         the next candidate (a new deterministic name)
     timer, check_operation -> done; read_vm -> running; timer healthy_seconds; read_vm -> still running
     signal_entity offerings.held            the replacement holds there: that offering's failures are forgotten
@@ -555,8 +556,16 @@ class Redeploy(Waits):
                 break
             yield from self.sleep(self.flow.now + timedelta(seconds=SHORT))
             result = yield from self.flow.ask(names.DELETE_VM, payload, self.story, **ask)
-        if result.step not in (Step.ACCEPTED, Step.DONE):
+        if result.step in (Step.ACCEPTED, Step.DONE):
+            self.forget(self.target(attempt))
+        else:
             self.record("delete", result.step.value, result.reason, "the failed replacement was not deleted")
+
+    def forget(self, vm: VmRef) -> None:
+        """respot deletes ``vm`` itself: off the sweep's roster, or the next sweep misses it and opens a recovery
+        that blames a person (respot's own delete is in the Activity Log like anyone's)."""
+        payload = {"id": vm.id, "at": iso(self.flow.now)}
+        self.flow.signal_entity(names.ROSTER_ENTITY, vm.subscription, "forget", payload)
 
     def cool(self, offering: Offering, why: str) -> None:
         """One more failure there, for every recovery: the entity counts the strikes; this recovery's own view

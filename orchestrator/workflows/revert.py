@@ -15,6 +15,7 @@ read, the operation watch, the warm-up, the shared cool-downs. Event sequence of
     signal_entity offerings.held, member.remember
     delete_fallback -> accepted             guard reads (the Spot VM runs and names the fallback it replaces; the
                                             fleet keeps desired members and its keep_regular floor without it)
+    signal_entity roster.forget             respot deletes it itself: the sweep must not miss it
     timer, check_operation -> done
     -> output: returned / returned_to_spot, old (Regular) -> new (Spot), the ranking
 
@@ -188,6 +189,8 @@ class Return(Redeploy):
                 budget=2 * TASKS_PER_EXECUTION,
                 action="delete",
             )
+            if result.step in (Step.ACCEPTED, Step.DONE):
+                self.forget(self.vm)
             if result.step == Step.ACCEPTED and result.operation is not None:
                 result = yield from watch(self.flow, result.operation, self.story, budget=None)
             if result.step == Step.DONE:

@@ -21,6 +21,7 @@ from orchestrator.domain.models import (
 )
 from orchestrator.domain.scope import Scope
 from orchestrator.domain.sweep import (
+    FORGET_FOR,
     Candidate,
     Clock,
     Finding,
@@ -212,3 +213,38 @@ def test_a_missing_member_is_due_once_it_has_been_missed_for_the_log_delay() -> 
     assert roster_op({}, "set", {"members": kept})[0] == kept  # the roster entity keeps when it was first missed
     ready, kept, _ = due(kept, [gone], Clock(T0 + timedelta(minutes=25), delay))
     assert ready == [gone] and kept == {}
+
+
+def test_a_member_respot_deletes_is_forgotten_even_when_a_sweep_listed_it_before_the_delete() -> None:
+    """The move (or a failed create's delete) tells the roster; a sweep that listed the VM before the delete, or
+    while it ran, sets it again, and it stays forgotten: the next sweep misses nothing, so no recovery blames a
+    person for respot's own delete (the e2e return-to-Spot move found one)."""
+    at = T0 + timedelta(minutes=1)
+    listed = {VM.id: {"fleet": "web", "seen": iso(T0), "created": iso(T0 - timedelta(hours=2))}}
+    state, _ = roster_op(None, "set", {"members": listed})
+    state, _ = roster_op(state, "forget", {"id": VM.id.upper(), "at": iso(at)})
+    assert state[VM.id] == {**listed[VM.id], "forgotten": iso(at)}
+    state, _ = roster_op(state, "set", {"members": listed})  # that sweep's set came after the forget
+    assert state[VM.id]["forgotten"] == iso(at)
+    assert missing(state, set(), SCOPE, frozenset()) == []  # gone now: not missed
+    later = {"other": {"fleet": "web", "seen": iso(T0 + timedelta(minutes=10))}}
+    state, _ = roster_op(state, "set", {"members": later})
+    assert state[VM.id]["forgotten"] == iso(at) and missing(state, {"other"}, SCOPE, frozenset()) == []
+
+
+def test_a_vm_created_again_under_a_forgotten_name_is_a_member_and_a_mark_lasts_a_day() -> None:
+    at = T0 + timedelta(minutes=1)
+    state, _ = roster_op(None, "forget", {"id": VM.id, "at": iso(at)})
+    assert state == {VM.id: {"fleet": "", "seen": iso(at), "forgotten": iso(at)}}  # never on it: marked anyway
+    again = {VM.id: {"fleet": "web", "seen": iso(T0 + timedelta(hours=1)), "created": iso(at + timedelta(minutes=5))}}
+    assert roster_op(state, "set", {"members": again})[0] == again
+    unknown = {VM.id: {"fleet": "web", "seen": iso(T0 + timedelta(hours=1))}}  # no timeCreated: still forgotten
+    assert roster_op(state, "set", {"members": unknown})[0][VM.id]["forgotten"] == iso(at)
+    past = {"other": {"fleet": "web", "seen": iso(at + FORGET_FOR + timedelta(minutes=5))}}
+    assert roster_op(state, "set", {"members": past})[0] == past
+
+
+def test_forget_refuses_what_is_not_a_vm_id_and_a_time() -> None:
+    for bad in (None, {}, {"id": VM.id}, {"id": "", "at": iso(T0)}, {"id": VM.id, "at": "soon"}, {"id": 7}):
+        with pytest.raises(InvalidInput):
+            roster_op({}, "forget", bad)

@@ -10,10 +10,11 @@ from azure.durable_functions import EntityId
 from orchestrator.domain.fleet import parse_fleets
 from orchestrator.domain.models import VmStatus
 from orchestrator.domain.revert import return_id
+from orchestrator.domain.sweep import ROSTER
 from orchestrator.domain.template import RECOVERY_TAG, REPLACES_TAG, Member
 from orchestrator.workflows.revert import return_to_spot
 from tests.unit.fakes import World, vm_ref
-from tests.unit.workflows.driver import Driver
+from tests.unit.workflows.driver import Driver, Entities
 from tests.unit.workflows.test_redeploy_replay import entities, market, profile
 from tests.unit.workflows.test_revert_replay import REVERT, Timeline
 
@@ -31,7 +32,7 @@ def world(region: str, zone: str) -> World:
     return w
 
 
-def drive(w: World, region: str, zone: str) -> tuple[dict[str, Any], Timeline]:
+def drive(w: World, region: str, zone: str) -> tuple[dict[str, Any], Timeline, Entities]:
     member = Member(MEMBER.id, MEMBER.name, "web", "Standard_D2s_v5", region, zone, "Spot", "Delete", dict(TAGS))
     timeline = Timeline(w)
     data = {"vm": MEMBER.to_dict(), "member": member.to_dict()}
@@ -39,22 +40,24 @@ def drive(w: World, region: str, zone: str) -> tuple[dict[str, Any], Timeline]:
         lambda c: return_to_spot(c, EntityId), data, return_id(MEMBER), w.compute.now, w.activity, on_tick=timeline.tick
     )
     d.entities = entities()
-    return d.run(), timeline
+    return d.run(), timeline, d.entities
 
 
 def test_a_member_on_a_worse_offering_moves_make_before_break() -> None:
     w = world("northeurope", "")  # placement Low there, High in eastus
-    out, timeline = drive(w, "northeurope", "")
+    out, timeline, shared = drive(w, "northeurope", "")
     assert (out["outcome"], out["reason"]) == ("returned", "moved"), out
     assert "(Spot on standard_d2s_v5/northeurope/-) -> " in out["detail"]
     [new] = w.compute.created()
     assert new.priority == "Spot" and new.location == "eastus" and new.tags[REPLACES_TAG] == MEMBER.name
     assert MEMBER.id not in w.compute.vms
     assert timeline.deletes == [(MEMBER.name, ["Spot", "Spot"])] and min(timeline.counts) >= 2
+    assert "forgotten" in shared.state[(ROSTER, MEMBER.subscription)][MEMBER.id]  # no sweep misses it afterwards
 
 
 def test_a_member_within_better_by_of_the_best_stays() -> None:
     w = world("eastus", "1")
-    out, timeline = drive(w, "eastus", "1")
+    out, timeline, shared = drive(w, "eastus", "1")
     assert (out["outcome"], out["reason"]) == ("kept", "not_worse"), out
     assert w.compute.created() == [] and timeline.deletes == []
+    assert (ROSTER, MEMBER.subscription) not in shared.state

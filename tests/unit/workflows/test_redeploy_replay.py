@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from azure.durable_functions import EntityId
 
-from orchestrator.domain import memory
+from orchestrator.domain import memory, sweep
 from orchestrator.domain.errors import ArmFailure, Failure
 from orchestrator.domain.fleet import parse_fleets
 from orchestrator.domain.identity import recovery_id
@@ -96,6 +96,7 @@ def entities() -> Entities:
             memory.OFFERINGS: memory.offerings_op,
             memory.MEMBER: memory.member_op,
             memory.PLACEMENTS: memory.placements_op,
+            sweep.ROSTER: sweep.roster_op,
         }
     )
 
@@ -173,7 +174,9 @@ def test_allocation_failed_cools_the_offering_for_everyone_and_the_next_candidat
     assert [x["offering"] for x in out["walk"]] == ["standard_d2s_v5/eastus/2", "standard_d4s_v5/eastus/1"]
     assert [x["result"] for x in out["walk"]] == ["cool", "succeeded"]
     assert "standard_d2s_v5/eastus/2" in shared.state[(memory.OFFERINGS, memory.SHARED)]
-    assert ("delete", f"{VM.id[: VM.id.rindex('/')]}/{replacement_name(VM.name, RECOVERY, 1)}") in w.compute.log
+    failed = f"{VM.id[: VM.id.rindex('/')]}/{replacement_name(VM.name, RECOVERY, 1)}"
+    assert ("delete", failed) in w.compute.log
+    assert "forgotten" in shared.state[(sweep.ROSTER, VM.subscription)][failed]  # respot's delete: not a missing member
     # minutes later another member's recovery reads the shared memory and never tries the cooled offering
     w2 = world()
     out2, _ = drive(
