@@ -147,7 +147,9 @@ def recoveries(
 @app.command()
 def history(
     ref: Annotated[str, typer.Argument(metavar="VM|RESOURCE_ID|INSTANCE_ID", help="a VM, or a recovery's id")],
-    seq: Annotated[int | None, typer.Option("--seq", help="the VM's n-th recovery (default: the newest)")] = None,
+    seq: Annotated[
+        int | None, typer.Option("--seq", help="the VM's n-th recovery (default: the newest)", min=1)
+    ] = None,
     app_url: AppUrl = None,
     key: Key = None,
     hub: Hub = None,

@@ -50,6 +50,11 @@ def vm_ref(text: str, settings: Settings) -> VmRef:
     raise Refused(f"{text!r}: name the VM by its resource id (the scope has {scope.describe()})")
 
 
+def _arm(settings: Settings) -> str:
+    """Where ARM was asked: a local host run with ``--arm-port`` serves its emulator elsewhere than the sample's."""
+    return f"ARM at {settings.arm_endpoint}, from RESPOT_ARM_ENDPOINT or local.settings.json"
+
+
 # --- drill --------------------------------------------------------------------------------------------------------
 
 
@@ -61,7 +66,8 @@ def check_drill(vm: VmRef, settings: Settings, compute: ArmCompute) -> VmFacts:
     try:
         facts = compute.facts(vm)
     except ArmFailure as failure:
-        raise TargetError(f"ARM did not answer for {vm.id}: {failure.code}: {failure.message[:200]}") from None
+        why = f"{failure.code}: {failure.message[:200]}"
+        raise TargetError(f"ARM did not answer for {vm.id}: {why} ({_arm(settings)})") from None
     if not facts.exists:
         raise Refused(f"unknown VM: {vm.id} does not exist ({facts.missing.value if facts.missing else 'vm'} missing)")
     if not facts.is_spot:
@@ -151,7 +157,9 @@ def _replay_one(signal: Signal, settings: Settings, compute: Any, client: Manage
     entry |= {"scope": "in scope"} | _routing(signal, client)
     read = StepResult.from_dict(read_vm({"vm": signal.vm.to_dict()}, compute, settings.scope))
     if read.step != Step.OK or read.facts is None:
-        entry |= {"facts": None, "decision": {"action": "none", "reason": read.step.value, "detail": read.reason}}
+        trouble = read.step in (Step.THROTTLED, Step.TRANSIENT, Step.UNKNOWN, Step.FAILED)
+        detail = f"{read.reason} ({_arm(settings)})" if trouble else read.reason
+        entry |= {"facts": None, "decision": {"action": "none", "reason": read.step.value, "detail": detail}}
         return entry
     facts = read.facts
     entry["facts"] = {

@@ -56,6 +56,8 @@ def _vm_filter(vm: str | None) -> tuple[str, str | None]:
 def history(client: Management, ref: str, *, seq: int | None = None) -> dict[str, Any]:
     """The timeline of one recovery: ``ref`` is its instance id, or a VM (name or resource id) for its newest (or
     ``seq``-th) recovery. Raises :class:`TargetError` naming what was not found."""
+    if not ref.strip():
+        raise TargetError("name a VM, its resource id or a recovery's instance id (an empty one was given)")
     instance_id, siblings = _which(client, ref.strip(), seq)
     recovery = client.instance(instance_id, history=True)
     if recovery is None:

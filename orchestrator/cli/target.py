@@ -43,17 +43,51 @@ def resolve(app: str | None, key: str | None, *, hub: Path | None = None, root: 
     root = root or Path.cwd()
     local = _local_settings(root)
     url, where = _url(app, root, local)
-    if not urlsplit(url).scheme or not urlsplit(url).netloc:
-        raise TargetError(f"{url!r} is not an app URL: write e.g. https://<app>.azurewebsites.net")
+    _check_url(url, where)
     key = key or os.environ.get("RESPOT_SYSTEM_KEY") or ""
+    if not key and hub is not None:
+        key = _hub_key(hub)
     if not key and urlsplit(url).hostname in LOOPBACK:
-        key = _local_key(local, hub or root / ".respot")
+        key = _local_key(local, root / ".respot")
+        if not key and where == "the local host":
+            raise TargetError(
+                f"no local host key: {root / '.respot' / 'keys.json'} is not there. Is `respot serve` running from "
+                f"{root}? Else pass --hub (the folder of its task hub) or --key"
+            )
     if not key:
         raise TargetError(
             f"no system key for {url} ({where}): pass --key or set RESPOT_SYSTEM_KEY (Azure: az functionapp keys "
             "list -g <group> -n <app> --query systemKeys.durabletask_extension)"
         )
     return Target(url.rstrip("/"), key, where)
+
+
+def _check_url(url: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(f"{url!r} ({where}) is not an app URL: write e.g. https://<app>.azurewebsites.net")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise TargetError(f"{url!r} ({where}): the port must be 0 to 65535") from None
+
+
+def _hub_key(hub: Path) -> str:
+    """The system key a local host keeps beside the task hub ``--hub`` names (its folder or its .sqlite file)."""
+    folder = hub if hub.is_dir() else hub.parent  # its .sqlite file may be named before the host made it
+    if not folder.is_dir() or (not hub.exists() and not hub.suffix):
+        raise TargetError(f"--hub {hub}: no such file or folder")
+    keyfile = folder / "keys.json"
+    try:
+        doc = json.loads(keyfile.read_text())
+    except FileNotFoundError:
+        raise TargetError(f"--hub {hub}: no keys.json there (respot serve writes it beside its task hub)") from None
+    except (OSError, ValueError) as exc:
+        raise TargetError(f"--hub {hub}: {keyfile} is not readable JSON ({exc})") from None
+    key = doc.get("system") if isinstance(doc, dict) else None
+    if not key:
+        raise TargetError(f"--hub {hub}: {keyfile} has no system key")
+    return str(key)
 
 
 def _url(app: str | None, root: Path, local: dict[str, Any]) -> tuple[str, str]:

@@ -24,6 +24,7 @@ from orchestrator.domain.story import Story, _camel
 ENDED_BADLY = frozenset({"failed", "gave_up", "rejected"})  # outcomes an operator looks at (--failed)
 RUNTIME_FAILED = frozenset({"Failed", "Terminated"})
 MAX_CANDIDATES = 10
+MAX_SINCE_DAYS = 3650  # --since: ten years is older than any task hub
 MAX_TIMERS = 40
 ARM_STEPS = frozenset(
     {"try_start", "check_operation", "create_vm", "delete_vm", "set_capacity", "raise_max_price", "read_scale_set"}
@@ -327,4 +328,7 @@ def parse_since(text: str) -> float:
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text or "")
     if match is None:
         raise ValueError(f"{text!r} is not a duration: write e.g. 90s, 15m, 1h or 2d")
-    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    seconds = float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    if seconds > MAX_SINCE_DAYS * 86400:
+        raise ValueError(f"{text.strip()!r} is longer than {MAX_SINCE_DAYS}d: no recovery is older")
+    return seconds

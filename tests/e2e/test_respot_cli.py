@@ -102,7 +102,13 @@ def test_errors_name_what_is_missing_without_a_traceback(stepped: Stack, monkeyp
     assert gone.exit_code == 1 and "cannot reach the app at http://127.0.0.1:9" in gone.stderr
     since = respot(stepped, "recoveries", "--since", "soon")
     assert since.exit_code == 1 and "not a duration" in since.stderr
-    for result in (wrong, unknown, remote, gone, since):
+    ages = respot(stepped, "recoveries", "--since", "99999999999d")
+    assert ages.exit_code == 1 and "longer than 3650d" in ages.stderr
+    empty = respot(stepped, "history", " ")
+    assert empty.exit_code == 1 and "an empty one was given" in empty.stderr
+    zero = respot(stepped, "history", "a", "--seq", "0")
+    assert zero.exit_code == 2 and "--seq" in zero.stderr
+    for result in (wrong, unknown, remote, gone, since, ages, empty, zero):
         assert "Traceback" not in result.output and result.stdout == ""
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,33 @@ def test_the_azd_environment_names_the_app_and_a_remote_app_needs_a_key(
     assert target.resolve("https://other.example", "k2", root=tmp_path).url == "https://other.example"
     with pytest.raises(TargetError, match="not an app URL"):
         target.resolve("app-x", "k", root=tmp_path)
+
+
+def test_a_hub_that_is_not_there_or_holds_no_key_is_named(tmp_path: Path) -> None:
+    cases = {
+        "missing": (None, "no such file or folder"),
+        "empty": ("", "not readable JSON"),
+        "array": ("[]", "has no system key"),
+        "no-system": ('{"function": "f"}', "has no system key"),
+    }
+    for name, (text, message) in cases.items():
+        hub = tmp_path / name
+        if text is not None:
+            hub.mkdir()
+            (hub / "keys.json").write_text(text)
+        with pytest.raises(TargetError, match=f"--hub {re.escape(str(hub))}: .*{message}"):
+            target.resolve("http://127.0.0.1:7072", None, hub=hub, root=tmp_path)
+    (tmp_path / "bare").mkdir()
+    with pytest.raises(TargetError, match=r"no keys\.json there"):
+        target.resolve(None, None, hub=tmp_path / "bare", root=tmp_path)
+
+
+def test_no_local_host_says_so_and_a_url_must_be_http_with_a_real_port(tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match=r"no local host key: .*keys.json is not there. Is `respot serve` running"):
+        target.resolve(None, None, root=tmp_path)
+    for url, message in (("ftp://x", "not an app URL"), ("http://127.0.0.1:99999", "port must be 0 to 65535")):
+        with pytest.raises(TargetError, match=message):
+            target.resolve(url, "k", root=tmp_path)
 
 
 class FakeApi:

@@ -225,3 +225,9 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations_say_what_to_write(text: str) -> None:
     with pytest.raises(ValueError, match="90s, 15m, 1h or 2d"):
         timeline.parse_since(text)
+
+
+def test_a_duration_longer_than_any_task_hub_is_refused_not_overflowed() -> None:
+    assert timeline.parse_since("3650d") == 3650 * 86400
+    with pytest.raises(ValueError, match="longer than 3650d"):
+        timeline.parse_since("99999999999d")
