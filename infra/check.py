@@ -59,7 +59,10 @@ def check_syntax(files: list[Path]) -> list[str]:
 def checkov_report(checkov: str, root: Path = INFRA) -> list[dict[str, Any]]:
     # Not --quiet: that drops the skipped checks (their reasons are checked) and the list of unparsed files.
     argv = [checkov, "-d", str(root), "--framework", "bicep", "--skip-download", "-o", "json"]
-    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise SystemExit(f"--checkov {checkov}: cannot run it ({exc.strerror}); `make lint` installs it in .venv-infra")
     try:
         report = json.loads(out.stdout)
     except ValueError:
