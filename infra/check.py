@@ -62,7 +62,9 @@ def checkov_report(checkov: str, root: Path = INFRA) -> list[dict[str, Any]]:
     try:
         out = subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError as exc:
-        raise SystemExit(f"--checkov {checkov}: cannot run it ({exc.strerror}); `make lint` installs it in .venv-infra")
+        raise SystemExit(
+            f"--checkov {checkov}: cannot run it ({exc.strerror}); `make lint` installs it in .venv-infra"
+        ) from None
     try:
         report = json.loads(out.stdout)
     except ValueError:
