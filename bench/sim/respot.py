@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from bench.sim.signals import SignalConfig, market_at, profile, skus
+from bench.sim.signals import SignalConfig, fetch_due, market_at, profile, skus
 from bench.sim.world import Tally, World, create
 from orchestrator.domain import memory
 from orchestrator.domain.errors import Failure
@@ -76,6 +76,7 @@ class RespotSim:
         self.tally = Tally()
         self.recoveries = 0
         self.last_create = world.when(world.start)  # this recovery's last create, or its start (low_probe_due)
+        self.fetched: float | None = None  # when the cached placement scores were fetched (MarketAdapter's cache)
         self.waiting = False  # the last ranking left a candidate waiting for its placement score ...
         self.low: set[str] = set()  # ... these
 
@@ -169,9 +170,9 @@ class RespotSim:
         now = self.world.when(t)
         self.entity, live = memory.offerings_op(self.entity, "get", {"now": iso(now)})
         self.memory = dict(live)
-        market = market_at(
-            self.world, t, skus=self.skus, cooled=memory.cooled_until(self.memory), config=self.knobs.signals
-        )
+        config, cooled = self.knobs.signals, memory.cooled_until(self.memory)
+        self.fetched = fetch_due(self.fetched, t, config)
+        market = market_at(self.world, t, skus=self.skus, cooled=cooled, config=config, fetched=self.fetched)
         probe = self.knobs.low_probe(self.last_create, now)  # Redeploy.probe_due (no fallback here)
         found = candidates(self.profile, market, now=now, probe_low=probe)
         ordered = self.knobs.ranker(found, self.knobs.strategy, evicted.region if evicted else None)

@@ -9,10 +9,11 @@ start. From them, per decision:
 - placement score per offering (Azure's Spot Placement Score is per region or zone): the share of available ticks
   over the trailing ``placement_window``: High at least ``high``, Medium at least ``medium``, else Low. By default
   the window is the latest tick alone, because Azure says a score "is only valid at the time when it's requested"
-  (learn.microsoft.com/azure/virtual-machine-scale-sets/spot-placement-score), and the score is the one fetched at
-  the start of each ``placement_refresh`` period (15 minutes), as respot's market adapter keeps it
-  (``placement_ttl_seconds``, the shortest cache Azure suggests); the Market says when it is renewed. The
-  experiments (bench.sim.experiments) try longer windows and other refresh periods;
+  (learn.microsoft.com/azure/virtual-machine-scale-sets/spot-placement-score), and the score is cached as respot's
+  market adapter caches it: fetched when a ranking finds no score younger than ``placement_refresh`` (15 minutes,
+  ``placement_ttl_seconds``, the shortest cache Azure suggests), and kept that long from then (the simulation keeps
+  the fetch time: ``fetched``); the Market says when it is renewed. The experiments (bench.sim.experiments) try
+  longer windows and other refresh periods;
 - spot prices at the current tick (prices are public and current); quota unknown (not modelled); the shared
   cool-down memory as the simulation keeps it.
 The fleet ``Profile`` is built from a fleets document through ``parse_fleets``, as the product reads its file.
@@ -62,8 +63,7 @@ def eviction_rates(world: World, t: float, window: float) -> dict[tuple[str, str
 
 
 def placement_scores(world: World, t: float, config: SignalConfig) -> dict[str, str]:
-    if config.placement_refresh > 0:  # the score as last fetched, at the start of its refresh period
-        t = t - t % config.placement_refresh
+    """The scores a fetch at ``t`` gets."""
     k = world.tick(t)
     lo = max(0, k + 1 - max(1, round(config.placement_window / world.gap)))
     out = {}
@@ -73,21 +73,31 @@ def placement_scores(world: World, t: float, config: SignalConfig) -> dict[str, 
     return out
 
 
-def renewed(t: float, config: SignalConfig) -> float:
-    """When the score a decision at ``t`` sees is fetched again: the end of its refresh period."""
-    return t - t % config.placement_refresh + config.placement_refresh
+def fetch_due(fetched: float | None, t: float, config: SignalConfig) -> float:
+    """When the scores a ranking at ``t`` sees were fetched: now, unless the last fetch (``fetched``) is younger
+    than ``placement_refresh`` (the adapter's cache: ``time.monotonic() - fetched < placement_ttl``)."""
+    if fetched is None or config.placement_refresh <= 0 or t - fetched >= config.placement_refresh:
+        return t
+    return fetched
 
 
 def market_at(
-    world: World, t: float, *, skus: dict[tuple[str, str], Sku], cooled: dict[str, datetime], config: SignalConfig
+    world: World,
+    t: float,
+    *,
+    skus: dict[tuple[str, str], Sku],
+    cooled: dict[str, datetime],
+    config: SignalConfig,
+    fetched: float | None = None,
 ) -> Market:
-    """The Market a ranking at ``t`` sees."""
+    """The Market a ranking at ``t`` sees, its scores fetched at ``fetched`` (default: ``t``)."""
+    at = t if fetched is None else fetched
     return Market(
         skus=skus,
         spot_prices={(o.size.lower(), o.region): world.price(key, t) for key, o in world.offerings.items()},
         eviction_rates=eviction_rates(world, t, config.eviction_window),
-        placement=placement_scores(world, t, config),
-        placement_until=world.when(renewed(t, config)) if config.placement_refresh > 0 else None,
+        placement=placement_scores(world, at, config),
+        placement_until=world.when(at + config.placement_refresh) if config.placement_refresh > 0 else None,
         cooled=dict(cooled),
     )
 
