@@ -30,6 +30,10 @@ from typing import Any, Dict, List, Optional, Set
 API_VERSION = "2020-07-01"
 DEFAULT_IMDS = "http://169.254.169.254"
 SAFETY_SECONDS = 5.0  # leave this much before NotBefore for the acknowledgement itself
+NOTICE_SECONDS = 30.0  # a Preempt's minimum notice (scheduled-events.md)
+# IMDS throttles a VM at 5 requests/s (instance-metadata-service.md); once a second is Microsoft's own sample's pace
+# and ample within the 30 s notice. Slower than notice minus safety, a Preempt can be seen too late to act on.
+MIN_INTERVAL, MAX_INTERVAL = 1.0, NOTICE_SECONDS - SAFETY_SECONDS
 
 log = logging.getLogger("respot-agent")
 
@@ -123,7 +127,21 @@ def seconds_left(not_before: str, now: Optional[datetime] = None) -> float:
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def interval(text: str) -> float:
+    """argparse type for --interval: 0 or less polls IMDS in a busy loop; too slow misses the notice."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not MIN_INTERVAL <= value <= MAX_INTERVAL:  # written so that NaN fails too
+        raise argparse.ArgumentTypeError(
+            f"must be between {MIN_INTERVAL:g} and {MAX_INTERVAL:g} seconds (Preempt notice is {NOTICE_SECONDS:g} s), got {text}"
+        )
+    return value
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Every value is checked here, at start, so that a bad one is not first noticed during an eviction."""
     parser = argparse.ArgumentParser(
         description="respot in-VM agent: Scheduled Events Preempt -> respot, drain, acknowledge."
     )
@@ -137,11 +155,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--drain", default=os.environ.get("RESPOT_DRAIN_COMMAND"), help="shell command to run before the eviction"
     )
     parser.add_argument("--imds", default=os.environ.get("RESPOT_IMDS", DEFAULT_IMDS))
-    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument(
+        "--interval",
+        type=interval,
+        default=MIN_INTERVAL,
+        help=f"seconds between polls of Scheduled Events ({MIN_INTERVAL:g}-{MAX_INTERVAL:g}, default %(default)g)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not args.respot_url or not args.resource_id:
         parser.error("--respot-url and --resource-id (or RESPOT_URL and RESPOT_RESOURCE_ID) are required")
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
