@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import urllib.request
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Dict, List, Optional, Set
+from urllib.parse import urlsplit
 
 API_VERSION = "2020-07-01"
 DEFAULT_IMDS = "http://169.254.169.254"
@@ -34,6 +36,16 @@ NOTICE_SECONDS = 30.0  # a Preempt's minimum notice (scheduled-events.md)
 # IMDS throttles a VM at 5 requests/s (instance-metadata-service.md); once a second is Microsoft's own sample's pace
 # and ample within the 30 s notice. Slower than notice minus safety, a Preempt can be seen too late to act on.
 MIN_INTERVAL, MAX_INTERVAL = 1.0, NOTICE_SECONDS - SAFETY_SECONDS
+
+# The ids respot takes (orchestrator/domain/scope.py, which this file cannot import: it runs alone on the VM): a VM,
+# or a Uniform scale-set instance, with ARM's naming rules. respot refuses any other id in a notice.
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?"
+_VM_ID = re.compile(
+    rf"^/subscriptions/{_GUID}/resourceGroups/[-A-Za-z0-9_.()]{{0,89}}[-A-Za-z0-9_()]/providers/Microsoft\.Compute"
+    rf"/(?:virtualMachines/{_NAME}|virtualMachineScaleSets/{_NAME}/virtualMachines/[0-9]{{1,9}})$",
+    re.IGNORECASE | re.ASCII,
+)
 
 log = logging.getLogger("respot-agent")
 
@@ -140,21 +152,59 @@ def interval(text: str) -> float:
     return value
 
 
+def http_url(text: str) -> str:
+    """argparse type for the URLs: urllib would only fail on a bad one when it is first used, mid-eviction."""
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad port in {text!r}") from None
+    # http.client refuses whitespace and control characters in a URL (InvalidURL), so they are refused here first.
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c <= " " for c in text):
+        raise argparse.ArgumentTypeError(f"not an http(s) URL with a host: {text!r}")
+    return text
+
+
+def vm_resource_id(text: str) -> str:
+    """argparse type for --resource-id: respot would refuse the notice of an id that is not a VM's."""
+    rid = text.strip().rstrip("/")  # as respot reads it; curl or an env file may leave a newline
+    if not _VM_ID.match(rid):
+        raise argparse.ArgumentTypeError(
+            "not a VM resource id (/subscriptions/<guid>/resourceGroups/<rg>/providers/Microsoft.Compute/"
+            f"virtualMachines/<name>, or a scale set's .../virtualMachineScaleSets/<name>/virtualMachines/<n>): {text!r}"
+        )
+    return rid
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Every value is checked here, at start, so that a bad one is not first noticed during an eviction."""
     parser = argparse.ArgumentParser(
         description="respot in-VM agent: Scheduled Events Preempt -> respot, drain, acknowledge."
     )
+    # argparse also runs `type` on a string default, so values from the environment are checked the same way.
     parser.add_argument(
         "--respot-url",
+        type=http_url,
         default=os.environ.get("RESPOT_URL"),
-        help="https://<app>.azurewebsites.net/api/alerts?code=<function key>",
+        help="https://<app>.azurewebsites.net/api/alerts?code=<function key> (env RESPOT_URL)",
     )
-    parser.add_argument("--resource-id", default=os.environ.get("RESPOT_RESOURCE_ID"), help="this VM's ARM resource id")
     parser.add_argument(
-        "--drain", default=os.environ.get("RESPOT_DRAIN_COMMAND"), help="shell command to run before the eviction"
+        "--resource-id",
+        type=vm_resource_id,
+        default=os.environ.get("RESPOT_RESOURCE_ID"),
+        help="this VM's ARM resource id (env RESPOT_RESOURCE_ID)",
     )
-    parser.add_argument("--imds", default=os.environ.get("RESPOT_IMDS", DEFAULT_IMDS))
+    parser.add_argument(
+        "--drain",
+        default=os.environ.get("RESPOT_DRAIN_COMMAND"),
+        help="shell command to run before the eviction (env RESPOT_DRAIN_COMMAND)",
+    )
+    parser.add_argument(
+        "--imds",
+        type=http_url,
+        default=os.environ.get("RESPOT_IMDS", DEFAULT_IMDS),
+        help=f"Instance Metadata Service base URL (env RESPOT_IMDS, default {DEFAULT_IMDS})",
+    )
     parser.add_argument(
         "--interval",
         type=interval,

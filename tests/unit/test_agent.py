@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from agent import respot_agent
+from orchestrator.domain import scope
 
 VM_ID = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/worker"
 GOOD = ["--respot-url", "http://127.0.0.1:7071/api/alerts?code=k", "--resource-id", VM_ID]
@@ -31,3 +34,71 @@ def test_interval_in_range_is_taken(value: str, seconds: float) -> None:
 
 def test_interval_error_names_the_bounds(capsys: pytest.CaptureFixture[str]) -> None:
     assert "between 1 and 25 seconds" in rejected(capsys, "--interval", "0")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["notaurl", "ftp://host/x", "http://", "http:///api", "http://host:abc/", "http://host:99999/", "http://a b/", ""],
+)
+@pytest.mark.parametrize("flag", ["--respot-url", "--imds"])
+def test_a_url_that_is_not_http_with_a_host_is_refused(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    assert f"error: argument {flag}:" in rejected(capsys, flag, value)
+
+
+@pytest.mark.parametrize("value", ["https://app.azurewebsites.net/api/alerts?code=k", "HTTP://127.0.0.1:7071/api"])
+def test_an_http_url_is_taken(value: str) -> None:
+    assert respot_agent.parse_args([*GOOD, "--respot-url", value, "--imds", value]).respot_url == value
+
+
+def test_the_imds_default_is_azures() -> None:
+    assert respot_agent.parse_args(GOOD).imds == "http://169.254.169.254"
+
+
+def test_values_from_the_environment_are_checked_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RESPOT_URL", "notaurl")
+    monkeypatch.setenv("RESPOT_RESOURCE_ID", VM_ID)
+    with pytest.raises(SystemExit) as exited:
+        respot_agent.parse_args([])
+    assert exited.value.code == 2
+    assert "error: argument --respot-url:" in capsys.readouterr().err
+
+
+SS_ID = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/pool/virtualMachines/3"
+NOT_VMS = [
+    "not an id",
+    "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/worker",  # not a GUID
+    VM_ID.replace("virtualMachines", "disks"),
+    VM_ID + "/extensions/x",
+    SS_ID.replace("/virtualMachines/3", ""),  # the scale set, not an instance
+    VM_ID.replace("worker", "worker."),  # ARM would drop the trailing period
+]
+
+
+@pytest.mark.parametrize("value", NOT_VMS)
+def test_a_resource_id_that_is_not_a_vms_is_refused(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    assert "error: argument --resource-id: not a VM resource id" in rejected(capsys, "--resource-id", value)
+
+
+@pytest.mark.parametrize("value", [VM_ID, SS_ID, VM_ID.lower(), VM_ID + "\n", VM_ID + "/"])
+def test_a_vm_or_scale_set_instance_id_is_taken(value: str) -> None:
+    assert respot_agent.parse_args([*GOOD, "--resource-id", value]).resource_id == value.strip().rstrip("/")
+
+
+@pytest.mark.parametrize("value", [VM_ID, SS_ID, *NOT_VMS])
+def test_the_agent_takes_the_ids_respot_takes(value: str) -> None:
+    """The agent cannot import respot's parser (it runs alone on the VM): its copy must agree with it."""
+    try:
+        scope.parse_vm_id(value)
+        respot_takes = True
+    except scope.InvalidResourceId:
+        respot_takes = False
+    try:
+        respot_agent.vm_resource_id(value)
+        agent_takes = True
+    except argparse.ArgumentTypeError:
+        agent_takes = False
+    assert agent_takes == respot_takes
