@@ -14,6 +14,7 @@ Failures to notify or drain are logged and never block the acknowledgement: the 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import logging
 import os
@@ -46,6 +47,9 @@ _VM_ID = re.compile(
     rf"/(?:virtualMachines/{_NAME}|virtualMachineScaleSets/{_NAME}/virtualMachines/[0-9]{{1,9}})$",
     re.IGNORECASE | re.ASCII,
 )
+# What a request can fail with: http.client's own errors (a server that is not HTTP, a response cut short) are not
+# OSErrors, and must not end the agent any more than a refused connection does.
+REQUEST_FAILED = (OSError, ValueError, http.client.HTTPException)
 
 log = logging.getLogger("respot-agent")
 
@@ -61,16 +65,13 @@ class Agent:
     def poll_once(self) -> List[str]:
         """Handle every new Preempt event once; returns the ids handled in this poll."""
         try:
-            document = self._request("GET", self.events_url)
-        except (OSError, ValueError) as exc:  # IMDS unreachable (e.g. already deallocated): try again next tick
+            preempts = new_preempts(self._request("GET", self.events_url), self.handled)
+        except REQUEST_FAILED as exc:  # IMDS unreachable (e.g. already deallocated): try again next tick
             log.warning("scheduled events unavailable: %s", exc)
             return []
-        done = []
-        for event in document.get("Events", []):
-            if event.get("EventType") == "Preempt" and event.get("EventId") not in self.handled:
-                self.handle(event)
-                done.append(event["EventId"])
-        return done
+        for event in preempts:
+            self.handle(event)
+        return [event["EventId"] for event in preempts]
 
     def handle(self, event: Dict[str, Any]) -> None:
         event_id = event["EventId"]
@@ -94,7 +95,7 @@ class Agent:
         }
         try:
             self._request("POST", self.respot_url, notice, imds=False)
-        except (OSError, ValueError) as exc:
+        except REQUEST_FAILED as exc:
             log.error("could not notify respot: %s", exc)
 
     def _drain(self, event_id: str, left: float) -> None:
@@ -109,7 +110,7 @@ class Agent:
     def _acknowledge(self, event_id: str) -> None:
         try:
             self._request("POST", self.events_url, {"StartRequests": [{"EventId": event_id}]})
-        except (OSError, ValueError) as exc:
+        except REQUEST_FAILED as exc:
             log.error("could not acknowledge %s: %s", event_id, exc)
 
     def _request(self, method: str, url: str, body: Any = None, imds: bool = True) -> Any:
@@ -126,6 +127,21 @@ class Agent:
         while not stop.is_set():
             self.poll_once()
             stop.wait(interval)
+
+
+def new_preempts(document: Any, handled: Set[str]) -> List[Dict[str, Any]]:
+    """The Preempt events not handled yet; ValueError if this is not a Scheduled Events document (a wrong --imds)."""
+    events = document.get("Events") if isinstance(document, dict) else None
+    if not isinstance(events, list):
+        raise ValueError(f"not a Scheduled Events document: {str(document)[:100]!r}")  # noqa: TRY004 - bad data, handled as a failed poll
+    return [
+        event
+        for event in events
+        if isinstance(event, dict)
+        and event.get("EventType") == "Preempt"
+        and isinstance(event.get("EventId"), str)
+        and event["EventId"] not in handled
+    ]
 
 
 def seconds_left(not_before: str, now: Optional[datetime] = None) -> float:

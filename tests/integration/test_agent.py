@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,23 @@ def test_notice_failures_do_not_block_the_acknowledgement(arm: ArmEmulator, comp
     assert len(agent.poll_once()) == 1
     arm.backend.tick()
     assert power_state(compute, arm.resource_group, "worker") == "PowerState/deallocated"
+
+
+def test_an_imds_that_is_not_http_is_a_failed_poll(webhook: Webhook) -> None:
+    """--imds at the wrong port (here an SSH banner): http.client raises its own error, not an OSError."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def banner() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+        thread = threading.Thread(target=banner)
+        thread.start()
+        agent = Agent(f"http://127.0.0.1:{server.getsockname()[1]}", webhook.url, "vm-id")
+        assert agent.poll_once() == []
+        thread.join()
 
 
 def test_seconds_left() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import http.client
+from typing import Any
 
 import pytest
 
@@ -102,3 +104,37 @@ def test_the_agent_takes_the_ids_respot_takes(value: str) -> None:
     except argparse.ArgumentTypeError:
         agent_takes = False
     assert agent_takes == respot_takes
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [http.client.BadStatusLine("SSH-2.0-OpenSSH_9.6"), http.client.IncompleteRead(b"{"), http.client.InvalidURL("x")],
+)
+def test_an_http_client_error_is_a_failed_poll_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, failure: http.client.HTTPException
+) -> None:
+    agent = respot_agent.Agent("http://127.0.0.1:9", "http://127.0.0.1:9/api", VM_ID)
+
+    def request(*_: Any, **__: Any) -> Any:
+        raise failure
+
+    monkeypatch.setattr(agent, "_request", request)
+    assert agent.poll_once() == []
+
+
+@pytest.mark.parametrize("document", [[], "x", None, {"Events": {}}, {}])
+def test_a_document_that_is_not_scheduled_events_is_refused(document: Any) -> None:
+    with pytest.raises(ValueError, match="not a Scheduled Events document"):
+        respot_agent.new_preempts(document, set())
+
+
+def test_only_new_well_formed_preempts_are_taken() -> None:
+    preempt = {"EventId": "a", "EventType": "Preempt"}
+    events = [
+        preempt,
+        {"EventId": "b", "EventType": "Preempt"},
+        {"EventType": "Preempt"},
+        "x",
+        {"EventId": "c", "EventType": "Reboot"},
+    ]
+    assert respot_agent.new_preempts({"Events": events}, {"b"}) == [preempt]
