@@ -23,11 +23,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 from urllib.parse import urlsplit
 
 API_VERSION = "2020-07-01"
@@ -37,6 +38,10 @@ NOTICE_SECONDS = 30.0  # a Preempt's minimum notice (scheduled-events.md)
 # IMDS throttles a VM at 5 requests/s (instance-metadata-service.md); once a second is Microsoft's own sample's pace
 # and ample within the 30 s notice. Slower than notice minus safety, a Preempt can be seen too late to act on.
 MIN_INTERVAL, MAX_INTERVAL = 1.0, NOTICE_SECONDS - SAFETY_SECONDS
+# A failing poll repeats every interval, for as long as the cause lasts: the same error is logged at most once per
+# REPEAT_PERIOD, with a count, and after HINT_AFTER failures in a row the likely causes are named, once.
+REPEAT_PERIOD = 60.0
+HINT_AFTER = 10
 
 # The ids respot takes (orchestrator/domain/scope.py, which this file cannot import: it runs alone on the VM): a VM,
 # or a Uniform scale-set instance, with ARM's naming rules. respot refuses any other id in a notice.
@@ -54,21 +59,89 @@ REQUEST_FAILED = (OSError, ValueError, http.client.HTTPException)
 log = logging.getLogger("respot-agent")
 
 
+class FailureLog:
+    """Logs the failures of a call made every interval without flooding the journal (45,000 lines in 8 s at 0 s)."""
+
+    def __init__(
+        self,
+        what: str,
+        hint: str,
+        clock: Callable[[], float] = time.monotonic,
+        period: float = REPEAT_PERIOD,
+        hint_after: int = HINT_AFTER,
+    ) -> None:
+        self.what, self.hint, self.clock, self.period, self.hint_after = what, hint, clock, period, hint_after
+        self.streak = 0  # failures in a row
+        self.last: Optional[str] = None  # the error last logged, while the streak lasts
+        self.logged_at = 0.0
+        self.repeats = 0  # failures like `last` since it was logged, not logged yet
+
+    def failed(self, error: str) -> None:
+        self.streak += 1
+        now = self.clock()
+        if error == self.last and now - self.logged_at < self.period:
+            self.repeats += 1
+        else:
+            same = error == self.last
+            if not same:
+                self._flush(now)
+            log.warning("%s unavailable: %s%s", self.what, error, self._repeated(now) if same else "")
+            self.last, self.logged_at, self.repeats = error, now, 0
+        if self.streak == self.hint_after:
+            log.warning("%s failed %d times in a row: %s", self.what, self.streak, self.hint)
+
+    def succeeded(self) -> None:
+        if self.streak:
+            self._flush(self.clock())
+            log.info("%s available again after %d failures", self.what, self.streak)
+        self.streak, self.last, self.repeats = 0, None, 0
+
+    def _flush(self, now: float) -> None:
+        """Say how often the error last logged came back, before a different one (or success) is logged."""
+        if self.repeats:
+            log.warning("%s unavailable: %s%s", self.what, self.last, self._repeated(now))
+
+    def _repeated(self, now: float) -> str:
+        return f" ({self.repeats} more like it in the last {now - self.logged_at:.0f} s)" if self.repeats else ""
+
+
+def failure_hint(imds: str, events_url: str) -> str:
+    """What usually keeps Scheduled Events from answering, for the endpoint this agent polls."""
+    if imds.rstrip("/") == DEFAULT_IMDS:
+        return (
+            f"the agent polls {events_url}, Azure's Instance Metadata Service: it answers only inside an Azure VM "
+            "(not in a container without host networking, nor on another machine), and its first answer after boot "
+            "can take up to two minutes"
+        )
+    return (
+        f"the agent polls {events_url} (--imds). The local emulator's endpoint is <emulator>/_imds/<VM resource id>: "
+        "it closes the connection when that VM does not exist (a mistyped name or resource group) or is deallocated"
+    )
+
+
 class Agent:
     def __init__(
-        self, imds: str, respot_url: str, resource_id: str, drain: Optional[str] = None, timeout: float = 5.0
+        self,
+        imds: str,
+        respot_url: str,
+        resource_id: str,
+        drain: Optional[str] = None,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.events_url = f"{imds.rstrip('/')}/metadata/scheduledevents?api-version={API_VERSION}"
         self.respot_url, self.resource_id, self.drain, self.timeout = respot_url, resource_id, drain, timeout
         self.handled: Set[str] = set()
+        self.failures = FailureLog("scheduled events", failure_hint(imds, self.events_url), clock)
 
     def poll_once(self) -> List[str]:
         """Handle every new Preempt event once; returns the ids handled in this poll."""
         try:
             preempts = new_preempts(self._request("GET", self.events_url), self.handled)
         except REQUEST_FAILED as exc:  # IMDS unreachable (e.g. already deallocated): try again next tick
-            log.warning("scheduled events unavailable: %s", exc)
+            self.failures.failed(str(exc))
             return []
+        self.failures.succeeded()
         for event in preempts:
             self.handle(event)
         return [event["EventId"] for event in preempts]

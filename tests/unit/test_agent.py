@@ -138,3 +138,111 @@ def test_only_new_well_formed_preempts_are_taken() -> None:
         {"EventId": "c", "EventType": "Reboot"},
     ]
     assert respot_agent.new_preempts({"Events": events}, {"b"}) == [preempt]
+
+
+class Clock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "respot-agent"]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def failures(clock: Clock, caplog: pytest.LogCaptureFixture) -> respot_agent.FailureLog:
+    caplog.set_level("INFO", logger="respot-agent")
+    return respot_agent.FailureLog("scheduled events", "look at --imds", clock, period=60, hint_after=10)
+
+
+def test_a_repeated_error_is_logged_once_a_period_with_a_count(
+    failures: respot_agent.FailureLog, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(5):
+        failures.failed("closed")
+        clock.now += 1
+    assert lines(caplog) == ["scheduled events unavailable: closed"]
+    clock.now += 55  # 60 s after the first line
+    failures.failed("closed")
+    assert lines(caplog)[-1] == "scheduled events unavailable: closed (4 more like it in the last 60 s)"
+
+
+def test_a_different_error_is_logged_at_once_after_the_count_of_the_last(
+    failures: respot_agent.FailureLog, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(3):
+        failures.failed("closed")
+        clock.now += 1
+    failures.failed("refused")
+    assert lines(caplog) == [
+        "scheduled events unavailable: closed",
+        "scheduled events unavailable: closed (2 more like it in the last 3 s)",
+        "scheduled events unavailable: refused",
+    ]
+
+
+def test_the_hint_comes_once_after_enough_failures_in_a_row(
+    failures: respot_agent.FailureLog, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(9):
+        failures.failed("closed")
+    assert not any("look at --imds" in line for line in lines(caplog))
+    for _ in range(100):
+        failures.failed("closed")
+    assert [line for line in lines(caplog) if "look at --imds" in line] == [
+        "scheduled events failed 10 times in a row: look at --imds"
+    ]
+
+
+def test_success_ends_the_streak(failures: respot_agent.FailureLog, caplog: pytest.LogCaptureFixture) -> None:
+    for _ in range(3):
+        failures.failed("closed")
+    failures.succeeded()
+    failures.succeeded()
+    failures.failed("closed")  # a new streak: its first failure is news
+    assert lines(caplog) == [
+        "scheduled events unavailable: closed",
+        "scheduled events unavailable: closed (2 more like it in the last 0 s)",
+        "scheduled events available again after 3 failures",
+        "scheduled events unavailable: closed",
+    ]
+
+
+def fail_polls(monkeypatch: pytest.MonkeyPatch, agent: respot_agent.Agent, polls: int) -> None:
+    def request(*_: Any, **__: Any) -> Any:
+        raise http.client.RemoteDisconnected("Remote end closed connection without response")
+
+    monkeypatch.setattr(agent, "_request", request)
+    for _ in range(polls):
+        assert agent.poll_once() == []
+
+
+def test_a_mistyped_emulator_vm_is_logged_once_with_a_hint(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, clock: Clock
+) -> None:
+    caplog.set_level("INFO", logger="respot-agent")
+    imds = "http://127.0.0.1:7070/_imds" + VM_ID.replace("worker", "wrokre")
+    fail_polls(monkeypatch, respot_agent.Agent(imds, "http://127.0.0.1:9/api", VM_ID, clock=clock), 50)
+    [first, hint] = lines(caplog)
+    assert first == "scheduled events unavailable: Remote end closed connection without response"
+    assert f"{imds}/metadata/scheduledevents" in hint and "does not exist (a mistyped name" in hint
+
+
+def test_on_azure_the_hint_names_imds(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, clock: Clock
+) -> None:
+    caplog.set_level("INFO", logger="respot-agent")
+    agent = respot_agent.Agent(respot_agent.DEFAULT_IMDS, "http://127.0.0.1:9/api", VM_ID, clock=clock)
+    fail_polls(monkeypatch, agent, 10)
+    assert "http://169.254.169.254/metadata/scheduledevents" in lines(caplog)[-1]
+    assert "only inside an Azure VM" in lines(caplog)[-1]
