@@ -55,6 +55,7 @@ _VM_ID = re.compile(
 # What a request can fail with: http.client's own errors (a server that is not HTTP, a response cut short) are not
 # OSErrors, and must not end the agent any more than a refused connection does.
 REQUEST_FAILED = (OSError, ValueError, http.client.HTTPException)
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy, whatever the environment says
 
 log = logging.getLogger("respot-agent")
 
@@ -192,7 +193,10 @@ class Agent:
         if imds:
             headers["Metadata"] = "true"
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+        # IMDS must be reached directly: behind a proxy it is unsupported (instance-metadata-service.md), and an
+        # http_proxy in the VM's environment would otherwise take the request. respot's URL may need the proxy.
+        opener = _DIRECT if imds else urllib.request.build_opener()
+        with opener.open(req, timeout=self.timeout) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else {}
 
