@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """respot in-VM agent: watch Azure Scheduled Events; on a Preempt, tell respot, drain, then acknowledge.
 
-Standard library only, so it runs on any VM image with Python 3.8+. Every second it reads
-``http://169.254.169.254/metadata/scheduledevents?api-version=2020-07-01`` (header ``Metadata: true``). For each
+Standard library only, so it runs on any VM image with Python 3.8+. Every ``--interval`` seconds (1-25, default 1)
+it reads ``http://169.254.169.254/metadata/scheduledevents?api-version=2020-07-01`` (header ``Metadata: true``, no
+proxy). Its arguments are all checked at start (exit 2 with a one-line error naming the flag). For each
 new ``Preempt`` event (a Spot eviction, at least 30 s ahead: scheduled-events.md) it:
 1. posts a ``respot.preempt/v1`` notice to respot's /api/alerts (so recovery starts before the Activity Log alert);
 2. runs the drain command, if any, with ``RESPOT_SECONDS_LEFT`` and ``RESPOT_EVENT_ID`` in its environment, and a
