@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,37 @@ def test_notice_failures_do_not_block_the_acknowledgement(arm: ArmEmulator, comp
     assert len(agent.poll_once()) == 1
     arm.backend.tick()
     assert power_state(compute, arm.resource_group, "worker") == "PowerState/deallocated"
+
+
+def test_imds_is_reached_without_the_environments_proxy(
+    arm: ArmEmulator, compute: Any, webhook: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vm = compute.virtual_machines.begin_create_or_update(arm.resource_group, "worker", vm_body(arm)).result()
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there
+    # urlopen caches its opener, with the proxies of the environment it first saw: start afresh, as a VM's agent does.
+    monkeypatch.setattr(urllib.request, "_opener", None)
+    agent = Agent(f"{arm.url}/_imds{vm.id}", webhook.url, vm.id, timeout=1)
+    assert agent.poll_once() == []
+    assert agent.failures.streak == 0
+
+
+def test_an_imds_that_is_not_http_is_a_failed_poll(webhook: Webhook) -> None:
+    """--imds at the wrong port (here an SSH banner): http.client raises its own error, not an OSError."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def banner() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+        thread = threading.Thread(target=banner)
+        thread.start()
+        agent = Agent(f"http://127.0.0.1:{server.getsockname()[1]}", webhook.url, "vm-id")
+        assert agent.poll_once() == []
+        thread.join()
 
 
 def test_seconds_left() -> None:
