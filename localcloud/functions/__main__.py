@@ -22,6 +22,7 @@ from localcloud.clock import Clock
 from localcloud.functions import firstrun
 from localcloud.functions.appmodel import AppLoadError
 from localcloud.functions.host import FunctionsHost
+from localcloud.functions.store import HubError, HubInUse
 
 # Loggers that speak at INFO for every HTTP request the app's SDK clients make (azure-core's request and response
 # lines) or every token they get: WARNING unless -v, so that the host's one line per invocation stays readable.
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.fun
     except OSError as exc:  # the port is taken, most often
         port = args.port if args.port is not None else "the settings' Host.LocalHttpPort (7071)"
         return _fail(prog, f"the Functions host cannot listen on port {port}: {exc.strerror or exc} (--port N)")
+    except HubInUse as exc:
+        return _fail(prog, str(exc))
+    except HubError as exc:
+        return _fail(prog, f"--db: {exc}")
     except (AppLoadError, ValueError) as exc:
         return _fail(prog, firstrun.explain(str(exc), plan))
     try:

@@ -118,6 +118,13 @@ class FunctionsHost:
         self.app = appmodel.load(app_path)
         self.clock = clock or Clock()
         self.store = Store(db_path)
+        try:
+            self._wire(local, host=host, port=port, db_path=db_path)
+        except BaseException:  # the hub's lock goes with the store: a caller that retries must find it free
+            self.store.close()
+            raise
+
+    def _wire(self, local: dict[str, Any], *, host: str, port: int | None, db_path: Path | str) -> None:
         keyfile = (Path(db_path).parent if str(db_path) != ":memory:" else Path(".respot")) / "keys.json"
         self.keys, self.new_keys = load_keys(local, keyfile)
         port = port if port is not None else int((local.get("Host") or {}).get("LocalHttpPort", 7071))
