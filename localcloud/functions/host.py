@@ -1,6 +1,7 @@
 """The local Functions host as one object: ``FunctionsHost(app_path).start()`` serves ``function_app.py``.
 
-Settings come from local.settings.json (``Values`` into the environment, as Core Tools does; ``Host.LocalHttpPort``;
+Settings come from local.settings.json (``Values`` into the environment, as Core Tools does, and
+FUNCTIONS_REQUEST_BODY_SIZE_LIMIT among them bounds request bodies as in Azure; ``Host.LocalHttpPort``;
 keys under ``LocalcloudKeys``) and host.json (``extensions.http.routePrefix``, ``extensions.durableTask.hubName``,
 its concurrency limits, ``maxEntityOperationBatchSize`` and ``overridableExistingInstanceStates``). Keys not configured are generated once, kept beside the task hub, and printed.
 """
@@ -11,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +27,10 @@ from localcloud.functions.httphost import HttpHost, Keys
 from localcloud.functions.management import Management
 from localcloud.functions.store import Store
 from localcloud.functions.timers import TimerHost
-from localcloud.httpserver import LocalHTTPServer
+from localcloud.httpserver import DEFAULT_MAX_BODY, LocalHTTPServer
 
 log = logging.getLogger("localcloud.functions")
+BODY_LIMIT = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,16 @@ def load_local_settings(path: Path) -> dict[str, Any]:
     return dict(doc)
 
 
+def body_limit(environ: Mapping[str, str]) -> int:
+    """FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, the Functions host's own setting for it (bytes; default 100 MB)."""
+    text = environ.get(BODY_LIMIT, "").strip()
+    if not text:
+        return DEFAULT_MAX_BODY
+    if not text.isdecimal() or int(text) <= 0:
+        raise appmodel.AppLoadError(f"{BODY_LIMIT}={text!r}: must be a positive number of bytes")
+    return int(text)
+
+
 def load_keys(settings: dict[str, Any], keyfile: Path) -> tuple[Keys, bool]:
     """Keys from local.settings.json, else from the key file, else new ones (saved there). Returns (keys, new)."""
     given = settings.get("LocalcloudKeys") or {}
@@ -137,7 +150,7 @@ class FunctionsHost:
             max_entity_batch=self.settings.max_entity_batch,
             overridable=self.settings.overridable,
         )
-        self.server = LocalHTTPServer(host, port, self._serve)
+        self.server = LocalHTTPServer(host, port, self._serve, max_body=body_limit(os.environ))
         self.management = Management(
             self.engine, base_url=self.server.url, hub=self.settings.hub, system_key=self.keys.system
         )
