@@ -83,9 +83,32 @@ def load_local_settings(path: Path) -> dict[str, Any]:
         doc = json.loads(path.read_text())
     except ValueError as exc:
         raise appmodel.AppLoadError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise appmodel.AppLoadError(f'{path}: expected a JSON object such as {{"Values": {{...}}}}, not a {_kind(doc)}')
+    for field in ("Values", "Host", "LocalcloudKeys"):
+        if not isinstance(doc.get(field) or {}, dict):
+            raise appmodel.AppLoadError(f"{path}: {field} must be an object of name: value, not a {_kind(doc[field])}")
     for name, value in (doc.get("Values") or {}).items():
         os.environ.setdefault(str(name), str(value))
     return dict(doc)
+
+
+def _kind(value: Any) -> str:
+    return {list: "JSON array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def settings_port(local: dict[str, Any], path: Path) -> int:
+    """Host.LocalHttpPort (default 7071), one error naming the file and field when it is no port."""
+    value = (local.get("Host") or {}).get("LocalHttpPort", 7071)
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 <= port <= 65535 or isinstance(value, bool | float):
+        raise appmodel.AppLoadError(f"{path}: Host.LocalHttpPort {value!r} is not a port (0 to 65535)")
+    return port
 
 
 def body_limit(environ: Mapping[str, str]) -> int:
@@ -126,7 +149,9 @@ class FunctionsHost:
         host_json: Path | None = None,
     ) -> None:
         folder = app_path.resolve().parent
-        local = load_local_settings(settings_path or folder / "local.settings.json")
+        settings_file = settings_path or folder / "local.settings.json"
+        local = load_local_settings(settings_file)
+        port = port if port is not None else settings_port(local, settings_file)
         self.settings = HostSettings.from_host_json(host_json or folder / "host.json")
         self.app = appmodel.load(app_path)
         self.clock = clock or Clock()
@@ -137,10 +162,9 @@ class FunctionsHost:
             self.store.close()
             raise
 
-    def _wire(self, local: dict[str, Any], *, host: str, port: int | None, db_path: Path | str) -> None:
+    def _wire(self, local: dict[str, Any], *, host: str, port: int, db_path: Path | str) -> None:
         keyfile = (Path(db_path).parent if str(db_path) != ":memory:" else Path(".respot")) / "keys.json"
         self.keys, self.new_keys = load_keys(local, keyfile)
-        port = port if port is not None else int((local.get("Host") or {}).get("LocalHttpPort", 7071))
         self.engine = Engine(
             self.app,
             self.store,
