@@ -41,7 +41,7 @@ def test_a_chunked_body_reaches_the_function(client: Client, host: FunctionsHost
     conn.request("POST", path, body=iter([b'{"n":', b" 3}"]), encode_chunked=True)
     assert conn.getresponse().status == 202
     status, _, body = client.call("GET", "/runtime/webhooks/durabletask/instances/chunked-1", key="system")
-    assert status == 200 and body["input"] == {"n": 3}, body
+    assert status in (200, 202) and body["input"] == {"n": 3}, body  # 202 while the orchestration still runs
 
 
 def test_a_body_past_the_request_body_limit_is_413(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
