@@ -25,6 +25,26 @@ from urllib.parse import parse_qsl, urlsplit
 
 log = logging.getLogger(__name__)
 
+# The Azure Functions host's default request body limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT): 100 MB.
+DEFAULT_MAX_BODY = 104_857_600
+# How long a body may stall between two reads: a client that declares more than it sends holds a thread no longer.
+DEFAULT_READ_TIMEOUT = 15.0
+DIGITS = re.compile(r"[0-9]+")  # int() would also take " 5", "+5" and "5_0"
+CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\n")
+LINE_LIMIT = 8192
+
+
+class BodyError(Exception):
+    """A request body that cannot be read; answered with ``status`` and the connection closed (the stream is out
+    of step with the framing)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> Response:
+        return Response.json(self.status, {"error": {"code": self.code, "message": self.message}})
+
 
 @dataclass(frozen=True)
 class Request:
@@ -113,15 +133,49 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.serving():
             self._answer()
 
+    def handle_expect_100(self) -> bool:
+        """No ``100 Continue`` for a body that will be refused: the client then need not send it."""
+        try:
+            _declared_length(self.headers, self.server.max_body)
+        except BodyError:
+            return True
+        return super().handle_expect_100()
+
     def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            body = self._body()
+        except BodyError as exc:
+            self.close_connection = True
+            self._send(exc.response())
+            return
         req = parse_request(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
         resp = self.server.app(req)
         if resp.drop:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        self._send(resp)
+
+    def _body(self) -> bytes:
+        """The body as framed by Content-Length or chunked, at most ``max_body`` bytes, each read bounded by
+        ``read_timeout`` (the connection's idle keep-alive wait is not)."""
+        chunked = _chunked(self.headers)
+        length = None if chunked else _declared_length(self.headers, self.server.max_body)
+        if not chunked and not length:
+            return b""
+        self.connection.settimeout(self.server.read_timeout)
+        try:
+            return (
+                _read_chunked(self.rfile, self.server.max_body) if chunked else _read_exactly(self.rfile, length or 0)
+            )
+        except TimeoutError:
+            raise BodyError(
+                408, "RequestTimeout", f"the request body stalled for {self.server.read_timeout:g} s before it ended"
+            ) from None
+        finally:
+            self.connection.settimeout(self.timeout)
+
+    def _send(self, resp: Response) -> None:
         self.send_response(resp.status)
         for name, value in resp.headers.items():
             self.send_header(name, value)
@@ -138,9 +192,19 @@ class LocalHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, app: Handler, *, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        app: Handler,
+        *,
+        tls: ssl.SSLContext | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> None:
         self.app = app
         self.tls = tls
+        self.max_body, self.read_timeout = max_body, read_timeout
         super().__init__((host, port), _Handler)
         self._thread: threading.Thread | None = None
         self._in_flight = 0
@@ -215,3 +279,61 @@ def _opens_with_tls(sock: socket.socket) -> bool:
     except OSError:
         return False
     return first == b"\x16"
+
+
+def _chunked(headers: Any) -> bool:
+    """Transfer-Encoding: chunked (RFC 9112 section 6.1); any other coding is refused, since its length is unknown."""
+    codings = [c.strip().lower() for v in headers.get_all("Transfer-Encoding") or [] for c in v.split(",")]
+    codings = [c for c in codings if c]
+    if not codings:
+        return False
+    if codings != ["chunked"]:
+        raise BodyError(
+            400, "UnsupportedTransferEncoding", f"Transfer-Encoding {', '.join(codings)}: only chunked is supported"
+        )
+    return True
+
+
+def _declared_length(headers: Any, limit: int) -> int:
+    values = {v.strip() for v in headers.get_all("Content-Length") or []}
+    if not values:
+        return 0
+    text = values.pop() if len(values) == 1 else ""
+    if not DIGITS.fullmatch(text):
+        shown = ", ".join(sorted(headers.get_all("Content-Length")))
+        raise BodyError(400, "InvalidContentLength", f"Content-Length {shown!r} is not a number of bytes")
+    if int(text) > limit:
+        raise BodyError(413, "PayloadTooLarge", f"Content-Length {text} exceeds the limit of {limit} bytes")
+    return int(text)
+
+
+def _read_exactly(rfile: Any, length: int) -> bytes:
+    body = bytes(rfile.read(length))
+    if len(body) < length:
+        raise BodyError(400, "IncompleteBody", f"the body ended after {len(body)} of its Content-Length {length} bytes")
+    return body
+
+
+def _read_chunked(rfile: Any, limit: int) -> bytes:
+    """Decode a chunked body (sizes, data, CRLF, then a 0 chunk and trailers), refusing it past ``limit``."""
+    parts: list[bytes] = []
+    total = 0
+    while size := _chunk_size(rfile.readline(LINE_LIMIT)):
+        total += size
+        if total > limit:
+            raise BodyError(413, "PayloadTooLarge", f"the chunked body exceeds the limit of {limit} bytes")
+        parts.append(_read_exactly(rfile, size))
+        if rfile.readline(LINE_LIMIT) not in (b"\r\n", b"\n"):
+            raise BodyError(400, "InvalidChunkedBody", "a chunk of the chunked body is longer than its size says")
+    while (line := rfile.readline(LINE_LIMIT)) not in (b"\r\n", b"\n"):  # trailer fields: read and dropped
+        if not line.endswith(b"\n"):
+            raise BodyError(400, "InvalidChunkedBody", "the chunked body ended before its last chunk")
+    return b"".join(parts)
+
+
+def _chunk_size(line: bytes) -> int:
+    m = CHUNK_SIZE.fullmatch(line)
+    if m is None:
+        what = "ended before its last chunk" if not line.endswith(b"\n") else f"has a bad chunk size line {line[:40]!r}"
+        raise BodyError(400, "InvalidChunkedBody", f"the chunked body {what}")
+    return int(m.group(1), 16)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -22,6 +24,7 @@ from localcloud.clock import Clock
 from localcloud.functions import firstrun
 from localcloud.functions.appmodel import AppLoadError
 from localcloud.functions.host import FunctionsHost
+from localcloud.functions.store import HubError, HubInUse
 
 # Loggers that speak at INFO for every HTTP request the app's SDK clients make (azure-core's request and response
 # lines) or every token they get: WARNING unless -v, so that the host's one line per invocation stays readable.
@@ -32,8 +35,6 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.fun
     parser = _parser(prog)
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose)
-    if args.speed < 0:
-        parser.error("--speed must be >= 0")
     try:
         plan = firstrun.plan(args.app, arm_port=args.arm_port, no_arm=args.no_arm, environ=os.environ)
     except ValueError as exc:
@@ -46,11 +47,21 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.fun
         host = FunctionsHost(
             args.app, host=args.host, port=args.port, clock=clock, db_path=args.db, settings_path=plan.settings
         )
+    except socket.gaierror as exc:  # before the port: the address itself does not resolve
+        return _fail(prog, f"--host {args.host}: cannot listen there: {exc.strerror or exc}")
     except OSError as exc:  # the port is taken, most often
         port = args.port if args.port is not None else "the settings' Host.LocalHttpPort (7071)"
         return _fail(prog, f"the Functions host cannot listen on port {port}: {exc.strerror or exc} (--port N)")
+    except HubInUse as exc:
+        return _fail(prog, str(exc))
+    except HubError as exc:
+        return _fail(prog, f"--db: {exc}")
     except (AppLoadError, ValueError) as exc:
         return _fail(prog, firstrun.explain(str(exc), plan))
+    if plan.arm_port is not None and plan.arm_port == host.server.server_address[1]:
+        host.server.server_close()
+        host.store.close()
+        return _fail(prog, f"--arm-port {plan.arm_port} is the Functions host's own port: give them different ports")
     try:
         arm = _start_arm(args.host, plan.arm_port, clock) if plan.arm_port is not None else None
     except OSError as exc:
@@ -69,10 +80,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
-        "--port", type=int, default=None, help="default: Host.LocalHttpPort of local.settings.json, else 7071"
+        "--port", type=_port, default=None, help="default: Host.LocalHttpPort of local.settings.json, else 7071"
     )
     parser.add_argument("--db", type=Path, default=Path(".respot/taskhub.sqlite"), help="SQLite task hub")
-    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second for durable timers")
+    parser.add_argument(
+        "--speed", type=_speed, default=1.0, help="simulated seconds per real second for durable timers"
+    )
     parser.add_argument(
         "--start",
         type=_utc,
@@ -89,7 +102,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--arm-port",
-        type=int,
+        type=_port,
         default=None,
         help="also run the ARM emulator on this port, on the same clock (on a first run: the sample's port)",
     )
@@ -113,6 +126,28 @@ def _start(args: argparse.Namespace) -> datetime | None:
     if start is None or args.start_real is None:
         return start
     return start + timedelta(seconds=args.speed * max(0.0, time.time() - float(args.start_real)))
+
+
+def _port(text: str) -> int:
+    """0 (any free port) to 65535; socket.bind raised OverflowError past them."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: 0 to 65535")
+    return port
+
+
+def _speed(text: str) -> float:
+    """Finite and >= 0: nan and inf passed a `< 0` check and killed the clock's thread later."""
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(speed) or speed < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
+    return speed
 
 
 def _utc(text: str) -> datetime:

@@ -68,10 +68,10 @@ class EntityApi:
 
     def list(self, req: Request, name: str) -> Response:
         try:
-            top = int(req.query_ci("top") or PAGE)
+            top = query_int("top", req.query_ci("top"), PAGE)
             updated_from, updated_to = (
-                _time(req.query_ci("lastOperationTimeFrom")),
-                _time(req.query_ci("lastOperationTimeTo")),
+                query_time("lastOperationTimeFrom", req.query_ci("lastOperationTimeFrom")),
+                query_time("lastOperationTimeTo", req.query_ci("lastOperationTimeTo")),
             )
         except ValueError as exc:
             return _bad(str(exc))
@@ -107,11 +107,22 @@ def _bad(message: str) -> Response:
     return Response.json(400, {"Message": message})
 
 
-def _time(text: str) -> str | None:
+def query_time(name: str, text: str | None) -> str | None:
+    """A time query parameter as a stamp; ValueError naming the parameter (the management API's too)."""
     if not text:
         return None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"'{text}' is not an ISO 8601 time") from None
+        raise ValueError(f"{name}: '{text}' is not an ISO 8601 time") from None
     return stamp(when.astimezone(UTC) if when.tzinfo else when)
+
+
+def query_int(name: str, text: str | None, default: int) -> int:
+    """A whole-number query parameter; ValueError naming the parameter rather than int()'s "invalid literal"."""
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name}: '{text}' is not a whole number") from None

@@ -1,6 +1,7 @@
 """The local Functions host as one object: ``FunctionsHost(app_path).start()`` serves ``function_app.py``.
 
-Settings come from local.settings.json (``Values`` into the environment, as Core Tools does; ``Host.LocalHttpPort``;
+Settings come from local.settings.json (``Values`` into the environment, as Core Tools does, and
+FUNCTIONS_REQUEST_BODY_SIZE_LIMIT among them bounds request bodies as in Azure; ``Host.LocalHttpPort``;
 keys under ``LocalcloudKeys``) and host.json (``extensions.http.routePrefix``, ``extensions.durableTask.hubName``,
 its concurrency limits, ``maxEntityOperationBatchSize`` and ``overridableExistingInstanceStates``). Keys not configured are generated once, kept beside the task hub, and printed.
 """
@@ -11,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +27,10 @@ from localcloud.functions.httphost import HttpHost, Keys
 from localcloud.functions.management import Management
 from localcloud.functions.store import Store
 from localcloud.functions.timers import TimerHost
-from localcloud.httpserver import LocalHTTPServer
+from localcloud.httpserver import DEFAULT_MAX_BODY, LocalHTTPServer
 
 log = logging.getLogger("localcloud.functions")
+BODY_LIMIT = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,42 @@ def load_local_settings(path: Path) -> dict[str, Any]:
         doc = json.loads(path.read_text())
     except ValueError as exc:
         raise appmodel.AppLoadError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise appmodel.AppLoadError(f'{path}: expected a JSON object such as {{"Values": {{...}}}}, not a {_kind(doc)}')
+    for field in ("Values", "Host", "LocalcloudKeys"):
+        if not isinstance(doc.get(field) or {}, dict):
+            raise appmodel.AppLoadError(f"{path}: {field} must be an object of name: value, not a {_kind(doc[field])}")
     for name, value in (doc.get("Values") or {}).items():
         os.environ.setdefault(str(name), str(value))
     return dict(doc)
+
+
+def _kind(value: Any) -> str:
+    return {list: "JSON array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def settings_port(local: dict[str, Any], path: Path) -> int:
+    """Host.LocalHttpPort (default 7071), one error naming the file and field when it is no port."""
+    value = (local.get("Host") or {}).get("LocalHttpPort", 7071)
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = -1
+    if not 0 <= port <= 65535 or isinstance(value, bool | float):
+        raise appmodel.AppLoadError(f"{path}: Host.LocalHttpPort {value!r} is not a port (0 to 65535)")
+    return port
+
+
+def body_limit(environ: Mapping[str, str]) -> int:
+    """FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, the Functions host's own setting for it (bytes; default 100 MB)."""
+    text = environ.get(BODY_LIMIT, "").strip()
+    if not text:
+        return DEFAULT_MAX_BODY
+    if not text.isdecimal() or int(text) <= 0:
+        raise appmodel.AppLoadError(f"{BODY_LIMIT}={text!r}: must be a positive number of bytes")
+    return int(text)
 
 
 def load_keys(settings: dict[str, Any], keyfile: Path) -> tuple[Keys, bool]:
@@ -113,14 +149,22 @@ class FunctionsHost:
         host_json: Path | None = None,
     ) -> None:
         folder = app_path.resolve().parent
-        local = load_local_settings(settings_path or folder / "local.settings.json")
+        settings_file = settings_path or folder / "local.settings.json"
+        local = load_local_settings(settings_file)
+        port = port if port is not None else settings_port(local, settings_file)
         self.settings = HostSettings.from_host_json(host_json or folder / "host.json")
         self.app = appmodel.load(app_path)
         self.clock = clock or Clock()
         self.store = Store(db_path)
+        try:
+            self._wire(local, host=host, port=port, db_path=db_path)
+        except BaseException:  # the hub's lock goes with the store: a caller that retries must find it free
+            self.store.close()
+            raise
+
+    def _wire(self, local: dict[str, Any], *, host: str, port: int, db_path: Path | str) -> None:
         keyfile = (Path(db_path).parent if str(db_path) != ":memory:" else Path(".respot")) / "keys.json"
         self.keys, self.new_keys = load_keys(local, keyfile)
-        port = port if port is not None else int((local.get("Host") or {}).get("LocalHttpPort", 7071))
         self.engine = Engine(
             self.app,
             self.store,
@@ -130,7 +174,7 @@ class FunctionsHost:
             max_entity_batch=self.settings.max_entity_batch,
             overridable=self.settings.overridable,
         )
-        self.server = LocalHTTPServer(host, port, self._serve)
+        self.server = LocalHTTPServer(host, port, self._serve, max_body=body_limit(os.environ))
         self.management = Management(
             self.engine, base_url=self.server.url, hub=self.settings.hub, system_key=self.keys.system
         )

@@ -11,13 +11,12 @@ The Python client posts inputs already JSON-encoded and then encoded again (``js
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from localcloud.functions.engine import Conflict, Engine
-from localcloud.functions.entityapi import EntityApi
-from localcloud.functions.history import Kind, stamp
+from localcloud.functions.entityapi import EntityApi, query_int, query_time
+from localcloud.functions.history import Kind
 from localcloud.functions.store import Instance
 from localcloud.httpserver import Request, Response
 
@@ -187,7 +186,9 @@ class Management:
     def query(self, req: Request) -> Response:
         try:
             statuses, created_from, created_to = _filters(req)
-            top = min(int(req.query.get("top") or PAGE), MAX_PAGE)
+            top = min(query_int("top", req.query.get("top"), PAGE), MAX_PAGE)
+            if top < 1:  # SQLite reads a negative LIMIT as no limit at all
+                raise ValueError(f"top: {top} is not a positive number of instances")
         except ValueError as exc:
             return Response.json(400, {"error": str(exc)})
         after = req.header("x-ms-continuation-token") or None
@@ -281,15 +282,6 @@ def _filters(req: Request) -> tuple[list[str] | None, str | None, str | None]:
     known = {"Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Terminated", "Suspended"}
     bad = [s for s in statuses or [] if s not in known]
     if bad:
-        raise ValueError(f"unknown runtimeStatus {', '.join(bad)} (known: {', '.join(sorted(known))})")
-    return statuses, _time(req.query.get("createdTimeFrom")), _time(req.query.get("createdTimeTo"))
-
-
-def _time(text: str | None) -> str | None:
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"'{text}' is not an ISO 8601 time") from None
-    return stamp(when.astimezone(UTC) if when.tzinfo else when)
+        raise ValueError(f"runtimeStatus: unknown {', '.join(bad)} (known: {', '.join(sorted(known))})")
+    created = [query_time(name, req.query.get(name)) for name in ("createdTimeFrom", "createdTimeTo")]
+    return statuses, created[0], created[1]

@@ -9,8 +9,10 @@ result is already in the inbox, and an activity that was running is run again (a
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -52,6 +54,46 @@ CREATE TABLE IF NOT EXISTS schedule_monitor (function TEXT PRIMARY KEY, last TEX
 """
 
 
+def _lock_hub(path: Path) -> int:
+    """Hold an exclusive flock on ``<hub>.lock`` while the store is open, and write our pid in it.
+
+    Two hosts on one hub would each hand out the other's running activities again (``release_leases`` at start),
+    so they could run twice. The OS drops a flock when its process dies, SIGKILL included, so the hub of a host
+    that crashed opens again at once; the lock file stays (unlinking it would race with a host opening it).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise HubError(f"{path}: cannot create the task hub's lock file: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise HubInUse(f"task hub {path} is in use by another host (pid {holder})") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    """The hub's connection, its schema in place; a file that is not SQLite (or a directory) is a HubError."""
+    try:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    except sqlite3.Error as exc:  # a directory, most often
+        raise HubError(f"{path} cannot be opened as a SQLite task hub: {exc}") from None
+    try:
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+    except sqlite3.Error as exc:  # "file is not a database"
+        db.close()
+        raise HubError(f"{path} is not a usable SQLite task hub: {exc}") from None
+    return db
+
+
 READY = """
 SELECT DISTINCT instance_id FROM inbox WHERE visible_at <= :now AND substr(instance_id, 1, 1) != '@'
 UNION
@@ -88,22 +130,34 @@ class Instance:
     actions_seen: int
 
 
+class HubError(Exception):
+    """The task hub cannot be opened: not a SQLite file, a directory, an unwritable place (the message says which)."""
+
+
+class HubInUse(HubError):
+    """Another live host has the task hub open."""
+
+
 class Store:
     def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
+        self._hub_lock = None if str(path) == ":memory:" else _lock_hub(Path(path))
+        try:
+            self._db = _connect(str(path))
+        except BaseException:
+            self._unlock()
+            raise
         self._lock = threading.RLock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
         self._history_cache: dict[str, list[Event]] = {}
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._hub_lock is not None:
+            os.close(self._hub_lock)  # closing the descriptor drops the flock
+            self._hub_lock = None
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

@@ -177,6 +177,28 @@ def test_management_api_query_pages_and_purge_by_filter(client: Client) -> None:
     assert client.call("GET", "/runtime/webhooks/durabletask/instances/q0", key=None)[0] == 401  # system key required
 
 
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("top=abc", "top"),
+        ("top=0", "top"),
+        ("top=-5", "top"),
+        ("createdTimeFrom=yesterday", "createdTimeFrom"),
+        ("createdTimeTo=soon", "createdTimeTo"),
+        ("runtimeStatus=Sideways", "runtimeStatus"),
+    ],
+)
+def test_management_api_query_names_the_bad_parameter(client: Client, query: str, named: str) -> None:
+    status, _, body = client.call("GET", f"/runtime/webhooks/durabletask/instances?{query}", key="system")
+    assert status == 400 and body["error"].startswith(f"{named}: "), body
+
+
+def test_entity_query_names_the_bad_parameter(client: Client) -> None:
+    for query, named in (("top=abc", "top"), ("lastOperationTimeFrom=x", "lastOperationTimeFrom")):
+        status, _, body = client.call("GET", f"/runtime/webhooks/durabletask/entities/tally?{query}", key="system")
+        assert status == 400 and body["Message"].startswith(f"{named}: "), body
+
+
 def test_a_slow_activity_does_not_stall_other_orchestrations(client: Client) -> None:
     slow = client.start("slow_then_fast", 3.0)
     fast = client.wait(client.start("sequence"), timeout=10)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -29,6 +32,23 @@ def test_function_level_needs_a_key_in_the_query_or_header(client: Client, host:
     )
     assert status == 202
     assert client.call("POST", "/api/orchestrators/sequence", None, key="master")[0] == 202
+
+
+def test_a_chunked_body_reaches_the_function(client: Client, host: FunctionsHost) -> None:
+    """HTTP/1.1 clients (the Azure SDK among them) may send a body chunked: the function sees it whole."""
+    conn = http.client.HTTPConnection(urlsplit(host.url).netloc, timeout=30)
+    path = f"/api/orchestrators/sequence/chunked-1?code={host.keys.function}"
+    conn.request("POST", path, body=iter([b'{"n":', b" 3}"]), encode_chunked=True)
+    assert conn.getresponse().status == 202
+    status, _, body = client.call("GET", "/runtime/webhooks/durabletask/instances/chunked-1", key="system")
+    assert status in (200, 202) and body["input"] == {"n": 3}, body  # 202 while the orchestration still runs
+
+
+def test_a_body_past_the_request_body_limit_is_413(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "10")
+    with FunctionsHost(APP, port=0, db_path=tmp_path / "hub.sqlite") as small:
+        status, _, body = Client(small).call("POST", "/api/orchestrators/sequence", raw=json.dumps([0] * 10).encode())
+    assert status == 413 and "limit of 10 bytes" in body["error"]["message"]
 
 
 def test_admin_level_needs_the_master_key(client: Client) -> None:
