@@ -481,8 +481,13 @@ def write(doc: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
+def parse(argv: list[str], epilog: str | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=epilog,  # python -m bench's subcommands (bench.__main__), listed under --help
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="the CI form: smaller runs, one repetition, one trace set")
     p.add_argument("--out", type=Path, default=OUT, help=f"where the JSON goes (default {OUT.relative_to(REPO)})")
     p.add_argument("--only", action="append", choices=PARTS, help="only these parts (repeatable)")
@@ -491,8 +496,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str]) -> int:
-    args = parse(argv)
+def main(argv: list[str], epilog: str | None = None) -> int:
+    args = parse(argv, epilog)
     sizes = QUICK if args.quick else FULL
     if args.sizes:
         sizes = replace(FULL, **json.loads(args.sizes))
