@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench import __main__ as bench_main
+from bench import mass
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +49,27 @@ def test_known_names_still_run_each_once(_no_benchmark_runs: list[str], capsys: 
     assert bench_main.main(["latency", "arm", "latency"]) == 0
     assert _no_benchmark_runs == ["latency", "arm"]
     assert capsys.readouterr().out == "latency ran\narm ran\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--vms", "0"], "--vms"),
+        (["--vms", "-5"], "--vms"),
+        (["--vms", "3"], "--vms"),
+        (["--max-seconds", "0"], "--max-seconds"),
+        (["--max-seconds", "-1"], "--max-seconds"),
+        (["--max-seconds", "nan"], "--max-seconds"),
+        (["--max-seconds", "10"], "--max-seconds"),  # before the wave's last eviction: no figures to report
+        (["--speed", "-1"], "--speed"),
+        (["--speed", "nan"], "--speed"),
+        (["--speed", "inf"], "--speed"),
+    ],
+)
+def test_bench_mass_refuses_bad_numbers_before_building_anything(
+    argv: list[str], flag: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(mass, "run", lambda *a: pytest.fail("ran"))
+    assert _exit(["mass", *argv]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err
