@@ -493,7 +493,25 @@ def parse(argv: list[str], epilog: str | None = None) -> argparse.Namespace:
     p.add_argument("--only", action="append", choices=PARTS, help="only these parts (repeatable)")
     p.add_argument("--part", choices=PARTS, help=argparse.SUPPRESS)  # one part in this process, JSON on stdout
     p.add_argument("--sizes", help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    problem = None if args.part else unwritable(args.out)
+    if problem:
+        p.error(f"--out {args.out}: {problem}")  # now, not after the whole run, when write() would fail
+    return args
+
+
+def unwritable(path: Path) -> str | None:
+    """Why ``write(doc, path)`` would fail, or None: a directory, an ancestor that is a file, a folder not ours."""
+    if path.is_dir():
+        return "is a directory"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot write in {parent}"
+    return None
 
 
 def main(argv: list[str], epilog: str | None = None) -> int:

@@ -4,10 +4,12 @@ benchmark runs (main() in-process, the benchmarks replaced by a stub that fails 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench import __main__ as bench_main
-from bench import mass
+from bench import mass, report
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +75,14 @@ def test_bench_mass_refuses_bad_numbers_before_building_anything(
     assert _exit(["mass", *argv]) == 2
     err = capsys.readouterr().err
     assert flag in err and "Traceback" not in err
+
+
+def test_the_report_refuses_an_out_it_could_not_write_before_running_any_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(report, "build", lambda *a, **k: pytest.fail("ran"))
+    (tmp_path / "file").write_text("")
+    for out in (tmp_path, tmp_path / "file" / "bench.json", tmp_path / "file" / "deeper" / "bench.json"):
+        assert _exit(["--only", "arm", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and str(out) in err and "Traceback" not in err
