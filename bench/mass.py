@@ -65,6 +65,8 @@ RECALL_SPACING = 20.0  # simulated seconds between two regions' recalls: the wav
 NOTICE = 30.0  # the emulator's Preempt notice (Durations.preempt_notice)
 START_SECONDS, CREATE_SECONDS = 25.0, 40.0  # the emulator's LRO durations (Durations.start, .create)
 DEFAULT_SPEED = 1.0
+# The wave's last eviction (start_wave's 1 s lead, the recalls, the notice): a --max-seconds below it has no figures.
+WAVE_SECONDS = 1.0 + RECALL_SPACING * (len(REGIONS) - 1) + NOTICE + 1.0
 START = datetime(2026, 12, 1, 12, 0, 20, tzinfo=UTC)  # the inventory sweep runs at 12:05:00
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmQEMKGP4Jd4kdl2pjyc6rzb3E5eXgNOQ8dEovCc6Wj respot-mass"
 
@@ -596,19 +598,42 @@ def report(fig: dict[str, Any]) -> list[str]:
     ]
 
 
+def _vms(text: str) -> int:
+    """An argparse type: Plan.of's floor, checked before the stack is built (it raised a traceback after)."""
+    value, least = int(text), 2 * len(REGIONS)
+    if value < least:
+        raise argparse.ArgumentTypeError(f"at least {least} (one of each kind in every region), not {value}")
+    return value
+
+
+def _number(least: float, *, inclusive: bool) -> Callable[[str], float]:
+    """An argparse type for a finite float >= ``least`` (> if not ``inclusive``): nan and inf never wait or end."""
+
+    def parse(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value) or value < least or (value == least and not inclusive):
+            raise argparse.ArgumentTypeError(f"a finite number {'>=' if inclusive else '>'} {least:g}, not {text}")
+        return value
+
+    return parse
+
+
 def main(argv: Iterable[str] = ()) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench mass", description=__doc__.splitlines()[0] if __doc__ else None
     )
-    parser.add_argument("--vms", type=int, default=1000, help="Spot VMs evicted (default 1,000)")
+    parser.add_argument("--vms", type=_vms, default=1000, help="Spot VMs evicted (default 1,000; at least 6)")
     parser.add_argument(
         "--speed",
-        type=float,
+        type=_number(0, inclusive=True),
         default=DEFAULT_SPEED,
         help=f"simulated seconds per real second (default {DEFAULT_SPEED:g}; 0: stepped)",
     )
     parser.add_argument(
-        "--max-seconds", type=float, default=1800, help="simulated seconds before giving up (default 1800)"
+        "--max-seconds",
+        type=_number(WAVE_SECONDS, inclusive=True),
+        default=1800,
+        help=f"simulated seconds before giving up (default 1800; at least {WAVE_SECONDS:g}, the wave's end)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(list(argv))

@@ -249,15 +249,30 @@ def parse(argv: list[str]) -> argparse.Namespace:
     for d in args.traces:
         if not d.is_dir():
             p.error(f"--traces {d}: no such directory")
+    problem = args.synthetic_dir and _not_a_folder(args.synthetic_dir)
+    if problem:
+        p.error(f"--synthetic-dir {args.synthetic_dir}: {problem}")
     if not args.traces and not args.synthetic:
         args.traces, args.synthetic = [d for d in SHARED_TRACES if d.is_dir()], True
+        if not args.traces:  # a clone not beside ../shared: say so, as the full report does, not skip them silently
+            print(f"note: no trace sets under {SHARED / 'spot-traces'}: the synthetic sets only", file=sys.stderr)
     return args
+
+
+def _not_a_folder(path: Path) -> str | None:
+    """Why synth.write could not make ``path`` a folder (it would raise a traceback), or None."""
+    while not path.exists():
+        path = path.parent
+    return None if path.is_dir() else f"{path} is a file, not a directory"
 
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
     try:
         book = None if args.no_prices or not args.prices.exists() else load_csv(args.prices)
+        if book is not None and not book.rows:  # else the summary names it as the price source, having read none
+            raise PriceError(f"no prices in {args.prices}")
+        vm_sizes = load_vm_skus(args.prices.with_name("vm_skus.csv"))
         with tempfile.TemporaryDirectory() as tmp:
             dirs = list(args.traces) + (
                 synth.write(args.synthetic_dir or Path(tmp), args.seed) if args.synthetic else []
@@ -266,7 +281,6 @@ def main(argv: list[str]) -> int:
     except (TraceError, PriceError) as exc:
         print(f"python -m bench policies: error: {exc}", file=sys.stderr)
         return 2
-    vm_sizes = load_vm_skus(args.prices.with_name("vm_skus.csv"))
     results = {}
     for d, traces in sets:
         name = traces.name if traces.name not in results else str(d)

@@ -481,18 +481,41 @@ def write(doc: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
+def parse(argv: list[str], epilog: str | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        epilog=epilog,  # python -m bench's subcommands (bench.__main__), listed under --help
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--quick", action="store_true", help="the CI form: smaller runs, one repetition, one trace set")
     p.add_argument("--out", type=Path, default=OUT, help=f"where the JSON goes (default {OUT.relative_to(REPO)})")
     p.add_argument("--only", action="append", choices=PARTS, help="only these parts (repeatable)")
     p.add_argument("--part", choices=PARTS, help=argparse.SUPPRESS)  # one part in this process, JSON on stdout
     p.add_argument("--sizes", help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    problem = None if args.part else unwritable(args.out)
+    if problem:
+        p.error(f"--out {args.out}: {problem}")  # now, not after the whole run, when write() would fail
+    return args
 
 
-def main(argv: list[str]) -> int:
-    args = parse(argv)
+def unwritable(path: Path) -> str | None:
+    """Why ``write(doc, path)`` would fail, or None: a directory, an ancestor that is a file, a folder not ours."""
+    if path.is_dir():
+        return "is a directory"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot write in {parent}"
+    return None
+
+
+def main(argv: list[str], epilog: str | None = None) -> int:
+    args = parse(argv, epilog)
     sizes = QUICK if args.quick else FULL
     if args.sizes:
         sizes = replace(FULL, **json.loads(args.sizes))

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -313,10 +315,28 @@ def _body(
     }
 
 
-def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.demo") -> int:
+def _positive(text: str) -> float:
+    """An argparse type: finite and > 0 (at speed 0 the clock stands and ARM's throttling never refills: a 429)."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"a finite number > 0, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    """An argparse type: a port the printed ``respot serve --port`` can listen on."""
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1-65535, not {value}")
+    return value
+
+
+def _parse(argv: list[str] | None, prog: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--speed", type=float, default=120.0, help="simulated seconds per real second (default 120)")
-    parser.add_argument("--timeout", type=float, default=150.0, help="real seconds before giving up (default 150)")
+    parser.add_argument(
+        "--speed", type=_positive, default=120.0, help="simulated seconds per real second (default 120)"
+    )
+    parser.add_argument("--timeout", type=_positive, default=150.0, help="real seconds before giving up (default 150)")
     parser.add_argument(
         "--hub-dir",
         type=Path,
@@ -324,9 +344,36 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.dem
         help="where the demo keeps its task hub, keys and fleets file (default .respot/demo; emptied at start)",
     )
     parser.add_argument(
-        "--inspect-port", type=int, default=7072, help="the port the printed `respot serve` reopens the hub on"
+        "--inspect-port", type=_port, default=7072, help="the port the printed `respot serve` reopens the hub on"
     )
     args = parser.parse_args(argv)
+    problem = _not_a_folder(args.hub_dir)
+    if problem:
+        parser.error(f"--hub-dir {args.hub_dir}: {problem}")
+    if _listening(args.inspect_port):  # _fresh would delete the hub under the `respot serve` a last run printed
+        parser.error(
+            f"port {args.inspect_port} is in use, maybe by the `respot serve` an earlier demo printed, on "
+            f"{_shown(args.hub_dir)}/taskhub.sqlite: stop it (kill %1) or pass another --inspect-port and --hub-dir"
+        )
+    return args
+
+
+def _not_a_folder(path: Path) -> str | None:
+    while not path.exists():
+        path = path.parent
+    return None if path.is_dir() else f"{path} is a file, not a directory"
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.demo") -> int:
+    args = _parse(argv, prog)
     logging.basicConfig(level=logging.WARNING)
     workdir = _fresh(args.hub_dir)
     demo = Demo(args.speed, workdir)

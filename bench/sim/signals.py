@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bench.sim.prices import PriceError
 from bench.sim.world import World
 from orchestrator.domain.fleet import Profile, parse_fleets
 from orchestrator.domain.placement import Market, Sku
@@ -117,11 +118,26 @@ def skus(world: World, sizes: dict[str, tuple[int, float]]) -> dict[tuple[str, s
 
 
 def load_vm_skus(path: Path | None) -> dict[str, tuple[int, float]]:
-    """vCPUs and memory per size from vm_skus.csv (only for the Sku records; the profile sets no minimums)."""
+    """vCPUs and memory per size from vm_skus.csv (only for the Sku records; the profile sets no minimums).
+    Raises :class:`PriceError` naming the file and row: it sits beside the prices and is read with them."""
     if path is None or not path.exists():
         return {}
-    with path.open(newline="") as fh:
-        return {r["Name"].lower(): (int(r["vCPUs"]), float(r["MemoryGB"])) for r in csv.DictReader(fh)}
+    sizes = {}
+    try:
+        with path.open(newline="") as fh:
+            for line, r in enumerate(csv.DictReader(fh), start=2):
+                name, size = _sku_row(r, path, line)
+                sizes[name] = size
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise PriceError(f"{path}: not readable ({exc})") from None
+    return sizes
+
+
+def _sku_row(r: dict[str, str], path: Path, line: int) -> tuple[str, tuple[int, float]]:
+    try:
+        return r["Name"].lower(), (int(r["vCPUs"]), float(r["MemoryGB"]))
+    except (KeyError, AttributeError, TypeError, ValueError):
+        raise PriceError(f"{path}:{line}: expected the columns Name, vCPUs, MemoryGB") from None
 
 
 def profile(world: World, strategy: str) -> Profile:

@@ -3,36 +3,71 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import json
 import logging
+import math
 import signal
 import sys
 import threading
 from pathlib import Path
 
 from localcloud.arm import persistence
-from localcloud.arm.server import ArmEmulator, load_scenario
+from localcloud.arm.models import Json
+from localcloud.arm.scenario import ScenarioError
+from localcloud.arm.server import ArmEmulator
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m localcloud.arm") -> int:
+def port(text: str) -> int:
+    """An argparse type: 0 (any free port) to 65535; beyond, the socket layer raises OverflowError."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {value}")
+    return value
+
+
+def speed(text: str) -> float:
+    """An argparse type: a finite rate >= 0; nan or inf would kill the ticker thread and stop time silently."""
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text}")
+    return value
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Local Azure Resource Manager emulator.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=7070)
+    parser.add_argument("--port", type=port, default=7070)
     parser.add_argument("--scenario", type=Path, help="scenario JSON file (see localcloud/arm/scenario.py)")
-    parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (0 stops time)")
+    parser.add_argument("--speed", type=speed, default=1.0, help="simulated seconds per real second (0 stops time)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--state", type=Path, help="load state from this file at start, save it at exit")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="load state from this file at start, save it at exit (a pickle: give it only a file this emulator wrote)",
+    )
     parser.add_argument("--no-throttling", action="store_true", help="turn ARM/Compute throttling off")
     parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if args.speed < 0:
-        parser.error("--speed must be >= 0")
+    return parser
+
+
+def _load_scenario(path: Path) -> Json:
     try:
-        scenario = load_scenario(args.scenario) if args.scenario else None
-        arm = ArmEmulator(
+        doc = json.loads(path.read_text())
+    except OSError as exc:
+        raise ScenarioError(f"--scenario {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ScenarioError(f"--scenario {path}: not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ScenarioError(f"--scenario {path}: a scenario is a JSON object")
+    return doc
+
+
+def _emulator(args: argparse.Namespace) -> ArmEmulator:
+    """Build the emulator, or raise ValueError with a line that names the flag (and file) at fault."""
+    scenario = _load_scenario(args.scenario) if args.scenario else None
+    try:
+        return ArmEmulator(
             host=args.host,
             port=args.port,
             speed=args.speed,
@@ -41,11 +76,36 @@ def main(argv: list[str] | None = None, prog: str = "python -m localcloud.arm") 
             throttling=not args.no_throttling,
             base_dir=args.scenario.parent if args.scenario else None,
         )
+    except ScenarioError as exc:
+        raise ScenarioError(f"--scenario {args.scenario}: {exc}") from None
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ValueError(f"port {args.port} on {args.host} is in use (choose another with --port)") from None
+        raise ValueError(f"cannot listen on {args.host}:{args.port} (--host/--port): {exc.strerror or exc}") from None
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m localcloud.arm") -> int:
+    args = _parser(prog).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.state is not None:
+            persistence.check(args.state)
+        arm = _emulator(args)
+        if args.state is not None:
+            persistence.load_if_present(arm, args.state)
+    except persistence.StateError as exc:
+        print(f"localcloud.arm: --state {exc}", file=sys.stderr)
+        return 2
     except (OSError, ValueError, TypeError) as exc:
         print(f"localcloud.arm: {exc}", file=sys.stderr)
         return 2
-    if args.state is not None:
-        persistence.load_if_present(arm, args.state)
+    return _serve(arm, args.state)
+
+
+def _serve(arm: ArmEmulator, state: Path | None) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -56,8 +116,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m localcloud.arm") 
         flush=True,
     )
     done.wait()
-    if args.state is not None:
-        persistence.save(arm, args.state)
+    if state is not None:
+        persistence.save(arm, state)
     arm.stop()
     return 0
 

@@ -32,8 +32,10 @@ trace's ``prices`` set the spot price of the (region, size) at each tick.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -104,34 +106,80 @@ def _region(b: Backend, obj: Any, where: str) -> str:
     return region
 
 
-def set_capacity(b: Backend, spec: Json, where: str = "capacity") -> list[str]:
+CAPACITY_KEYS = {"region", "size", "zone", "available", "code"}
+PRICE_KEYS = {"region", "size", "price"}
+TRACE_KEYS = {"file", "region", "zone", "size", "slots", "gapSeconds", "startTick", "usePrices"}
+
+
+def _known(spec: Any, keys: set[str], where: str) -> None:
+    """A misspelt key (``slots`` for ``available``) is named, not silently ignored until something fails later."""
+    if not isinstance(spec, dict):
+        raise ScenarioError(f"{where}: expected an object")
+    unknown = set(spec) - keys
+    if unknown:
+        raise ScenarioError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(keys))})")
+
+
+def _count(spec: Json, key: str, where: str, default: int) -> int:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ScenarioError(f"{where}.{key}: expected a whole number >= 0, got {value!r}")
+    return value
+
+
+def _zones(b: Backend, region: str, zone: Any, where: str) -> list[str]:
+    slots = [str(zone)] if zone not in (None, "") else list(b.slots_of(region))
+    for slot in slots:
+        if slot not in b.slots_of(region):
+            raise ScenarioError(f"{where}.zone: region {region} has no zone {slot!r}")
+    return slots
+
+
+@dataclass(frozen=True)
+class _Capacity:
+    region: str
+    size: str
+    slots: list[str]
+    available: int
+    code: str | None
+
+
+def _capacity(b: Backend, spec: Any, where: str) -> _Capacity:
+    _known(spec, CAPACITY_KEYS, where)
     region, size = _region(b, spec, where), _size(spec, where)
     available = _req(spec, "available", where, int)
     if available < 0:
         raise ScenarioError(f"{where}.available: must be >= 0")
-    zone = spec.get("zone")
     code = spec.get("code")
     if code is not None and code not in EMPTY_CODES:
         raise ScenarioError(f"{where}.code: one of {', '.join(EMPTY_CODES)}")
-    slots = [str(zone)] if zone not in (None, "") else list(b.slots_of(region))
+    return _Capacity(region, size, _zones(b, region, spec.get("zone"), where), available, code)
+
+
+def set_capacity(b: Backend, spec: Json, where: str = "capacity") -> list[str]:
+    c = _capacity(b, spec, where)
     evicted: list[str] = []
-    for slot in slots:
-        if slot not in b.slots_of(region):
-            raise ScenarioError(f"{where}.zone: region {region} has no zone {slot!r}")
-        b.world.capacity[(region, slot, size.lower())] = available
-        if code is not None:
-            b.world.empty_codes[(region, slot, size.lower())] = code
-        evicted += evictions.on_capacity_change(b, region, slot, size)
+    for slot in c.slots:
+        b.world.capacity[(c.region, slot, c.size.lower())] = c.available
+        if c.code is not None:
+            b.world.empty_codes[(c.region, slot, c.size.lower())] = c.code
+        evicted += evictions.on_capacity_change(b, c.region, slot, c.size)
     return evicted
 
 
-def set_price(b: Backend, spec: Json, where: str = "price") -> list[str]:
+def _price(b: Backend, spec: Any, where: str) -> tuple[str, str, float]:
+    _known(spec, PRICE_KEYS, where)
     region, size = _region(b, spec, where), _size(spec, where)
     price = _req(spec, "price", where, (int, float))
-    if price <= 0:
+    if not math.isfinite(price) or price <= 0:
         raise ScenarioError(f"{where}.price: must be > 0")
-    b.world.prices[(region, size.lower())] = float(price)
-    b.world.price_history.append((b.now(), region, size.lower(), float(price)))
+    return region, size, float(price)
+
+
+def set_price(b: Backend, spec: Json, where: str = "price") -> list[str]:
+    region, size, price = _price(b, spec, where)
+    b.world.prices[(region, size.lower())] = price
+    b.world.price_history.append((b.now(), region, size.lower(), price))
     return evictions.on_price_change(b, region, size)
 
 
@@ -224,23 +272,25 @@ def _timeline(b: Backend, value: Any, _: Path) -> None:
             raise ScenarioError(f"{where}: exactly one of capacity, price, evict")
         kind, spec = next(iter(actions.items()))
         _validate_step(b, kind, spec, where)
-        b.schedule(at - b.clock.elapsed(), f"{where} {kind}", _step(b, kind, spec))
+        b.schedule(at - b.clock.elapsed(), f"{where} {kind}", _step(b, kind, spec, f"{where}.{kind}"))
 
 
 def _validate_step(b: Backend, kind: str, spec: Any, where: str) -> None:
-    if kind in ("capacity", "price"):
-        _region(b, spec, f"{where}.{kind}")
-        _size(spec, f"{where}.{kind}")
+    """Check the whole step now, as the docs promise: a bad one found when it fires is a traceback in a log."""
+    if kind == "capacity":
+        _capacity(b, spec, f"{where}.capacity")
+    elif kind == "price":
+        _price(b, spec, f"{where}.price")
     elif not isinstance(spec, str):
         raise ScenarioError(f"{where}.evict: expected a VM resource id")
 
 
-def _step(b: Backend, kind: str, spec: Any) -> Callable[[], None]:
+def _step(b: Backend, kind: str, spec: Any, where: str) -> Callable[[], None]:
     def run() -> None:
         if kind == "capacity":
-            set_capacity(b, spec)
+            set_capacity(b, spec, where)
         elif kind == "price":
-            set_price(b, spec)
+            set_price(b, spec, where)
         else:
             vm = b.world.vms.get(str(spec).lower())
             if vm is not None:
@@ -249,34 +299,79 @@ def _step(b: Backend, kind: str, spec: Any) -> Callable[[], None]:
     return run
 
 
+@dataclass(frozen=True)
+class _Trace:
+    region: str
+    size: str
+    zone: str
+    slots: int
+    gap: float
+    start: int
+    ticks: list[int]
+    prices: list[float] | None
+
+
 def _traces(b: Backend, value: Any, base_dir: Path) -> None:
     for i, spec in enumerate(_list(value, "traces")):
-        where = f"traces[{i}]"
-        path = Path(_req(spec, "file", where))
-        path = path if path.is_absolute() else base_dir / path
-        try:
-            trace = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise ScenarioError(f"{where}.file: cannot read {path}: {exc}") from None
-        region, size = _region(b, spec, where), _size(spec, where)
-        zone = str(spec.get("zone") or "")
-        slots = int(spec.get("slots", 1))
-        gap = float(spec.get("gapSeconds") or trace.get("metadata", {}).get("gap_seconds", 600))
-        start = int(spec.get("startTick", 0))
-        ticks = trace.get("data") or []
-        one_node = all(v in (0, 1) for v in ticks)
-        prices = trace.get("prices") if spec.get("usePrices") else None
-        previous = None
-        for tick in range(start, len(ticks)):
-            cap = (0 if ticks[tick] == 1 else slots) if one_node else int(ticks[tick])
-            at = (tick - start) * gap
-            if cap != previous:
-                step = {"region": region, "size": size, "available": cap, **({"zone": zone} if zone else {})}
-                b.schedule(at - b.clock.elapsed(), f"{where} tick {tick}", _step(b, "capacity", step))
-                previous = cap
-            if prices and tick < len(prices):
-                step = {"region": region, "size": size, "price": float(prices[tick])}
-                b.schedule(at - b.clock.elapsed(), f"{where} price {tick}", _step(b, "price", step))
+        _schedule_trace(b, _trace(b, spec, base_dir, f"traces[{i}]"), f"traces[{i}]")
+
+
+def _trace(b: Backend, spec: Any, base_dir: Path, where: str) -> _Trace:
+    """Every field and every tick checked at load, so that no tick fails later, one per tick, without its path."""
+    _known(spec, TRACE_KEYS, where)
+    path = Path(_req(spec, "file", where))
+    path = path if path.is_absolute() else base_dir / path
+    doc = _read_trace(path, where)
+    region, size = _region(b, spec, where), _size(spec, where)
+    zone = str(spec.get("zone") or "")
+    if zone:
+        _zones(b, region, zone, where)
+    gap = spec.get("gapSeconds") or doc.get("metadata", {}).get("gap_seconds", 600)
+    if isinstance(gap, bool) or not isinstance(gap, int | float) or not math.isfinite(gap) or gap <= 0:
+        raise ScenarioError(
+            f"{where}.gapSeconds: expected seconds > 0 (or the file's metadata.gap_seconds), got {gap!r}"
+        )
+    ticks = doc.get("data") or []
+    if not isinstance(ticks, list) or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in ticks):
+        raise ScenarioError(f"{where}.file: {path}: 'data' must be a list of whole numbers >= 0")
+    prices = doc.get("prices") if spec.get("usePrices") else None
+    if prices is not None and (not isinstance(prices, list) or not all(_positive(p) for p in prices)):
+        raise ScenarioError(f"{where}.file: {path}: 'prices' must be a list of prices > 0")
+    slots, start = _count(spec, "slots", where, 1), _count(spec, "startTick", where, 0)
+    return _Trace(region, size, zone, slots, float(gap), start, ticks, prices)
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _read_trace(path: Path, where: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(f"{where}.file: cannot read {path}: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("metadata", {}), dict):
+        raise ScenarioError(f"{where}.file: {path} is not a trace (FORMAT.md: an object with metadata and data)")
+    return doc
+
+
+def _schedule_trace(b: Backend, t: _Trace, where: str) -> None:
+    one_node = all(v in (0, 1) for v in t.ticks)
+    previous = None
+    for tick in range(t.start, len(t.ticks)):
+        cap = (0 if t.ticks[tick] == 1 else t.slots) if one_node else t.ticks[tick]
+        at = (tick - t.start) * t.gap
+        if cap != previous:
+            step = {"region": t.region, "size": t.size, "available": cap, **({"zone": t.zone} if t.zone else {})}
+            b.schedule(
+                at - b.clock.elapsed(), f"{where} tick {tick}", _step(b, "capacity", step, f"{where} tick {tick}")
+            )
+            previous = cap
+        if t.prices and tick < len(t.prices):
+            step = {"region": t.region, "size": t.size, "price": float(t.prices[tick])}
+            b.schedule(
+                at - b.clock.elapsed(), f"{where} price {tick}", _step(b, "price", step, f"{where} price {tick}")
+            )
 
 
 def add_allocation_fault(b: Backend, spec: Json, where: str = "faults.allocation") -> None:

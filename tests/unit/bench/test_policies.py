@@ -271,6 +271,9 @@ def test_a_recovery_that_passes_its_deadline_is_picked_up_by_the_sweep() -> None
     assert w.when(tally.log[-1][0]) - START >= timedelta(hours=24)
 
 
+_PRICE_HEADER = "observed_at,arm_sku_name,arm_region_name,spot_price_usd_per_hour\n"
+
+
 @pytest.mark.parametrize(
     ("files", "argv", "message"),
     [
@@ -283,6 +286,14 @@ def test_a_recovery_that_passes_its_deadline_is_picked_up_by_the_sweep() -> None
             {"p.csv": "observed_at,arm_sku_name,arm_region_name,spot_price_usd_per_hour\nsoon,D2,eastus,1\n"},
             ["--synthetic", "--prices", "{d}/p.csv"],
             "{d}/p.csv:2: Invalid isoformat string: 'soon'",
+        ),
+        ({"f": ""}, ["--synthetic", "--synthetic-dir", "{d}/f/sets"], "--synthetic-dir {d}/f/sets: {d}/f is a file"),
+        ({"p.csv": ""}, ["--synthetic", "--prices", "{d}/p.csv"], "no prices in {d}/p.csv"),
+        ({"p.csv": _PRICE_HEADER}, ["--synthetic", "--prices", "{d}/p.csv"], "no prices in {d}/p.csv"),
+        (
+            {"p.csv": _PRICE_HEADER + "2024-01-01T00:00:00,Standard_D2s_v5,eastus,0.02\n", "vm_skus.csv": "a,b\n1,2\n"},
+            ["--synthetic", "--prices", "{d}/p.csv"],
+            "{d}/vm_skus.csv:2: expected the columns Name, vCPUs, MemoryGB",
         ),
     ],
 )
@@ -298,3 +309,12 @@ def test_bad_sets_and_price_files_are_named_in_one_line_before_anything_runs(
     assert code == 2
     err = capsys.readouterr()
     assert message.format(d=tmp_path) in err.err and "Traceback" not in err.err and err.out == ""
+
+
+def test_without_the_shared_traces_a_run_with_no_sets_named_says_it_replays_only_the_synthetic_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(policies, "SHARED_TRACES", (tmp_path / "missing",))
+    args = policies.parse([])
+    assert args.traces == [] and args.synthetic
+    assert "synthetic sets only" in capsys.readouterr().err
