@@ -30,6 +30,7 @@ from localcloud.arm import ArmEmulator
 from localcloud.arm.scenario import default_subnet
 from localcloud.clock import Clock
 from localcloud.functions.host import FunctionsHost
+from localcloud.functions.store import HubError, lock_hub
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = "Standard_D2s_v5"
@@ -375,7 +376,11 @@ def _listening(port: int) -> bool:
 def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.demo") -> int:
     args = _parse(argv, prog)
     logging.basicConfig(level=logging.WARNING)
-    workdir = _fresh(args.hub_dir)
+    try:
+        workdir = _fresh(args.hub_dir)
+    except HubError as exc:  # a `respot serve` an earlier demo printed still has it open
+        print(f"{prog}: {exc}: stop it first (kill it, or pass another --hub-dir)", file=sys.stderr)
+        return 2
     demo = Demo(args.speed, workdir)
     began = time.monotonic()
     try:
@@ -394,10 +399,17 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m localcloud.dem
 
 
 def _fresh(folder: Path) -> Path:
-    """The demo's folder, emptied of a previous run's task hub (its keys stay: the printed commands find them)."""
+    """The demo's folder, emptied of a previous run's task hub (its keys stay: the printed commands find them). The
+    hub's lock is held meanwhile, so a host still serving it is named instead of losing its files; the lock file
+    itself stays (store.lock_hub: unlinking it would race with a host opening it)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("taskhub.sqlite*"):
-        old.unlink()
+    held = lock_hub(folder / "taskhub.sqlite")
+    try:
+        for old in folder.glob("taskhub.sqlite*"):
+            if old.suffix != ".lock":
+                old.unlink()
+    finally:
+        os.close(held)
     return folder
 
 

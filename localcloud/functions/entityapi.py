@@ -27,6 +27,7 @@ from localcloud.functions.store import EntityRow
 from localcloud.httpserver import Request, Response
 
 PAGE = 100  # EntityQuery.PageSize
+MAX_PAGE = 1000  # as the instances query: a page is bounded whatever top says
 EMPTY_KEY = "$"  # HttpApiHandler.EmptyEntityKeySymbol
 
 
@@ -68,7 +69,7 @@ class EntityApi:
 
     def list(self, req: Request, name: str) -> Response:
         try:
-            top = query_int("top", req.query_ci("top"), PAGE)
+            top = min(query_int("top", req.query_ci("top"), PAGE), MAX_PAGE)
             updated_from, updated_to = (
                 query_time("lastOperationTimeFrom", req.query_ci("lastOperationTimeFrom")),
                 query_time("lastOperationTimeTo", req.query_ci("lastOperationTimeTo")),

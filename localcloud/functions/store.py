@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS schedule_monitor (function TEXT PRIMARY KEY, last TEX
 """
 
 
-def _lock_hub(path: Path) -> int:
+def lock_hub(path: Path) -> int:
     """Hold an exclusive flock on ``<hub>.lock`` while the store is open, and write our pid in it.
 
     Two hosts on one hub would each hand out the other's running activities again (``release_leases`` at start),
@@ -140,7 +140,7 @@ class HubInUse(HubError):
 
 class Store:
     def __init__(self, path: Path | str) -> None:
-        self._hub_lock = None if str(path) == ":memory:" else _lock_hub(Path(path))
+        self._hub_lock = None if str(path) == ":memory:" else lock_hub(Path(path))
         try:
             self._db = _connect(str(path))
         except BaseException:

@@ -162,7 +162,7 @@ async def _sweep_subscription(
     for candidate in candidates + gone:
         if not await record.admit(client, candidate) and candidate.finding == rules.Finding.MISSING:
             kept[candidate.vm.id] = before[candidate.vm.id]  # not handed over: the next sweep tries again
-    now, settled = iso(record.at), rules.settled(everything, before)
+    now, settled = iso(record.at), rules.settled(everything)
     created = {ref.id: {"created": f.created_at} if f.created_at else {} for ref, f in everything}
     kept |= {r.id: {"fleet": m.fleet, "seen": now} | created.get(r.id, {}) for r, m in members if r.id in settled}
     kept |= {
@@ -170,7 +170,7 @@ async def _sweep_subscription(
         for r, f in listed.instances
         if f.delete_policy and r.id in settled
     }
-    await client.signal_entity(entity, "set", {"members": kept})
+    await client.signal_entity(entity, "set", {"members": kept, "at": now})
 
 
 async def _roster(client: df.DurableOrchestrationClient, entity: df.EntityId) -> rules.Roster | None:

@@ -45,6 +45,8 @@ def resolve(app: str | None, key: str | None, *, hub: Path | None = None, root: 
     url, where = _url(app, root, local)
     _check_url(url, where)
     key = key or os.environ.get("RESPOT_SYSTEM_KEY") or ""
+    if not key and urlsplit(url).hostname in LOOPBACK:
+        key = str((local.get("LocalcloudKeys") or {}).get("system") or "")  # a host whose keys are settings
     if not key and hub is not None:
         key = _hub_key(hub)
     if not key and urlsplit(url).hostname in LOOPBACK:

@@ -141,21 +141,13 @@ def _held(since: datetime, clock: Clock) -> str:
 Roster = dict[str, dict[str, str]]
 
 
-def settled(vms: list[tuple[VmRef, VmFacts]], roster: Roster) -> set[str]:
+def settled(vms: list[tuple[VmRef, VmFacts]]) -> set[str]:
     """The VMs that go on the roster when they are members: not still being created, and not a create that failed
     (a replacement respot deletes after a failed create was never a member, and is not missed). A member that runs
-    with a failed provisioning state (a failed extension: ``VMExtensionProvisioningError``) is a member.
-
-    A VM being deleted stays on the ``roster`` if it was on it (a Delete-policy eviction shows Deleting: the next
-    sweep must miss it), and is not put on it otherwise: a sweep that first sees a VM while it is deleted sees, as a
-    rule, respot deleting the replacement whose create failed, which was never a member (the chaos soak found one)."""
-    return {
-        ref.id
-        for ref, facts in vms
-        if facts.status != VmStatus.CREATING
-        and not _failed_create(facts)
-        and (facts.status != VmStatus.DELETING or ref.id in roster)
-    }
+    with a failed provisioning state (a failed extension: ``VMExtensionProvisioningError``) is a member. A member
+    being deleted is one too (a Delete-policy eviction shows Deleting: the next sweep must miss it); a VM respot
+    deletes itself is marked ``forgotten`` on the roster instead (``roster_op`` ``forget``)."""
+    return {ref.id for ref, facts in vms if facts.status != VmStatus.CREATING and not _failed_create(facts)}
 
 
 def _failed_create(facts: VmFacts) -> bool:
@@ -218,8 +210,9 @@ def _gone(ref: VmRef, fleet: str, seen: datetime) -> str:
 
 
 def roster_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
-    """``set`` {members: {VM id: {fleet, seen, created?}}}: the roster after a sweep (the members respot forgot
-    stay forgotten). ``forget`` {id, at}: respot deletes that member itself. ``get``: the roster."""
+    """``set`` {members: {VM id: {fleet, seen, created?}}, at?}: the roster after a sweep at ``at`` (the members
+    respot forgot stay forgotten). ``forget`` {id, at}: respot deletes that member itself. ``unforget`` {id}: that
+    delete did not happen after all (the VM stays a member). ``get``: the roster."""
     roster: Roster = state if isinstance(state, dict) else {}
     if operation == "get":
         return roster, roster
@@ -228,39 +221,53 @@ def roster_op(state: Any, operation: str, payload: Any) -> tuple[Any, Any]:
         if not isinstance(members, dict) or len(members) > MAX_ROSTER:
             raise InvalidInput(f"roster: members must be an object of at most {MAX_ROSTER} entries")
         kept = {str(k)[:400]: _entry(v) for k, v in members.items()}
-        return forgotten(roster, kept), None
+        at = payload.get("at")
+        return forgotten(roster, kept, parse_iso(at, "at") if at else None), None
     if operation == "forget":
         vm_id, at = _forget(payload)
         if vm_id not in roster and len(roster) >= MAX_ROSTER:
             return roster, None  # full: the entry would have to push out a member the net still needs
         return {**roster, vm_id: {**roster.get(vm_id, {"fleet": "", "seen": at}), "forgotten": at}}, None
-    raise InvalidInput(f"roster: no operation {operation!r} (set, get, forget)")
+    if operation == "unforget":
+        vm_id = _vm_id(payload)
+        entry = {k: v for k, v in roster.get(vm_id, {}).items() if k != "forgotten"}
+        return ({**roster, vm_id: entry} if entry else roster), None
+    raise InvalidInput(f"roster: no operation {operation!r} (set, get, forget, unforget)")
 
 
-def forgotten(before: Roster, after: Roster) -> Roster:
+def forgotten(before: Roster, after: Roster, now: datetime | None = None) -> Roster:
     """``after`` with the members respot forgot in ``before`` still forgotten: a sweep that listed one before its
     delete (or while it ran) sets it again, and the next sweep must not miss it. A VM of that name created after
-    the delete is a new member; a mark older than ``FORGET_FOR`` is dropped (a delete ARM refused for good)."""
+    the delete is a new member; a mark older than ``FORGET_FOR`` at the sweep's time ``now`` (default: the newest
+    ``seen``) is dropped, and so are the oldest marks past ``MAX_ROSTER`` entries."""
     out = dict(after)
     seen = [parse_iso(e["seen"], "seen") for e in after.values()]
-    for vm_id, entry in before.items():
+    now = now or (max(seen) if seen else None)
+    marks = sorted(before.items(), key=lambda item: str(item[1].get("forgotten") or ""), reverse=True)
+    for vm_id, entry in marks:
+        if len(out) >= MAX_ROSTER and vm_id not in out:
+            break
         mark = entry.get("forgotten")
         if mark is None:
             continue
         at, fresh = parse_iso(mark, "forgotten"), after.get(vm_id)
         if fresh is not None and fresh.get("created") and parse_iso(fresh["created"], "created") > at:
             continue
-        if seen and max(seen) - at > FORGET_FOR:
+        if now is not None and now - at > FORGET_FOR:
             continue
         out[vm_id] = {**(fresh or entry), "forgotten": mark}
     return out
 
 
 def _forget(payload: Any) -> tuple[str, str]:
+    return _vm_id(payload), iso(parse_iso(payload.get("at"), "at"))
+
+
+def _vm_id(payload: Any) -> str:
     vm_id = payload.get("id") if isinstance(payload, dict) else None
     if not isinstance(vm_id, str) or not vm_id or len(vm_id) > 400:
-        raise InvalidInput("roster: forget needs {id: a VM id, at: an ISO 8601 time}")
-    return vm_id.lower(), iso(parse_iso(payload.get("at"), "at"))
+        raise InvalidInput("roster: forget needs {id: a VM id, at: an ISO 8601 time}; unforget {id}")
+    return vm_id.lower()
 
 
 def _entry(value: Any) -> dict[str, str]:

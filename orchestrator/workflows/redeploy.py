@@ -567,6 +567,10 @@ class Redeploy(Waits):
         payload = {"id": vm.id, "at": iso(self.flow.now)}
         self.flow.signal_entity(names.ROSTER_ENTITY, vm.subscription, "forget", payload)
 
+    def unforget(self, vm: VmRef) -> None:
+        """The delete that :meth:`forget` announced did not happen: ``vm`` stays, and its eviction must be missed."""
+        self.flow.signal_entity(names.ROSTER_ENTITY, vm.subscription, "unforget", {"id": vm.id})
+
     def cool(self, offering: Offering, why: str) -> None:
         """One more failure there, for every recovery: the entity counts the strikes; this recovery's own view
         (``memory``) follows the same rule, so its next round is due when the cool-down really ends."""

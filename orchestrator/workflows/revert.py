@@ -89,6 +89,7 @@ class Return(Redeploy):
         super().__init__(flow, vm, member, profile, policy, progress)
         self.r = progress
         self.warm_up_lost = False
+        self.announced = False  # the roster was told the VM is being deleted (retire)
 
     @property
     def recovery(self) -> str:
@@ -174,7 +175,14 @@ class Return(Redeploy):
         return (yield from super().lost_in_warm_up(attempt, facts))
 
     def retire(self, attempt: Attempt) -> Steps:
-        """Delete the fallback now that its Spot replacement holds (the activity checks it again)."""
+        """Delete the fallback now that its Spot replacement holds (the activity checks it again). The roster is told
+        when the delete is accepted (a sweep during it must not miss the VM), and told again if the VM stays."""
+        conclusion = yield from self.delete_fallback(attempt)
+        if self.announced and conclusion.outcome != Outcome.RETURNED:
+            self.unforget(self.vm)
+        return conclusion
+
+    def delete_fallback(self, attempt: Attempt) -> Steps:
         spot, asking_until = self.target(attempt), self.flow.now + KEEP_ASKING
         payload = {"vm": self.vm.to_dict(), "spot": spot.to_dict()}
         old = f"{self.vm.name} (Spot on {self.member.offering.key})" if self.moving else f"{self.vm.name} (Regular)"
@@ -191,6 +199,7 @@ class Return(Redeploy):
             )
             if result.step in (Step.ACCEPTED, Step.DONE):
                 self.forget(self.vm)
+                self.announced = True
             if result.step == Step.ACCEPTED and result.operation is not None:
                 result = yield from watch(self.flow, result.operation, self.story, budget=None)
             if result.step == Step.DONE:

@@ -168,3 +168,9 @@ def test_status_without_arm_still_shows_the_recoveries() -> None:
 
     data = reads.status(FakeApi([]), refused, None)  # type: ignore[arg-type]
     assert data["armError"] == "RuntimeError: no credential" and not data["armRead"] and data["vms"] == []
+
+
+def test_keys_from_local_settings_come_before_the_hubs_file(tmp_path: Path) -> None:
+    (tmp_path / "local.settings.json").write_text(json.dumps({"LocalcloudKeys": {"system": "fixed"}}))
+    (tmp_path / "hub").mkdir()  # a host whose keys are settings writes no keys.json
+    assert target.resolve(None, None, hub=tmp_path / "hub", root=tmp_path).key == "fixed"

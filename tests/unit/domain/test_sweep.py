@@ -145,20 +145,17 @@ def test_one_record_per_scheduled_minute() -> None:
 
 def test_a_vm_still_being_created_or_whose_create_failed_is_not_put_on_the_roster() -> None:
     vms = {status: (VmRef(SUB, "rg", status.value), facts(status)) for status in VmStatus}
-    on_roster = settled(list(vms.values()), {})
-    left_off = {VmStatus.CREATING, VmStatus.FAILED, VmStatus.DELETING}
+    on_roster = settled(list(vms.values()))
+    left_off = {VmStatus.CREATING, VmStatus.FAILED}
     assert {s for s, (ref, _) in vms.items() if ref.id not in on_roster} == left_off
 
 
-def test_a_vm_being_deleted_stays_on_the_roster_if_it_was_on_it_and_is_not_put_on_it_otherwise() -> None:
-    """A Delete-policy eviction lists the member as Deleting: it stays, so the next sweep misses it. A VM first seen
-    while it is deleted is, as a rule, the replacement respot deletes after its create failed: the chaos soak listed
-    one then, missed it at the next sweep and started a recovery that blamed a person (ignored/user_deleted)."""
+def test_a_member_being_deleted_goes_on_the_roster_so_the_next_sweep_misses_it() -> None:
+    """A Delete-policy eviction lists the member as Deleting, even one created since the last sweep; a VM respot
+    deletes itself is marked forgotten instead (the review found the first-seen-Deleting rule hid such an eviction)."""
     codes = ["ProvisioningState/deleting", "PowerState/running"]
     deleting = facts(status_of(codes), codes=codes, eviction_policy="Delete")
-    assert deleting.status == VmStatus.DELETING
-    assert settled([(VM, deleting)], {VM.id: {"fleet": "web", "seen": iso(T0)}}) == {VM.id}
-    assert settled([(VM, deleting)], {}) == set()
+    assert deleting.status == VmStatus.DELETING and settled([(VM, deleting)]) == {VM.id}
 
 
 def test_a_running_member_whose_extension_failed_stays_on_the_roster_and_a_failed_create_does_not() -> None:
@@ -169,7 +166,7 @@ def test_a_running_member_whose_extension_failed_stays_on_the_roster_and_a_faile
     }
     vms = [(VmRef(SUB, "rg", name), facts(status_of(c), codes=c)) for name, c in codes.items()]
     assert all(f.status == VmStatus.FAILED for _, f in vms)
-    assert {ref.name for ref, _ in vms if ref.id in settled(vms, {})} == {"extension"}
+    assert {ref.name for ref, _ in vms if ref.id in settled(vms)} == {"extension"}
 
 
 def test_a_failed_create_shown_deallocated_is_not_put_on_the_roster() -> None:
@@ -179,7 +176,7 @@ def test_a_failed_create_shown_deallocated_is_not_put_on_the_roster() -> None:
     codes = ["ProvisioningState/failed/AllocationFailed", "PowerState/deallocated"]
     failed = facts(status_of(codes), codes=codes, provisioning_failed="AllocationFailed", eviction_policy="Delete")
     assert failed.status == VmStatus.DEALLOCATED
-    assert settled([(VM, failed)], {}) == set()
+    assert settled([(VM, failed)]) == set()
 
 
 def test_an_instance_is_missed_only_when_its_set_was_swept_and_kept_while_its_set_was_not() -> None:
@@ -248,3 +245,31 @@ def test_forget_refuses_what_is_not_a_vm_id_and_a_time() -> None:
     for bad in (None, {}, {"id": VM.id}, {"id": "", "at": iso(T0)}, {"id": VM.id, "at": "soon"}, {"id": 7}):
         with pytest.raises(InvalidInput):
             roster_op({}, "forget", bad)
+
+
+def test_a_delete_that_did_not_happen_is_unforgotten_and_marks_expire_by_the_sweeps_own_time() -> None:
+    at = T0 + timedelta(minutes=1)
+    member = {VM.id: {"fleet": "web", "seen": iso(T0), "created": iso(T0 - timedelta(days=3))}}
+    state, _ = roster_op(None, "set", {"members": member, "at": iso(T0)})
+    state, _ = roster_op(state, "forget", {"id": VM.id, "at": iso(at)})
+    state, _ = roster_op(state, "unforget", {"id": VM.id})  # the move kept it: its eviction must be missed again
+    assert state == member and [c.vm for c in missing(state, set(), SCOPE, frozenset())] == [VM]
+    assert roster_op(state, "unforget", {"id": "/subscriptions/x/vm/none"})[0] == state
+    state, _ = roster_op(state, "forget", {"id": VM.id, "at": iso(at)})
+    nobody: dict[str, dict[str, str]] = {}  # a subscription that lists no member: the sweep's own time expires marks
+    assert roster_op(state, "set", {"members": nobody, "at": iso(at + timedelta(hours=1))})[0] == {
+        VM.id: {**member[VM.id], "forgotten": iso(at)}
+    }
+    assert roster_op(state, "set", {"members": nobody, "at": iso(at + FORGET_FOR + timedelta(minutes=1))})[0] == {}
+
+
+def test_marks_past_the_rosters_size_go_oldest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.domain import sweep
+
+    monkeypatch.setattr(sweep, "MAX_ROSTER", 3)
+    state: dict[str, dict[str, str]] = {}
+    for i in range(3):
+        state, _ = roster_op(state, "forget", {"id": f"vm{i}", "at": iso(T0 + timedelta(minutes=i))})
+    listed = {"a": {"fleet": "web", "seen": iso(T0 + timedelta(hours=1))}}
+    assert set(roster_op(state, "set", {"members": listed})[0]) == {"a", "vm2", "vm1"}  # vm0, the oldest, goes
+    assert roster_op(state, "forget", {"id": "vm9", "at": iso(T0)})[0] == state  # full: nothing pushed out

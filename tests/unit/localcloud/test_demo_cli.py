@@ -70,3 +70,20 @@ def test_a_hub_still_served_on_the_printed_port_is_left_alone(
         port = str(serving.getsockname()[1])
         _fails(["--hub-dir", str(tmp_path), "--inspect-port", port], capsys, port, "in use", "--inspect-port")
     assert hub.read_text() == "the earlier run's history"
+
+
+def test_a_hub_a_host_still_has_open_on_another_port_is_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from localcloud.functions.store import Store
+
+    held = Store(tmp_path / "taskhub.sqlite")  # a `respot serve --db` on any port: it holds the hub's lock
+    try:
+        code = demo.main(["--hub-dir", str(tmp_path), "--inspect-port", str(_free_port())])
+        err = capsys.readouterr().err
+        assert code == 2 and "in use by another host" in err and "Traceback" not in err, err
+        assert (tmp_path / "taskhub.sqlite").exists() and (tmp_path / "taskhub.sqlite.lock").exists()
+    finally:
+        held.close()
+    demo._fresh(tmp_path)  # once it is closed, the hub is emptied and its lock file kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taskhub.sqlite.lock"]
