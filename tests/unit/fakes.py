@@ -81,6 +81,7 @@ class FakeCompute:
     ops: dict[str, FakeOp] = field(default_factory=dict)
     create_codes: dict[str, str] = field(default_factory=dict)  # offering key -> the code its Spot creates fail with
     evict_after: dict[str, float] = field(default_factory=dict)  # offering key -> seconds a new VM lives there
+    delete_fails: str | None = None  # a code every delete ends with: ARM accepts it, its operation fails, the VM stays
     faults: list[tuple[str, Any]] = field(default_factory=list)
     log: list[tuple[str, str]] = field(default_factory=list)
     started_at: list[datetime] = field(default_factory=list)  # when each start was sent
@@ -208,6 +209,8 @@ class FakeCompute:
         if fault is not None:
             raise fault
         readings.record({}, "DELETE")  # what the request spends of ARM's buckets
+        if self.delete_fails:
+            return self._operation("delete", vm, self.fail_seconds, self.delete_fails, None)
         self.vms.pop(vm.id, None)
         return None
 

@@ -61,3 +61,16 @@ def test_a_member_within_better_by_of_the_best_stays() -> None:
     assert (out["outcome"], out["reason"]) == ("kept", "not_worse"), out
     assert w.compute.created() == [] and timeline.deletes == []
     assert (ROSTER, MEMBER.subscription) not in shared.state
+
+
+def test_a_move_whose_delete_fails_keeps_the_member_on_the_roster_unmarked() -> None:
+    """ARM accepts the old member's delete and its operation fails every time: both VMs stay, and the roster mark
+    sent when the delete was accepted is taken back, or a lost alert of its eviction would never be recovered."""
+    w = world("northeurope", "")
+    w.compute.delete_fails = "InternalExecutionError"
+    out, _, shared = drive(w, "northeurope", "")
+    assert (out["outcome"], out["reason"]) == ("kept", "fallback_kept"), out
+    assert MEMBER.id in w.compute.vms
+    signals = [(op, p.get("id")) for name, _, op, p in shared.log if name == ROSTER]
+    assert signals[0] == ("forget", MEMBER.id) and signals[-1] == ("unforget", MEMBER.id)
+    assert "forgotten" not in shared.state[(ROSTER, MEMBER.subscription)][MEMBER.id]
