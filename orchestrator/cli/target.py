@@ -45,12 +45,13 @@ def resolve(app: str | None, key: str | None, *, hub: Path | None = None, root: 
     url, where = _url(app, root, local)
     _check_url(url, where)
     key = key or os.environ.get("RESPOT_SYSTEM_KEY") or ""
-    if not key and urlsplit(url).hostname in LOOPBACK:
+    loopback = urlsplit(url).hostname in LOOPBACK
+    if not key and loopback:
         key = str((local.get("LocalcloudKeys") or {}).get("system") or "")  # a host whose keys are settings
     if not key and hub is not None:
         key = _hub_key(hub)
-    if not key and urlsplit(url).hostname in LOOPBACK:
-        key = _local_key(local, root / ".respot")
+    if not key and loopback:
+        key = _default_hub_key(root / ".respot")
         if not key and where == "the local host":
             raise TargetError(
                 f"no local host key: {root / '.respot' / 'keys.json'} is not there. Is `respot serve` running from "
@@ -104,13 +105,10 @@ def _url(app: str | None, root: Path, local: dict[str, Any]) -> tuple[str, str]:
     return f"http://127.0.0.1:{port}", "the local host"
 
 
-def _local_key(local: dict[str, Any], hub_dir: Path) -> str:
-    given = (local.get("LocalcloudKeys") or {}).get("system")
-    if given:
-        return str(given)
-    keyfile = hub_dir / "keys.json" if hub_dir.is_dir() or not hub_dir.suffix else hub_dir.parent / "keys.json"
+def _default_hub_key(hub_dir: Path) -> str:
+    """The key beside the default task hub (``.respot``), "" when there is none: nothing was asked for by name."""
     try:
-        return str(json.loads(keyfile.read_text()).get("system") or "")
+        return str(json.loads((hub_dir / "keys.json").read_text()).get("system") or "")
     except (OSError, ValueError, AttributeError):
         return ""
 

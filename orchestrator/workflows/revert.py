@@ -89,7 +89,6 @@ class Return(Redeploy):
         super().__init__(flow, vm, member, profile, policy, progress)
         self.r = progress
         self.warm_up_lost = False
-        self.announced = False  # the roster was told the VM is being deleted (retire)
 
     @property
     def recovery(self) -> str:
@@ -178,8 +177,8 @@ class Return(Redeploy):
         """Delete the fallback now that its Spot replacement holds (the activity checks it again). The roster is told
         when the delete is accepted (a sweep during it must not miss the VM), and told again if the VM stays."""
         conclusion = yield from self.delete_fallback(attempt)
-        if self.announced and conclusion.outcome != Outcome.RETURNED:
-            self.unforget(self.vm)
+        if conclusion.outcome != Outcome.RETURNED:
+            self.unforget(self.vm)  # a no-op on the roster unless the delete was accepted (and marked) meanwhile
         return conclusion
 
     def delete_fallback(self, attempt: Attempt) -> Steps:
@@ -199,7 +198,6 @@ class Return(Redeploy):
             )
             if result.step in (Step.ACCEPTED, Step.DONE):
                 self.forget(self.vm)
-                self.announced = True
             if result.step == Step.ACCEPTED and result.operation is not None:
                 result = yield from watch(self.flow, result.operation, self.story, budget=None)
             if result.step == Step.DONE:
