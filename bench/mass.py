@@ -44,6 +44,7 @@ from typing import Any
 
 from bench import common
 from bench.common import REPO, machine
+from localcloud import argtypes
 from localcloud.arm import ArmEmulator, urls
 from localcloud.arm.models import Power
 from localcloud.arm.scenario import default_subnet
@@ -606,18 +607,6 @@ def _vms(text: str) -> int:
     return value
 
 
-def _number(least: float, *, inclusive: bool) -> Callable[[str], float]:
-    """An argparse type for a finite float >= ``least`` (> if not ``inclusive``): nan and inf never wait or end."""
-
-    def parse(text: str) -> float:
-        value = float(text)
-        if not math.isfinite(value) or value < least or (value == least and not inclusive):
-            raise argparse.ArgumentTypeError(f"a finite number {'>=' if inclusive else '>'} {least:g}, not {text}")
-        return value
-
-    return parse
-
-
 def main(argv: Iterable[str] = ()) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench mass", description=__doc__.splitlines()[0] if __doc__ else None
@@ -625,13 +614,13 @@ def main(argv: Iterable[str] = ()) -> int:
     parser.add_argument("--vms", type=_vms, default=1000, help="Spot VMs evicted (default 1,000; at least 6)")
     parser.add_argument(
         "--speed",
-        type=_number(0, inclusive=True),
+        type=argtypes.number(0, inclusive=True),
         default=DEFAULT_SPEED,
         help=f"simulated seconds per real second (default {DEFAULT_SPEED:g}; 0: stepped)",
     )
     parser.add_argument(
         "--max-seconds",
-        type=_number(WAVE_SECONDS, inclusive=True),
+        type=argtypes.number(WAVE_SECONDS, inclusive=True),
         default=1800,
         help=f"simulated seconds before giving up (default 1800; at least {WAVE_SECONDS:g}, the wave's end)",
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import shutil
 import socket
@@ -26,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud import argtypes
 from localcloud.arm import ArmEmulator
 from localcloud.arm.scenario import default_subnet
 from localcloud.clock import Clock
@@ -316,28 +316,20 @@ def _body(
     }
 
 
-def _positive(text: str) -> float:
-    """An argparse type: finite and > 0 (at speed 0 the clock stands and ARM's throttling never refills: a 429)."""
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"a finite number > 0, not {text}")
-    return value
-
-
-def _port(text: str) -> int:
-    """An argparse type: a port the printed ``respot serve --port`` can listen on."""
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 1-65535, not {value}")
-    return value
-
-
 def _parse(argv: list[str] | None, prog: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--speed", type=_positive, default=120.0, help="simulated seconds per real second (default 120)"
+        "--speed",
+        type=argtypes.number(0, inclusive=False),
+        default=120.0,
+        help="simulated seconds per real second (default 120)",
     )
-    parser.add_argument("--timeout", type=_positive, default=150.0, help="real seconds before giving up (default 150)")
+    parser.add_argument(
+        "--timeout",
+        type=argtypes.number(0, inclusive=False),
+        default=150.0,
+        help="real seconds before giving up (default 150)",
+    )
     parser.add_argument(
         "--hub-dir",
         type=Path,
@@ -345,7 +337,10 @@ def _parse(argv: list[str] | None, prog: str) -> argparse.Namespace:
         help="where the demo keeps its task hub, keys and fleets file (default .respot/demo; emptied at start)",
     )
     parser.add_argument(
-        "--inspect-port", type=_port, default=7072, help="the port the printed `respot serve` reopens the hub on"
+        "--inspect-port",
+        type=argtypes.port(1),
+        default=7072,
+        help="the port the printed `respot serve` reopens the hub on",
     )
     args = parser.parse_args(argv)
     problem = _not_a_folder(args.hub_dir)

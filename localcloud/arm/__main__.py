@@ -6,40 +6,26 @@ import argparse
 import errno
 import json
 import logging
-import math
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from localcloud import argtypes
 from localcloud.arm import persistence
 from localcloud.arm.models import Json
 from localcloud.arm.scenario import ScenarioError
 from localcloud.arm.server import ArmEmulator
 
 
-def port(text: str) -> int:
-    """An argparse type: 0 (any free port) to 65535; beyond, the socket layer raises OverflowError."""
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {value}")
-    return value
-
-
-def speed(text: str) -> float:
-    """An argparse type: a finite rate >= 0; nan or inf would kill the ticker thread and stop time silently."""
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, not {text}")
-    return value
-
-
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Local Azure Resource Manager emulator.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=port, default=7070)
+    parser.add_argument("--port", type=argtypes.port(), default=7070)
     parser.add_argument("--scenario", type=Path, help="scenario JSON file (see localcloud/arm/scenario.py)")
-    parser.add_argument("--speed", type=speed, default=1.0, help="simulated seconds per real second (0 stops time)")
+    parser.add_argument(
+        "--speed", type=argtypes.number(0), default=1.0, help="simulated seconds per real second (0 stops time)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--state",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import signal
 import socket
@@ -20,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from localcloud import argtypes
 from localcloud.clock import Clock
 from localcloud.functions import firstrun
 from localcloud.functions.appmodel import AppLoadError
@@ -80,11 +80,14 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
-        "--port", type=_port, default=None, help="default: Host.LocalHttpPort of local.settings.json, else 7071"
+        "--port",
+        type=argtypes.port(),
+        default=None,
+        help="default: Host.LocalHttpPort of local.settings.json, else 7071",
     )
     parser.add_argument("--db", type=Path, default=Path(".respot/taskhub.sqlite"), help="SQLite task hub")
     parser.add_argument(
-        "--speed", type=_speed, default=1.0, help="simulated seconds per real second for durable timers"
+        "--speed", type=argtypes.number(0), default=1.0, help="simulated seconds per real second for durable timers"
     )
     parser.add_argument(
         "--start",
@@ -102,7 +105,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--arm-port",
-        type=_port,
+        type=argtypes.port(),
         default=None,
         help="also run the ARM emulator on this port, on the same clock (on a first run: the sample's port)",
     )
@@ -126,28 +129,6 @@ def _start(args: argparse.Namespace) -> datetime | None:
     if start is None or args.start_real is None:
         return start
     return start + timedelta(seconds=args.speed * max(0.0, time.time() - float(args.start_real)))
-
-
-def _port(text: str) -> int:
-    """0 (any free port) to 65535; socket.bind raised OverflowError past them."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port: 0 to 65535")
-    return port
-
-
-def _speed(text: str) -> float:
-    """Finite and >= 0: nan and inf passed a `< 0` check and killed the clock's thread later."""
-    try:
-        speed = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(speed) or speed < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
-    return speed
 
 
 def _utc(text: str) -> datetime:
